@@ -1,1 +1,40 @@
-fn main() {}
+//! `cso-endpoint`: the Charging Station Operator's roaming endpoint (OCPI 2.2.1 CPO).
+//!
+//! Thin: parses the command line and hands over to `roaming-peer` (common commands) and `roaming-cso`.
+
+use clap::Parser;
+use roaming_peer::cli::{CommonCommand, exit_code, run_common};
+
+/// The CSO roaming endpoint: IEC 63119-2 use cases over OCPI 2.2.1, peer to peer with CSPs.
+#[derive(Debug, Parser)]
+#[command(name = "cso-endpoint", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Common(CommonCommand),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let defaults = roaming_cso::defaults();
+    let result = match cli.command {
+        Command::Common(c) => run_common(c, &defaults, roaming_cso::build).await,
+    };
+    exit_code(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

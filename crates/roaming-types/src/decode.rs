@@ -130,6 +130,8 @@ pub struct DecodeError {
     pub path: String,
     /// What was wrong.
     pub message: String,
+    /// Whether the input is not JSON at all (HTTP 400) rather than JSON that breaks a rule (2001).
+    pub syntax: bool,
 }
 
 #[derive(Debug, Default)]
@@ -189,6 +191,10 @@ fn with_context<T>(
 fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
     let path = err.path().to_string();
     let inner = err.into_inner();
+    let syntax = matches!(
+        inner.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    );
     // serde_json appends " at line L column C" to data errors; the JSON path says more.
     let mut message = inner.to_string();
     if let Some(idx) = message.rfind(" at line ") {
@@ -197,6 +203,7 @@ fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> DecodeError
     DecodeError {
         path: if path == "." { String::new() } else { path },
         message,
+        syntax,
     }
 }
 
@@ -211,6 +218,7 @@ pub fn decode_slice<T: DeserializeOwned>(
         de.end().map_err(|e| DecodeError {
             path: String::new(),
             message: e.to_string(),
+            syntax: true,
         })?;
         Ok(value)
     })
@@ -232,6 +240,7 @@ pub fn ensure_strict<T: Serialize + DeserializeOwned>(value: &T) -> Result<(), D
     let json = serde_json::to_value(value).map_err(|e| DecodeError {
         path: String::new(),
         message: e.to_string(),
+        syntax: false,
     })?;
     decode_value::<T>(json, DecodeOptions::STRICT).map(|_| ())
 }
@@ -267,6 +276,24 @@ mod tests {
 
     #[test]
     fn trailing_garbage_is_an_error() {
-        assert!(decode_slice::<serde_json::Value>(b"{} x", DecodeOptions::LENIENT).is_err());
+        assert!(
+            decode_slice::<serde_json::Value>(b"{} x", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_told_apart_from_rule_errors() {
+        assert!(
+            decode_slice::<u32>(b"{", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
+        assert!(
+            !decode_slice::<u32>(b"\"x\"", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
     }
 }

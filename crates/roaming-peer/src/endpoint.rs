@@ -1,0 +1,357 @@
+//! The running endpoint: [`Core`] (configuration, store, peers, client, public URL) shared by both
+//! faces and the role crate, and [`run`], which serves both faces until shutdown (style §1).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use futures::future::BoxFuture;
+use roaming_types::auth::CredentialsToken;
+use roaming_types::modules::credentials::Credentials;
+use roaming_types::modules::locations::BusinessDetails;
+use roaming_types::modules::types::Role;
+use roaming_types::{Text, Url};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::client::{ClientSettings, OcpiClient};
+use crate::config::Config;
+use crate::operator::{self, InstanceFile};
+use crate::registration::peers::{PeerRecord, PeerStore};
+use crate::server::{self, OcpiModules, V221_PATH, VERSIONS_PATH};
+use crate::store::{StoreError, StoreHandle};
+use crate::tls;
+
+/// A reason the endpoint cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// TLS files or settings.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The store cannot be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Anything else at start (files, the HTTP client).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A change in the set of registered peers, for the role crate (e.g. the first sync after a
+/// registration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// A peer registered (either side initiated).
+    Registered(String),
+    /// A peer unregistered.
+    Unregistered(String),
+}
+
+/// Everything both faces and the role crate share.
+#[derive(Debug)]
+pub struct Core {
+    /// The configuration.
+    pub config: Config,
+    /// The store.
+    pub store: StoreHandle,
+    /// Registered peers.
+    pub peers: PeerStore,
+    /// The OCPI client.
+    pub client: OcpiClient,
+    base_url: String,
+    events: broadcast::Sender<PeerEvent>,
+    shutdown: watch::Receiver<bool>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Core {
+    /// Opens the store in the data directory and prepares the client. `ocpi_addr` is the bound
+    /// address of the OCPI face (it gives the public URL when none is configured).
+    pub fn open(config: Config, ocpi_addr: SocketAddr) -> Result<Arc<Self>, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::Other(format!("data directory {}: {e}", config.data_dir.display())))?;
+        let store = StoreHandle::open_sled(&config.data_dir.join("db"))?;
+        Self::with_store(config, ocpi_addr, store)
+    }
+
+    /// Like [`open`](Self::open) with a given store (tests, benchmarks).
+    pub fn with_store(
+        config: Config,
+        ocpi_addr: SocketAddr,
+        store: StoreHandle,
+    ) -> Result<Arc<Self>, StartError> {
+        let tls = tls::client_config(config.extra_ca.as_deref(), config.tls_min_version)?;
+        let client = OcpiClient::new(
+            tls,
+            &ClientSettings {
+                timeout: config.client_timeout,
+                connect_timeout: config.connect_timeout,
+            },
+        )
+        .map_err(|e| StartError::Other(e.to_string()))?;
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{ocpi_addr}"));
+        let (events, _) = broadcast::channel(256);
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        Ok(Arc::new(Self {
+            peers: PeerStore::new(store.clone()),
+            store,
+            client,
+            base_url,
+            events,
+            shutdown,
+            shutdown_tx,
+            config,
+        }))
+    }
+
+    /// The public base URL of the OCPI face, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Our versions URL (what invitations carry).
+    pub fn versions_url(&self) -> String {
+        format!("{}{VERSIONS_PATH}", self.base_url)
+    }
+
+    /// The URL of one of our module paths (`/ocpi/2.2.1/...`).
+    pub fn url_of(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The base of our 2.2.1 module URLs.
+    pub fn v221_url(&self) -> String {
+        format!("{}{V221_PATH}", self.base_url)
+    }
+
+    /// Our business details.
+    pub fn business_details(&self) -> BusinessDetails {
+        BusinessDetails {
+            name: Text::new(self.config.name.chars().take(100).collect::<String>())
+                .unwrap_or_else(|_| Text::new("Unnamed").unwrap_or_else(|_| unreachable_text())),
+            website: self.config.website.as_deref().and_then(|w| Url::new(w).ok()),
+            logo: None,
+        }
+    }
+
+    /// Our credentials with `token` for the peer to call us.
+    pub fn our_credentials(&self, token: CredentialsToken) -> Credentials {
+        Credentials {
+            token,
+            url: Url::new(self.versions_url()).unwrap_or_else(|_| unreachable_text()),
+            roles: vec![crate::registration::our_role(self)],
+        }
+    }
+
+    /// The role our peers play: EMSP for a CSO, CPO for a CSP.
+    pub fn counterpart_role(&self) -> Role {
+        match self.config.role {
+            Role::Cpo => Role::Emsp,
+            _ => Role::Cpo,
+        }
+    }
+
+    /// When an old inbound token stops working after a rotation at `now` (CR-24).
+    pub fn rotation_grace_until(&self, now: roaming_types::DateTime) -> roaming_types::DateTime {
+        now.plus(
+            chrono::Duration::from_std(self.config.rotation_grace).unwrap_or(chrono::Duration::minutes(5)),
+        )
+    }
+
+    /// Peer registration events.
+    pub fn subscribe(&self) -> broadcast::Receiver<PeerEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn notify_registered(&self, peer: &PeerRecord) {
+        let _ = self.events.send(PeerEvent::Registered(peer.id.clone()));
+    }
+
+    pub(crate) fn notify_unregistered(&self, id: &str) {
+        let _ = self.events.send(PeerEvent::Unregistered(id.to_owned()));
+    }
+
+    /// Resolves when the endpoint shuts down (for background tasks).
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+fn unreachable_text<const N: usize>() -> Text<N> {
+    // Only reached if a constant string breaks its own length rule, which the tests exclude.
+    #[expect(
+        clippy::expect_used,
+        reason = "a constant short ASCII string is always a valid Text"
+    )]
+    Text::new("x").expect("constant text")
+}
+
+/// What a role crate adds to the shared machinery.
+#[derive(Default)]
+pub struct RoleParts {
+    /// Its OCPI modules.
+    pub ocpi: OcpiModules,
+    /// Its operator API routes (with state applied); they are served behind the operator key.
+    pub operator: Router,
+    /// Background tasks; each should return when [`Core::shutdown_signal`] resolves.
+    pub tasks: Vec<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for RoleParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleParts")
+            .field("ocpi", &self.ocpi)
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+/// Where a started endpoint can be reached.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    /// The OCPI face's public base URL.
+    pub ocpi_url: String,
+    /// The versions URL.
+    pub versions_url: String,
+    /// The operator API base URL.
+    pub operator_url: String,
+}
+
+/// Serves both faces until `shutdown` resolves; then stops background tasks and drains.
+pub async fn run(
+    core: Arc<Core>,
+    ocpi_listener: TcpListener,
+    operator_listener: TcpListener,
+    parts: RoleParts,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let config = &core.config;
+    let server_tls = match &config.tls {
+        Some(files) => Some(tls::server_config(
+            &files.cert,
+            &files.key,
+            config.tls_min_version,
+        )?),
+        None => {
+            tracing::warn!(listen = %config.listen, "serving OCPI over plain HTTP on loopback: configure tls.cert and tls.key for real peers");
+            None
+        }
+    };
+    let key = operator::ensure_key(&config.data_dir, config.operator_key.as_deref())?;
+    let operator_addr = operator_listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    if !operator_addr.ip().is_loopback() && server_tls.is_none() {
+        return Err(StartError::Other(format!(
+            "the operator API at {operator_addr} is not on loopback: configure TLS or bind it to 127.0.0.1"
+        )));
+    }
+    let operator_scheme = if operator_addr.ip().is_loopback() {
+        "http"
+    } else {
+        "https"
+    };
+    let addresses = Addresses {
+        ocpi_url: core.base_url().to_owned(),
+        versions_url: core.versions_url(),
+        operator_url: format!("{operator_scheme}://{operator_addr}"),
+    };
+    let instance = InstanceFile::write(&config.data_dir, &addresses)?;
+
+    let ocpi_app = server::ocpi_app(Arc::clone(&core), parts.ocpi);
+    let operator_app = operator::app(Arc::clone(&core), key, parts.operator);
+    let drain = config.request_timeout.min(Duration::from_secs(30));
+
+    let tasks: Vec<_> = parts.tasks.into_iter().map(tokio::spawn).collect();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let ocpi = tokio::spawn(server::serve::serve(
+        ocpi_listener,
+        ocpi_app,
+        server_tls.clone(),
+        stop(stop_rx.clone()),
+        drain,
+    ));
+    let operator_tls = if operator_scheme == "https" {
+        server_tls
+    } else {
+        None
+    };
+    let op = tokio::spawn(server::serve::serve(
+        operator_listener,
+        operator_app,
+        operator_tls,
+        stop(stop_rx),
+        drain,
+    ));
+    tracing::info!(
+        role = %config.role,
+        party = %config.party,
+        ocpi.url = %addresses.ocpi_url,
+        versions_url = %addresses.versions_url,
+        operator.url = %addresses.operator_url,
+        "endpoint started"
+    );
+    shutdown.await;
+    tracing::info!("shutting down: draining requests");
+    let _ = core.shutdown_tx.send(true);
+    let _ = stop_tx.send(true);
+    let _ = ocpi.await;
+    let _ = op.await;
+    for t in tasks {
+        let _ = tokio::time::timeout(drain, t).await;
+    }
+    core.store.durable().await?;
+    instance.remove();
+    tracing::info!("endpoint stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (ctrl-c) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The default data directory path for a role (what both `serve` and the CLI use).
+pub fn default_data_dir(role: &Role) -> PathBuf {
+    match role {
+        Role::Cpo => PathBuf::from("cso-data"),
+        _ => PathBuf::from("csp-data"),
+    }
+}

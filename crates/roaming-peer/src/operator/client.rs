@@ -1,0 +1,217 @@
+//! A client of the operator API: what the CLI and the end-to-end tests use.
+
+use std::path::Path;
+use std::time::Duration;
+
+use http::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{ConnectRequest, Health, InstanceFile, KEY_FILE, Problem};
+use crate::registration::InvitationMessage;
+use crate::registration::peers::PeerView;
+use crate::secret::OperatorKey;
+
+/// A failed operator API call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OperatorClientError {
+    /// The endpoint is not reachable (not running, wrong URL).
+    #[error("cannot reach the endpoint at {url}: {message}")]
+    Unreachable {
+        /// Operator URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The endpoint answered with a problem.
+    #[error("{status} {error}: {message}")]
+    Problem {
+        /// HTTP status.
+        status: u16,
+        /// Problem code.
+        error: String,
+        /// Problem message.
+        message: String,
+    },
+    /// The local set-up (instance file, key file) is missing.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The operator API client.
+#[derive(Debug, Clone)]
+pub struct OperatorClient {
+    base: String,
+    key: OperatorKey,
+    http: reqwest::Client,
+}
+
+impl OperatorClient {
+    /// A client for `base` (`http://127.0.0.1:9411`) with `key`.
+    pub fn new(base: &str, key: OperatorKey, extra_ca: Option<&Path>) -> Result<Self, OperatorClientError> {
+        let tls = crate::tls::client_config(extra_ca, crate::tls::MinTlsVersion::Tls12)
+            .map_err(|e| OperatorClientError::Setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(Duration::from_secs(600))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| OperatorClientError::Setup(e.to_string()))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            key,
+            http,
+        })
+    }
+
+    /// The client of the endpoint running with `data_dir`, found through its instance and key files;
+    /// `url` and `key` override them.
+    pub fn discover(
+        data_dir: &Path,
+        url: Option<&str>,
+        key: Option<&str>,
+        extra_ca: Option<&Path>,
+    ) -> Result<Self, OperatorClientError> {
+        let base = match url {
+            Some(u) => u.to_owned(),
+            None => InstanceFile::read(data_dir)
+                .map_err(|e| {
+                    OperatorClientError::Setup(format!(
+                        "no running endpoint found in {} ({e}); start it with `serve`, or pass --operator-url",
+                        data_dir.display()
+                    ))
+                })?
+                .operator_url,
+        };
+        let key = match key {
+            Some(k) => OperatorKey::new(k)
+                .ok_or_else(|| OperatorClientError::Setup("--operator-key is not a valid key".to_owned()))?,
+            None => {
+                let path = data_dir.join(KEY_FILE);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    OperatorClientError::Setup(format!(
+                        "cannot read the operator key {} ({e}); pass --operator-key",
+                        path.display()
+                    ))
+                })?;
+                OperatorKey::new(&text).ok_or_else(|| {
+                    OperatorClientError::Setup(format!("{} holds no valid key", path.display()))
+                })?
+            }
+        };
+        Self::new(&base, key, extra_ca)
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and decodes the JSON answer (`null` for 204).
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, OperatorClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url).bearer_auth(self.key.expose());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| OperatorClientError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| OperatorClientError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.is_success() {
+            let p: Problem = serde_json::from_slice(&bytes).unwrap_or_else(|_| Problem {
+                error: "http".to_owned(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+            return Err(OperatorClientError::Problem {
+                status: status.as_u16(),
+                error: p.error,
+                message: p.message,
+            });
+        }
+        let bytes = if bytes.is_empty() {
+            bytes::Bytes::from_static(b"null")
+        } else {
+            bytes
+        };
+        serde_json::from_slice(&bytes).map_err(|e| OperatorClientError::Problem {
+            status: status.as_u16(),
+            error: "decode".to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// GET.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, OperatorClientError> {
+        self.send::<(), T>(Method::GET, path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, OperatorClientError> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET /api/health`.
+    pub async fn health(&self) -> Result<Health, OperatorClientError> {
+        self.get("/api/health").await
+    }
+
+    /// `POST /api/peers/invitations`.
+    pub async fn invite(&self) -> Result<InvitationMessage, OperatorClientError> {
+        self.send::<(), _>(Method::POST, "/api/peers/invitations", None)
+            .await
+    }
+
+    /// `POST /api/peers/connect`.
+    pub async fn connect(&self, versions_url: &str, token: &str) -> Result<PeerView, OperatorClientError> {
+        self.post(
+            "/api/peers/connect",
+            &ConnectRequest {
+                versions_url: versions_url.to_owned(),
+                token: token.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// `GET /api/peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerView>, OperatorClientError> {
+        self.get("/api/peers").await
+    }
+
+    /// `POST /api/peers/{id}/rotate`.
+    pub async fn rotate(&self, id: &str) -> Result<PeerView, OperatorClientError> {
+        self.send::<(), _>(Method::POST, &format!("/api/peers/{}/rotate", encode(id)), None)
+            .await
+    }
+
+    /// `DELETE /api/peers/{id}`.
+    pub async fn disconnect(&self, id: &str, force: bool) -> Result<(), OperatorClientError> {
+        let path = format!(
+            "/api/peers/{}{}",
+            encode(id),
+            if force { "?force=true" } else { "" }
+        );
+        self.send::<(), serde_json::Value>(Method::DELETE, &path, None)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

@@ -1,0 +1,379 @@
+//! The operator face: a small JSON API on loopback, behind the operator key, through which the
+//! operator's own systems and the CLI drive the endpoint (`docs/api.md`).
+//!
+//! Errors are plain JSON problems `{"error": <code>, "message": <text>}` with an HTTP status; this face
+//! does not use the OCPI envelope.
+
+pub mod client;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use roaming_types::auth::CredentialsToken;
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::{Addresses, Core, StartError};
+use crate::registration::peers::{PeerCompat, PeerRecord, PeerView, peer_key, put_peer};
+use crate::registration::{self, HandshakeError, InvitationMessage};
+use crate::secret::OperatorKey;
+use crate::store::{Space, StoreError};
+
+/// The operator key file in the data directory.
+pub const KEY_FILE: &str = "operator.key";
+/// The instance file: where the running endpoint can be reached.
+pub const INSTANCE_FILE: &str = "instance.json";
+
+/// A problem answered by the operator API.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct OperatorError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Short machine-readable code.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+impl OperatorError {
+    /// A problem.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 invalid input.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 500; the detail is logged, not returned.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "operator request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the endpoint's log",
+        )
+    }
+}
+
+/// The body of an operator API problem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Problem {
+    /// Short code.
+    pub error: String,
+    /// Message.
+    pub message: String,
+}
+
+impl IntoResponse for OperatorError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(Problem {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for OperatorError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<HandshakeError> for OperatorError {
+    fn from(e: HandshakeError) -> Self {
+        let status = match &e {
+            HandshakeError::Peer { .. } => StatusCode::BAD_GATEWAY,
+            HandshakeError::NoCommonVersion { .. }
+            | HandshakeError::MissingModule(_)
+            | HandshakeError::AlreadyRegistered(_) => StatusCode::CONFLICT,
+            HandshakeError::BadCredentials(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HandshakeError::UnknownPeer(_) => StatusCode::NOT_FOUND,
+            HandshakeError::Store(_) => return Self::internal(e),
+        };
+        let code = match status {
+            StatusCode::BAD_GATEWAY => "peer_error",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_peer",
+            _ => "conflict",
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+/// Reads the operator key from configuration or the data directory, generating it on first start.
+pub fn ensure_key(data_dir: &Path, configured: Option<&str>) -> Result<OperatorKey, StartError> {
+    if let Some(k) = configured {
+        return OperatorKey::new(k)
+            .ok_or_else(|| StartError::Other("operator.key is not a valid key".to_owned()));
+    }
+    let path = data_dir.join(KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return OperatorKey::new(&text)
+            .ok_or_else(|| StartError::Other(format!("{} does not hold a valid key", path.display())));
+    }
+    let key = OperatorKey::generate();
+    write_private(&path, key.expose()).map_err(|e| StartError::Other(format!("{}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), "operator API key generated");
+    Ok(key)
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+/// The instance file written at start and removed at shutdown, so that the CLI on the same machine
+/// finds the running endpoint with no flags.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceFile {
+    /// Operator API base URL.
+    pub operator_url: String,
+    /// OCPI face base URL.
+    pub ocpi_url: String,
+    /// Versions URL.
+    pub versions_url: String,
+    /// Process id.
+    pub pid: u32,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+impl InstanceFile {
+    /// Writes the file.
+    pub fn write(data_dir: &Path, a: &Addresses) -> Result<Self, StartError> {
+        let me = Self {
+            operator_url: a.operator_url.clone(),
+            ocpi_url: a.ocpi_url.clone(),
+            versions_url: a.versions_url.clone(),
+            pid: std::process::id(),
+            path: data_dir.join(INSTANCE_FILE),
+        };
+        let text = serde_json::to_string_pretty(&me).map_err(|e| StartError::Other(e.to_string()))?;
+        write_private(&me.path, &text)
+            .map_err(|e| StartError::Other(format!("{}: {e}", me.path.display())))?;
+        Ok(me)
+    }
+
+    /// Reads the file of a data directory.
+    pub fn read(data_dir: &Path) -> std::io::Result<Self> {
+        let path = data_dir.join(INSTANCE_FILE);
+        let text = std::fs::read_to_string(&path)?;
+        let mut me: Self = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+        me.path = path;
+        Ok(me)
+    }
+
+    /// Removes the file.
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Builds the operator face: the shared routes, the role's routes, the key check.
+pub fn app(core: Arc<Core>, key: OperatorKey, role_routes: Router) -> Router {
+    let limit = core.config.operator_body_limit;
+    let shared = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/peers", get(list_peers))
+        .route("/api/peers/invitations", post(invite))
+        .route("/api/peers/connect", post(connect))
+        .route(
+            "/api/peers/{id}",
+            get(get_peer).delete(disconnect).patch(set_compat),
+        )
+        .route("/api/peers/{id}/rotate", post(rotate))
+        .with_state(core);
+    Router::new()
+        .merge(shared)
+        .merge(role_routes)
+        .fallback(|| async { OperatorError::not_found("no such operator API route") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let key = key.clone();
+            async move { check_key(&key, req, next).await }
+        }))
+}
+
+async fn check_key(key: &OperatorKey, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(k) if key.matches(k) => next.run(req).await,
+        _ => OperatorError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong operator key (Authorization: Bearer <key>)",
+        )
+        .into_response(),
+    }
+}
+
+/// What `healthcheck` reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` when answered.
+    pub status: String,
+    /// CPO or EMSP.
+    pub role: String,
+    /// Our party.
+    pub party: String,
+    /// Our versions URL.
+    pub versions_url: String,
+    /// Software version.
+    pub version: String,
+}
+
+async fn health(State(core): State<Arc<Core>>) -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        role: core.config.role.to_string(),
+        party: core.config.party.to_string(),
+        versions_url: core.versions_url(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+async fn list_peers(State(core): State<Arc<Core>>) -> Result<Json<Vec<PeerView>>, OperatorError> {
+    Ok(Json(core.peers.list()?.iter().map(PeerRecord::view).collect()))
+}
+
+async fn get_peer(
+    State(core): State<Arc<Core>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<PeerView>, OperatorError> {
+    core.peers
+        .get(&id)?
+        .map(|p| Json(p.view()))
+        .ok_or_else(|| OperatorError::not_found(format!("no peer {id}")))
+}
+
+async fn invite(
+    State(core): State<Arc<Core>>,
+) -> Result<(StatusCode, Json<InvitationMessage>), OperatorError> {
+    Ok((StatusCode::CREATED, Json(registration::invite(&core).await?)))
+}
+
+/// The body of `POST /api/peers/connect`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    /// The peer's versions URL.
+    pub versions_url: String,
+    /// Token A from the peer's invitation.
+    pub token: String,
+}
+
+async fn connect(
+    State(core): State<Arc<Core>>,
+    body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<PeerView>), OperatorError> {
+    let Json(body) = body.map_err(|e| OperatorError::invalid(e.body_text()))?;
+    url::Url::parse(&body.versions_url).map_err(|e| OperatorError::invalid(format!("versions_url: {e}")))?;
+    let token = CredentialsToken::new(body.token.trim())
+        .map_err(|e| OperatorError::invalid(format!("token: {e}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(registration::connect(&core, &body.versions_url, &token).await?),
+    ))
+}
+
+async fn rotate(
+    State(core): State<Arc<Core>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<PeerView>, OperatorError> {
+    Ok(Json(registration::rotate(&core, &id).await?))
+}
+
+/// Query of `DELETE /api/peers/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DisconnectQuery {
+    /// Remove locally even if the peer cannot be told.
+    #[serde(default)]
+    pub force: bool,
+}
+
+async fn disconnect(
+    State(core): State<Arc<Core>>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<DisconnectQuery>,
+) -> Result<StatusCode, OperatorError> {
+    registration::disconnect(&core, &id, q.force).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `PATCH /api/peers/{id}`: compatibility switches to change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CompatChange {
+    /// Send our token raw (T-15).
+    pub raw_token_out: Option<bool>,
+    /// Accept the peer's token raw (T-15).
+    pub raw_token_in: Option<bool>,
+    /// Accept DateTime offsets (E-19).
+    pub lenient_datetime: Option<bool>,
+}
+
+async fn set_compat(
+    State(core): State<Arc<Core>>,
+    UrlPath(id): UrlPath<String>,
+    body: Result<Json<CompatChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<PeerView>, OperatorError> {
+    let Json(change) = body.map_err(|e| OperatorError::invalid(e.body_text()))?;
+    let view = core.peers.write(|tx| {
+        let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+            return Err(OperatorError::not_found(format!("no peer {id}")));
+        };
+        let c: &mut PeerCompat = &mut p.compat;
+        if let Some(v) = change.raw_token_out {
+            c.raw_token_out = v;
+        }
+        if let Some(v) = change.raw_token_in {
+            c.raw_token_in = v;
+        }
+        if let Some(v) = change.lenient_datetime {
+            c.lenient_datetime = v;
+        }
+        put_peer(tx, &p)?;
+        Ok(p.view())
+    })?;
+    core.store.durable().await?;
+    Ok(Json(view))
+}

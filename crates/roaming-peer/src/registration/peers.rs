@@ -1,0 +1,385 @@
+//! Registered peers, invitations and the token index (checklist §5.6 state machine).
+//!
+//! Stored records:
+//! - `peers/<peer id>` → [`PeerRecord`]: the peer's roles, version, endpoints, the token we call it
+//!   with (`token_out`, kept as is because we must send it) and the SHA-256 of the token it calls us
+//!   with (`token_in`). Tokens that peers present are never stored in clear.
+//! - `invitations/<id>` → [`Invitation`]: a token A we issued (only its hash) and when it expires.
+//! - `pending/<id>` → [`PendingRegistration`]: a token B we issued as the initiator, valid for the
+//!   responder's versions and details calls while the handshake runs.
+//! - `tokens/<sha256 hex>` → [`TokenOwner`]: who a presented token belongs to.
+//!
+//! Every change of these records is one atomic batch, so a failed handshake leaves nothing behind.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use roaming_types::DateTime;
+use roaming_types::auth::CredentialsToken;
+use roaming_types::ids::PartyRef;
+use roaming_types::modules::credentials::CredentialsRole;
+use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::{Endpoint, InterfaceRole, ModuleId, VersionNumber};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::TokenHash;
+use crate::store::{Space, StoreError, StoreHandle, Tx, key};
+
+/// Invitations (token A).
+pub const INVITATIONS: Space = Space("invitations");
+/// Registrations we initiated that are in progress (token B).
+pub const PENDING: Space = Space("pending");
+
+/// A peer's compatibility switches (T-15, E-19).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerCompat {
+    /// Send our token to this peer raw instead of base64 (T-15).
+    #[serde(default)]
+    pub raw_token_out: bool,
+    /// Accept this peer's token raw (T-15).
+    #[serde(default)]
+    pub raw_token_in: bool,
+    /// Accept DateTime offsets from this peer (E-19).
+    #[serde(default)]
+    pub lenient_datetime: bool,
+}
+
+/// An inbound token that remains valid for a while after rotation (CR-24).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraceToken {
+    /// Its hash.
+    pub hash: TokenHash,
+    /// When it stops working at the latest.
+    pub valid_until: DateTime,
+}
+
+/// A registered peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// Our name for the peer: `CC-PID` of its first role that is our counterpart.
+    pub id: String,
+    /// Every role/party the peer hosts (from its credentials).
+    pub roles: Vec<CredentialsRole>,
+    /// The peer's versions URL.
+    pub versions_url: String,
+    /// The version we talk.
+    pub version: VersionNumber,
+    /// The peer's endpoints for that version.
+    pub endpoints: Vec<Endpoint>,
+    /// The token we call the peer with.
+    pub token_out: CredentialsToken,
+    /// The hash of the token the peer calls us with.
+    pub token_in: TokenHash,
+    /// The previous inbound token during the rotation grace (CR-24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_token_in: Option<GraceToken>,
+    /// A new inbound token offered in a rotation we started and not yet confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_token_in: Option<TokenHash>,
+    /// Compatibility switches.
+    #[serde(default)]
+    pub compat: PeerCompat,
+    /// When the peer registered.
+    pub registered_at: DateTime,
+    /// When the registration last changed (rotation, endpoint change).
+    pub updated_at: DateTime,
+    /// Whether we initiated the registration.
+    pub initiated_by_us: bool,
+}
+
+impl PeerRecord {
+    /// The URL of one of the peer's module interfaces.
+    pub fn endpoint(&self, module: &ModuleId, role: &InterfaceRole) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|e| &e.identifier == module && (module == &ModuleId::Credentials || &e.role == role))
+            .map(|e| e.url.as_str())
+    }
+
+    /// The parties of the peer that play `role`.
+    pub fn parties(&self, role: &Role) -> Vec<PartyRef> {
+        self.roles
+            .iter()
+            .filter(|r| &r.role == role)
+            .map(CredentialsRole::party)
+            .collect()
+    }
+
+    /// Whether the peer hosts `party` in `role`.
+    pub fn hosts(&self, party: &PartyRef, role: &Role) -> bool {
+        self.roles.iter().any(|r| &r.role == role && &r.party() == party)
+    }
+
+    /// What the operator sees: no tokens.
+    pub fn view(&self) -> PeerView {
+        PeerView {
+            id: self.id.clone(),
+            parties: self
+                .roles
+                .iter()
+                .map(|r| format!("{} {}", r.role, r.party()))
+                .collect(),
+            name: self
+                .roles
+                .first()
+                .map(|r| r.business_details.name.as_str().to_owned())
+                .unwrap_or_default(),
+            versions_url: self.versions_url.clone(),
+            version: self.version.as_str().to_owned(),
+            modules: self
+                .endpoints
+                .iter()
+                .map(|e| format!("{} {}", e.identifier, e.role))
+                .collect(),
+            compat: self.compat,
+            registered_at: self.registered_at,
+            updated_at: self.updated_at,
+            initiated_by_us: self.initiated_by_us,
+        }
+    }
+}
+
+/// A peer as shown by the operator API and `peers list` (tokens left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// Peer id (`CC-PID`).
+    pub id: String,
+    /// `ROLE CC-PID` for each role the peer hosts.
+    pub parties: Vec<String>,
+    /// Business name of its first role.
+    pub name: String,
+    /// Its versions URL.
+    pub versions_url: String,
+    /// The version in use.
+    pub version: String,
+    /// `module ROLE` for each endpoint it offers.
+    pub modules: Vec<String>,
+    /// Compatibility switches.
+    pub compat: PeerCompat,
+    /// Registration time.
+    pub registered_at: DateTime,
+    /// Last change.
+    pub updated_at: DateTime,
+    /// Whether we started the registration.
+    pub initiated_by_us: bool,
+}
+
+/// A token A we issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Invitation id.
+    pub id: String,
+    /// Hash of token A.
+    pub token: TokenHash,
+    /// Issue time.
+    pub created_at: DateTime,
+    /// Expiry.
+    pub expires_at: DateTime,
+}
+
+/// A registration we started and have not finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRegistration {
+    /// Its id.
+    pub id: String,
+    /// Hash of token B.
+    pub token: TokenHash,
+    /// Start time.
+    pub created_at: DateTime,
+}
+
+/// Who a presented token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenOwner {
+    /// A registered peer (token B or C, current, grace or pending).
+    Peer {
+        /// The peer id.
+        id: String,
+    },
+    /// An invitation (token A).
+    Invitation {
+        /// The invitation id.
+        id: String,
+    },
+    /// A registration we initiated (token B while the handshake runs).
+    Pending {
+        /// The pending registration id.
+        id: String,
+    },
+}
+
+/// The store key of a peer.
+pub fn peer_key(id: &str) -> Vec<u8> {
+    key([id.to_ascii_lowercase()])
+}
+
+/// The store key of a token hash.
+pub fn token_key(hash: TokenHash) -> Vec<u8> {
+    hash.to_hex().into_bytes()
+}
+
+/// Who authenticated a request.
+#[derive(Debug, Clone)]
+pub enum Authenticated {
+    /// A registered peer.
+    Peer(Arc<PeerRecord>),
+    /// The holder of one of our invitations (token A).
+    Invitation(String),
+    /// The responder of a registration we started (token B before registration completes).
+    Pending(String),
+}
+
+/// Reads and caches peer records; every write goes through [`PeerStore::write`], which clears the
+/// cache.
+#[derive(Debug, Clone)]
+pub struct PeerStore {
+    store: StoreHandle,
+    cache: Arc<RwLock<BTreeMap<String, Arc<PeerRecord>>>>,
+}
+
+impl PeerStore {
+    /// Peers in `store`.
+    pub fn new(store: StoreHandle) -> Self {
+        Self {
+            store,
+            cache: Arc::new(RwLock::new(BTreeMap::new())),
+        }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    /// A peer by id (case-insensitive).
+    pub fn get(&self, id: &str) -> Result<Option<Arc<PeerRecord>>, StoreError> {
+        let k = id.to_ascii_lowercase();
+        if let Some(p) = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&k)
+        {
+            return Ok(Some(Arc::clone(p)));
+        }
+        let Some(p) = self.store.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+            return Ok(None);
+        };
+        let p = Arc::new(p);
+        self.cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(k, Arc::clone(&p));
+        Ok(Some(p))
+    }
+
+    /// Every peer, by id.
+    pub fn list(&self) -> Result<Vec<PeerRecord>, StoreError> {
+        self.store.list_json(Space::PEERS, &[])
+    }
+
+    /// Runs a transaction that changes peer records, then clears the cache.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let r = self.store.transact(f);
+        self.cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        r
+    }
+
+    /// Looks up a presented token. `now` decides grace-token and invitation expiry.
+    pub fn authenticate(
+        &self,
+        token: &CredentialsToken,
+        now: DateTime,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let hash = TokenHash::of(token);
+        let Some(owner) = self
+            .store
+            .get_json::<TokenOwner>(Space::TOKENS, &token_key(hash))?
+        else {
+            return Ok(None);
+        };
+        match owner {
+            TokenOwner::Peer { id } => {
+                let Some(peer) = self.get(&id)? else {
+                    return Ok(None);
+                };
+                if peer.token_in == hash || peer.pending_token_in == Some(hash) {
+                    return Ok(Some(Authenticated::Peer(peer)));
+                }
+                match peer.previous_token_in {
+                    Some(g) if g.hash == hash && g.valid_until > now => Ok(Some(Authenticated::Peer(peer))),
+                    _ => Ok(None),
+                }
+            }
+            TokenOwner::Invitation { id } => {
+                let inv: Option<Invitation> = self.store.get_json(INVITATIONS, &key([&id]))?;
+                Ok(inv
+                    .filter(|i| i.token == hash && i.expires_at > now)
+                    .map(|i| Authenticated::Invitation(i.id)))
+            }
+            TokenOwner::Pending { id } => {
+                let p: Option<PendingRegistration> = self.store.get_json(PENDING, &key([&id]))?;
+                Ok(p.filter(|p| p.token == hash)
+                    .map(|p| Authenticated::Pending(p.id)))
+            }
+        }
+    }
+
+    /// CR-24: the first request with the current inbound token ends the grace of the previous one.
+    pub fn end_grace_if_current(
+        &self,
+        peer: &PeerRecord,
+        token: &CredentialsToken,
+    ) -> Result<(), StoreError> {
+        let hash = TokenHash::of(token);
+        let Some(previous) = peer.previous_token_in else {
+            return Ok(());
+        };
+        if peer.token_in != hash {
+            return Ok(());
+        }
+        let id = peer.id.clone();
+        self.write(|tx| {
+            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+                return Ok(());
+            };
+            if p.previous_token_in.map(|g| g.hash) == Some(previous.hash) {
+                p.previous_token_in = None;
+                tx.batch.delete(Space::TOKENS, token_key(previous.hash));
+                tx.batch.put_json(Space::PEERS, peer_key(&id), &p)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+}
+
+/// Adds the writes that store `peer` and index all its inbound tokens.
+pub fn put_peer(tx: &mut Tx<'_>, peer: &PeerRecord) -> Result<(), StoreError> {
+    let owner = TokenOwner::Peer { id: peer.id.clone() };
+    tx.batch
+        .put_json(Space::TOKENS, token_key(peer.token_in), &owner)?;
+    if let Some(g) = peer.previous_token_in {
+        tx.batch.put_json(Space::TOKENS, token_key(g.hash), &owner)?;
+    }
+    if let Some(h) = peer.pending_token_in {
+        tx.batch.put_json(Space::TOKENS, token_key(h), &owner)?;
+    }
+    tx.batch.put_json(Space::PEERS, peer_key(&peer.id), peer)?;
+    Ok(())
+}
+
+/// Adds the writes that remove `peer` and every inbound token of it.
+pub fn delete_peer(tx: &mut Tx<'_>, peer: &PeerRecord) {
+    tx.batch.delete(Space::TOKENS, token_key(peer.token_in));
+    if let Some(g) = peer.previous_token_in {
+        tx.batch.delete(Space::TOKENS, token_key(g.hash));
+    }
+    if let Some(h) = peer.pending_token_in {
+        tx.batch.delete(Space::TOKENS, token_key(h));
+    }
+    tx.batch.delete(Space::PEERS, peer_key(&peer.id));
+}

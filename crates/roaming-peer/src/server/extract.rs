@@ -1,0 +1,231 @@
+//! Extractors of the OCPI face (style §6, §8): their rejections are [`OcpiError`]s, so every bad
+//! input gets an enveloped answer with the right HTTP status and OCPI code.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use bytes::Bytes;
+use http::request::Parts;
+use roaming_types::decode::{DecodeOptions, decode_slice};
+use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::modules::types::Role;
+use serde::de::DeserializeOwned;
+
+use crate::error::OcpiError;
+use crate::registration::peers::{Authenticated, PeerRecord};
+
+/// The ids of the request in progress (T-40, T-41), inserted by the context middleware.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// `X-Request-ID` as received or generated.
+    pub request_id: String,
+    /// `X-Correlation-ID` as received or generated; reuse it for calls this request triggers (T-42).
+    pub correlation_id: String,
+}
+
+/// Who authenticated the request, inserted by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct CallerAuth(pub Authenticated);
+
+/// The token that authenticated the request (kept in memory for the request only: the credentials
+/// GET echoes it, CR-40). Its `Debug` is redacted.
+#[derive(Debug, Clone)]
+pub struct PresentedToken(pub roaming_types::auth::CredentialsToken);
+
+/// The routing headers' sender party, when the peer sent them (T-50…T-53).
+#[derive(Debug, Clone)]
+pub struct RoutedFrom(pub Option<PartyRef>);
+
+/// A registered peer calling a functional module or the credentials module (T-13: token A is
+/// refused here with 401).
+#[derive(Debug, Clone)]
+pub struct PeerCaller {
+    /// The peer.
+    pub peer: Arc<PeerRecord>,
+    /// The party it called as (from `OCPI-from-*`; `None` when it sent no routing headers).
+    pub party: Option<PartyRef>,
+    /// The request's ids.
+    pub context: RequestContext,
+}
+
+impl PeerCaller {
+    /// The parties the caller may act for in `role`: the routed party when it sent one, else every
+    /// party of that role it registered (T-53, style §10).
+    pub fn parties(&self, role: &Role) -> Vec<PartyRef> {
+        match &self.party {
+            Some(p) if self.peer.hosts(p, role) => vec![p.clone()],
+            Some(_) => Vec::new(),
+            None => self.peer.parties(role),
+        }
+    }
+
+    /// Whether the caller owns objects of `(country_code, party_id)` in `role` (T-90, T-95).
+    pub fn owns(&self, country_code: &CountryCode, party_id: &PartyId, role: &Role) -> bool {
+        let party = PartyRef::new(country_code.clone(), party_id.clone());
+        self.parties(role).contains(&party)
+    }
+
+    /// Refuses a write to objects the caller does not own: HTTP 404 as the checklist allows for
+    /// Client Owned Object URLs outside the caller's roles (§3.4), with 2001.
+    pub fn require_owner(
+        &self,
+        country_code: &CountryCode,
+        party_id: &PartyId,
+        role: &Role,
+    ) -> Result<(), OcpiError> {
+        if self.owns(country_code, party_id, role) {
+            Ok(())
+        } else {
+            Err(OcpiError::unknown_object(format!(
+                "{}-{} is not one of your parties (T-90): you may only address objects you own",
+                country_code.to_upper(),
+                party_id.to_upper()
+            )))
+        }
+    }
+
+    /// The decode options for this peer's input (E-19 per-peer leniency).
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            lenient_datetime: self.peer.compat.lenient_datetime,
+            ..DecodeOptions::LENIENT
+        }
+    }
+}
+
+fn context(parts: &Parts) -> RequestContext {
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .cloned()
+        .unwrap_or_else(|| RequestContext {
+            request_id: crate::headers::new_id(),
+            correlation_id: crate::headers::new_id(),
+        })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerCaller {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<CallerAuth>() {
+            Some(CallerAuth(Authenticated::Peer(peer))) => Ok(Self {
+                peer: Arc::clone(peer),
+                party: parts.extensions.get::<RoutedFrom>().and_then(|r| r.0.clone()),
+                context: context(parts),
+            }),
+            Some(_) => Err(OcpiError::Unauthorized(
+                "this token only gives access to versions and credentials (T-13)".to_owned(),
+            )),
+            None => Err(OcpiError::Unauthorized("missing Authorization header".to_owned())),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(context(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerAuth {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CallerAuth>()
+            .cloned()
+            .ok_or_else(|| OcpiError::Unauthorized("missing Authorization header".to_owned()))
+    }
+}
+
+/// A JSON body decoded with the checklist's leniency rules (T-70…T-72) and the caller's options;
+/// not JSON → 400, JSON that breaks a rule → 2001 with the JSON path.
+#[derive(Debug, Clone)]
+pub struct OcpiJson<T>(pub T);
+
+fn is_json_content_type(parts: &Parts) -> bool {
+    match parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        // T-02 requires the header; a missing one is tolerated, a different type is not.
+        None => true,
+        Some(ct) => {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        }
+    }
+}
+
+/// Reads the body within the configured limit.
+pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(Parts, Bytes), OcpiError> {
+    let (parts, body) = req.into_parts();
+    let req = Request::from_parts(parts.clone(), body);
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            OcpiError::PayloadTooLarge
+        } else {
+            OcpiError::BadJson(e.body_text())
+        }
+    })?;
+    Ok((parts, bytes))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OcpiJson<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, bytes) = read_body(req, state).await?;
+        if !is_json_content_type(&parts) {
+            return Err(OcpiError::UnsupportedMediaType);
+        }
+        let options = match parts.extensions.get::<CallerAuth>() {
+            Some(CallerAuth(Authenticated::Peer(p))) => DecodeOptions {
+                lenient_datetime: p.compat.lenient_datetime,
+                ..DecodeOptions::LENIENT
+            },
+            _ => DecodeOptions::LENIENT,
+        };
+        let decoded = decode_slice::<T>(&bytes, options)?;
+        for w in &decoded.warnings {
+            tracing::debug!(warning = %w, "accepted leniently");
+        }
+        Ok(Self(decoded.value))
+    }
+}
+
+/// Path parameters; a value that cannot be parsed is answered with 2001.
+#[derive(Debug, Clone)]
+pub struct OcpiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for OcpiPath<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| OcpiError::InvalidParameters(format!("invalid URL: {}", e.body_text())))
+    }
+}
+
+/// Query parameters; a value that cannot be parsed is answered with 2001.
+#[derive(Debug, Clone)]
+pub struct OcpiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for OcpiQuery<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| OcpiError::InvalidParameters(format!("invalid query: {}", e.body_text())))
+    }
+}

@@ -1,0 +1,415 @@
+//! The embedded store behind a narrow interface (style §11).
+//!
+//! The [`Store`] trait is deliberately byte-oriented and small: get, ordered prefix scans, counts, an
+//! atomic batch and a durability barrier. Everything typed (peers, locations, sessions, indexes by
+//! `last_updated`, the outbox) is built on it by [`StoreHandle`] and the role crates, so a server
+//! database can replace sled later by implementing five methods and passing the one conformance suite
+//! (`conformance`, feature `test-support`) that the sled and in-memory implementations both pass.
+//!
+//! ## Keys
+//! Every record lives in a named keyspace ([`Space`]); keys are byte strings, usually built with
+//! [`key`] from lower-case id parts separated by `0x00` (ids are printable ASCII, so the separator
+//! never occurs inside a part) and big-endian timestamps ([`ts_key`]) so that byte order is time order.
+//!
+//! ## Atomicity and durability
+//! A [`Batch`] is applied atomically (all or nothing, also across keyspaces). Read-modify-write
+//! sequences go through [`StoreHandle::transact`], which serialises writers with one lock, so a write
+//! never works from a stale read. [`Store::durable`] resolves once everything applied before the call
+//! is on disk (sled: flush + `fdatasync` in one group-commit thread shared by all waiters); handlers
+//! await it before acknowledging to a peer.
+
+pub mod memory;
+pub mod sled_store;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+/// A keyspace. The names are part of the on-disk format: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Space(pub &'static str);
+
+impl Space {
+    /// Registered peers, by peer id.
+    pub const PEERS: Space = Space("peers");
+    /// Token hash → who holds it (peer, invitation, pending registration).
+    pub const TOKENS: Space = Space("tokens");
+    /// Endpoint metadata (schema version, operator key hash…).
+    pub const META: Space = Space("meta");
+}
+
+impl fmt::Display for Space {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A store failure. Always an infrastructure problem (I/O, corruption); mapped to OCPI 3000 once.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt record in {space}: {message}")]
+    Corrupt {
+        /// The keyspace.
+        space: Space,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// One write of a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Insert or replace a value.
+    Put(Space, Vec<u8>, Vec<u8>),
+    /// Remove a value (no-op when absent).
+    Delete(Space, Vec<u8>),
+}
+
+/// Writes applied atomically by [`Store::apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(Op::Put(space, key.into(), value.into()));
+        self
+    }
+
+    /// Adds a put of a JSON-encoded value.
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        space: Space,
+        key: impl Into<Vec<u8>>,
+        value: &T,
+    ) -> Result<&mut Self, StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            space,
+            message: e.to_string(),
+        })?;
+        Ok(self.put(space, key, bytes))
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, space: Space, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(Op::Delete(space, key.into()));
+        self
+    }
+
+    /// Appends another batch.
+    pub fn extend(&mut self, other: Batch) -> &mut Self {
+        self.ops.extend(other.ops);
+        self
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The writes, in order (a later write to the same key wins).
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Consumes the batch.
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
+}
+
+/// A key/value pair from a scan.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The storage engine interface.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Reads one value.
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Entries whose key starts with `prefix`, in key order, strictly after `after` when given, at most
+    /// `limit` of them.
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// Entries with `start <= key < end` (no upper bound when `end` is `None`), in key order or
+    /// reversed, at most `limit`.
+    fn range(
+        &self,
+        space: Space,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// The number of keys with `start <= key < end` (keys only; values are not read).
+    fn count_range(&self, space: Space, start: &[u8], end: Option<&[u8]>) -> Result<u64, StoreError>;
+
+    /// Applies a batch atomically.
+    fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Resolves when everything applied before this call is durable on disk.
+    fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Approximate bytes used on disk (0 for memory).
+    fn size_on_disk(&self) -> u64;
+}
+
+/// Builds a key from parts separated by `0x00`.
+pub fn key<I, P>(parts: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    let mut out = Vec::new();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(p.as_ref());
+    }
+    out
+}
+
+/// A key prefix: the parts followed by the separator, so that `a` does not match `ab`.
+pub fn prefix<I, P>(parts: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    let mut out = key(parts);
+    out.push(0);
+    out
+}
+
+/// The exclusive upper bound of all keys starting with `prefix`; `None` when there is none (a prefix
+/// of only `0xff` bytes).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Milliseconds as 8 big-endian bytes, shifted so that byte order is numeric order for negatives too.
+pub fn ts_key(millis: i64) -> [u8; 8] {
+    ((millis as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The inverse of [`ts_key`].
+pub fn ts_from_key(bytes: &[u8]) -> Option<i64> {
+    let arr: [u8; 8] = bytes.try_into().ok()?;
+    Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+}
+
+/// A shared store with typed helpers and serialised read-modify-write.
+#[derive(Clone)]
+pub struct StoreHandle {
+    inner: Arc<dyn Store>,
+    write_lock: Arc<std::sync::Mutex<()>>,
+}
+
+impl fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreHandle").field("store", &self.inner).finish()
+    }
+}
+
+/// Reads inside a [`StoreHandle::transact`] closure (they see committed data; the closure's own
+/// writes are in its batch until it returns).
+#[derive(Debug)]
+pub struct Tx<'a> {
+    store: &'a dyn Store,
+    /// The writes the closure wants applied.
+    pub batch: Batch,
+}
+
+impl Tx<'_> {
+    /// Reads one value.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(space, key)
+    }
+
+    /// Reads and decodes one JSON value.
+    pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
+        decode_json(space, self.store.get(space, key)?)
+    }
+
+    /// Scans a prefix (see [`Store::scan`]).
+    pub fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.store.scan(space, prefix, after, limit)
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(space: Space, bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
+    bytes
+        .map(|b| {
+            serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
+                space,
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+impl StoreHandle {
+    /// Wraps a store.
+    pub fn new(store: impl Store) -> Self {
+        Self::from_arc(Arc::new(store))
+    }
+
+    /// Wraps a shared store.
+    pub fn from_arc(store: Arc<dyn Store>) -> Self {
+        Self {
+            inner: store,
+            write_lock: Arc::new(std::sync::Mutex::new(())),
+        }
+    }
+
+    /// An in-memory store (tests, the benchmark baseline).
+    pub fn memory() -> Self {
+        Self::new(MemoryStore::new())
+    }
+
+    /// Opens (or creates) the sled store in `dir`.
+    pub fn open_sled(dir: &std::path::Path) -> Result<Self, StoreError> {
+        Ok(Self::new(SledStore::open(dir)?))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &dyn Store {
+        self.inner.as_ref()
+    }
+
+    /// Reads one value.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(space, key)
+    }
+
+    /// Reads and decodes one JSON value.
+    pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
+        decode_json(space, self.inner.get(space, key)?)
+    }
+
+    /// Every value under a prefix, decoded.
+    pub fn list_json<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.inner.scan(space, prefix, after.as_deref(), 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            let done = page.len() < 1000;
+            for (_, v) in page {
+                out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    space,
+                    message: e.to_string(),
+                })?);
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a batch atomically (callers that read first must use [`transact`](Self::transact)).
+    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.inner.apply(batch)
+    }
+
+    /// Runs a read-modify-write under the store's write lock and applies its batch atomically.
+    /// The closure must be quick and must not block on I/O other than store reads.
+    pub fn transact<T, E>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tx = Tx {
+            store: self.inner.as_ref(),
+            batch: Batch::new(),
+        };
+        let value = f(&mut tx)?;
+        if !tx.batch.is_empty() {
+            self.inner.apply(tx.batch)?;
+        }
+        Ok(value)
+    }
+
+    /// Waits until everything applied so far is durable (call before acknowledging to a peer).
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.inner.durable().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_every_extension() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn ts_key_preserves_order(a in any::<i64>(), b in any::<i64>()) {
+            prop_assert_eq!(a.cmp(&b), ts_key(a).cmp(&ts_key(b)));
+            prop_assert_eq!(ts_from_key(&ts_key(a)), Some(a));
+        }
+
+        #[test]
+        fn keys_with_prefix_sort_inside_bounds(p in proptest::collection::vec(1u8..=255, 0..6), rest in proptest::collection::vec(any::<u8>(), 0..6)) {
+            let mut k = p.clone();
+            k.extend(&rest);
+            prop_assert!(k.as_slice() >= p.as_slice());
+            if let Some(end) = prefix_end(&p) { prop_assert!(k < end); }
+        }
+    }
+}

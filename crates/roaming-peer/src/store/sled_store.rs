@@ -1,0 +1,283 @@
+//! The sled [`Store`] (sled 0.34), with one group-commit thread for durability.
+//!
+//! Measured facts this follows (`architecture.md`): `flush_async` per request hangs under concurrency,
+//! and `flush` alone does not `fdatasync` the database file. So one dedicated thread does
+//! `flush()` + `sync_data()` of the `db` file for every waiter that arrived before the flush started
+//! (group commit); [`Store::durable`] waits for that thread's generation counter.
+//!
+//! All keyspaces live in sled's default tree with the space name as a key prefix, so that one
+//! `apply_batch` is atomic across keyspaces.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use super::memory::{bounds, full_key};
+use super::{Batch, Entry, Op, Space, Store, StoreError};
+
+fn engine(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+#[derive(Debug, Default)]
+struct CommitState {
+    /// Highest ticket requested.
+    requested: u64,
+    /// Set when the store is dropped.
+    stop: bool,
+}
+
+#[derive(Debug)]
+struct Committer {
+    state: Mutex<CommitState>,
+    wake: Condvar,
+    /// Highest ticket made durable, with the error of that attempt if it failed.
+    done: watch::Sender<(u64, Option<String>)>,
+}
+
+/// sled on disk.
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    dir: PathBuf,
+    committer: Arc<Committer>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SledStore {
+    /// Opens or creates the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(engine)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(engine)?;
+        let (done, _) = watch::channel((0, None));
+        let committer = Arc::new(Committer {
+            state: Mutex::new(CommitState::default()),
+            wake: Condvar::new(),
+            done,
+        });
+        let thread_db = db.clone();
+        let thread_committer = Arc::clone(&committer);
+        let file_path = dir.join("db");
+        let thread = std::thread::Builder::new()
+            .name("sled-group-commit".to_owned())
+            .spawn(move || commit_loop(&thread_db, &file_path, &thread_committer))
+            .map_err(engine)?;
+        Ok(Self {
+            db,
+            dir: dir.to_path_buf(),
+            committer,
+            thread: Some(thread),
+        })
+    }
+
+    /// The database directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        self.committer
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stop = true;
+        self.committer.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(c: &Committer) -> std::sync::MutexGuard<'_, CommitState> {
+    c.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn flush_to_disk(db: &sled::Db, file_path: &Path) -> Result<(), String> {
+    db.flush().map_err(|e| e.to_string())?;
+    File::open(file_path)
+        .and_then(|f| f.sync_data())
+        .map_err(|e| e.to_string())
+}
+
+fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer) {
+    let mut durable = 0u64;
+    loop {
+        let (target, stop) = {
+            let mut state = lock(c);
+            while state.requested == durable && !state.stop {
+                state = c
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            (state.requested, state.stop)
+        };
+        if target != durable || stop {
+            let result = flush_to_disk(db, file_path);
+            durable = target;
+            c.done.send_replace((target, result.err()));
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db
+            .get(full_key(space, key))
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let p = full_key(space, prefix);
+        let strip = space.0.len() + 1;
+        let iter = match after {
+            Some(a) => {
+                let mut start = full_key(space, a);
+                start.push(0);
+                self.db.range(start..)
+            }
+            None => self.db.range(p.clone()..),
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item.map_err(engine)?;
+            if !k.starts_with(&p) || out.len() >= limit {
+                break;
+            }
+            out.push((k[strip..].to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn range(
+        &self,
+        space: Space,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let Some((lo, hi)) = bounds(space, start, end) else {
+            return Ok(Vec::new());
+        };
+        let strip = space.0.len() + 1;
+        let iter = self.db.range(lo..hi);
+        let mut out = Vec::new();
+        let mut push = |item: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool, StoreError> {
+            let (k, v) = item.map_err(engine)?;
+            out.push((k[strip..].to_vec(), v.to_vec()));
+            Ok(out.len() < limit)
+        };
+        if limit > 0 {
+            if reverse {
+                for item in iter.rev() {
+                    if !push(item)? {
+                        break;
+                    }
+                }
+            } else {
+                for item in iter {
+                    if !push(item)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_range(&self, space: Space, start: &[u8], end: Option<&[u8]>) -> Result<u64, StoreError> {
+        let Some((lo, hi)) = bounds(space, start, end) else {
+            return Ok(0);
+        };
+        let mut n = 0u64;
+        for item in self.db.range(lo..hi).keys() {
+            item.map_err(engine)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for op in batch.into_ops() {
+            match op {
+                Op::Put(space, k, v) => b.insert(full_key(space, &k), v),
+                Op::Delete(space, k) => b.remove(full_key(space, &k)),
+            }
+        }
+        self.db.apply_batch(b).map_err(engine)
+    }
+
+    fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        let ticket = {
+            let mut state = lock(&self.committer);
+            state.requested += 1;
+            state.requested
+        };
+        self.committer.wake.notify_one();
+        let mut rx = self.committer.done.subscribe();
+        Box::pin(async move {
+            let state = rx.wait_for(|(done, _)| *done >= ticket).await.map_err(engine)?;
+            match &state.1 {
+                Some(e) => Err(StoreError::Engine(format!("flush to disk failed: {e}"))),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dirs = std::sync::Mutex::new(Vec::new());
+        super::super::conformance::run_all(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
+            dirs.lock().unwrap().push(dir);
+            std::sync::Arc::new(store)
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_durable_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut b = Batch::new();
+            b.put(Space::META, b"k".to_vec(), b"v".to_vec());
+            s.apply(b).unwrap();
+            s.durable().await.unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get(Space::META, b"k").unwrap(), Some(b"v".to_vec()));
+    }
+}
