@@ -1,1 +1,7 @@
+//! End-to-end tests: one binary, one module per group of use cases (usecases.md). Each test starts
+//! real endpoints on loopback and drives a use case through the public interfaces.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod smoke;
+mod uc1_1;

@@ -1,1 +1,320 @@
-//! harness
+//! The end-to-end harness: real CSO and CSP endpoints on `127.0.0.1:0` with temporary sled
+//! directories, driven through their public interfaces (style §13).
+//!
+//! ```ignore
+//! let cso = Node::cso().start().await;
+//! let csp = Node::csp().start().await;
+//! csp.connect_to(&cso).await;
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failure in the harness is a test failure"
+)]
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use roaming_peer::registration::peers::{PeerRecord, PeerView};
+pub use roaming_peer::testing::{TestEndpoint, TestTls};
+use roaming_types::Envelope;
+use tempfile::TempDir;
+
+/// Which role a node plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// CSO (OCPI CPO).
+    Cso,
+    /// CSP (OCPI eMSP).
+    Csp,
+}
+
+/// A node to start.
+#[derive(Debug)]
+pub struct NodeBuilder {
+    kind: Kind,
+    party: String,
+    tls: Option<TestTls>,
+    settings: Vec<(&'static str, String)>,
+    dir: Option<TempDir>,
+}
+
+impl NodeBuilder {
+    /// Our party, `CC-PID`.
+    pub fn party(mut self, party: &str) -> Self {
+        self.party = party.to_owned();
+        self
+    }
+
+    /// Serve OCPI over HTTPS with this CA material (and trust the CA as a client).
+    pub fn tls(mut self, tls: &TestTls) -> Self {
+        self.tls = Some(tls.clone());
+        self
+    }
+
+    /// An extra configuration key.
+    pub fn setting(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.settings.push((key, value.into()));
+        self
+    }
+
+    /// Reuse a data directory (restart tests).
+    pub fn data_dir(mut self, dir: TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    /// Starts the node.
+    pub async fn start(self) -> Node {
+        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let (cc, pid) = self.party.split_once('-').unwrap();
+        let mut settings = self.settings.clone();
+        settings.push(("party.country_code", cc.to_owned()));
+        settings.push(("party.party_id", pid.to_owned()));
+        let data_dir = dir.path().to_path_buf();
+        let ep = match self.kind {
+            Kind::Cso => {
+                TestEndpoint::start(
+                    &roaming_cso::defaults(),
+                    data_dir,
+                    &settings,
+                    self.tls.as_ref(),
+                    roaming_cso::build,
+                )
+                .await
+            }
+            Kind::Csp => {
+                TestEndpoint::start(
+                    &roaming_csp::defaults(),
+                    data_dir,
+                    &settings,
+                    self.tls.as_ref(),
+                    roaming_csp::build,
+                )
+                .await
+            }
+        }
+        .expect("endpoint starts");
+        Node {
+            ep: Some(ep),
+            kind: self.kind,
+            dir: Some(dir),
+            tls: self.tls,
+        }
+    }
+}
+
+/// A running endpoint with its temporary data directory.
+#[derive(Debug)]
+pub struct Node {
+    ep: Option<TestEndpoint>,
+    /// Its role.
+    pub kind: Kind,
+    dir: Option<TempDir>,
+    tls: Option<TestTls>,
+}
+
+impl Deref for Node {
+    type Target = TestEndpoint;
+    fn deref(&self) -> &TestEndpoint {
+        self.ep.as_ref().unwrap()
+    }
+}
+
+impl Node {
+    /// A CSO (party NL-CSO unless changed).
+    pub fn cso() -> NodeBuilder {
+        NodeBuilder {
+            kind: Kind::Cso,
+            party: "NL-CSO".to_owned(),
+            tls: None,
+            settings: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// A CSP (party DE-CSP unless changed).
+    pub fn csp() -> NodeBuilder {
+        NodeBuilder {
+            kind: Kind::Csp,
+            party: "DE-CSP".to_owned(),
+            tls: None,
+            settings: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// Our party id as peers see it.
+    pub fn party(&self) -> String {
+        self.core.config.party.to_string()
+    }
+
+    /// Registers `self` with `responder` through the real invitation flow (`self` initiates).
+    pub async fn connect_to(&self, responder: &Node) -> PeerView {
+        let inv = responder.operator.invite().await.unwrap();
+        self.operator
+            .connect(&inv.versions_url, &inv.token)
+            .await
+            .unwrap()
+    }
+
+    /// The stored record of a peer.
+    pub fn peer(&self, id: &str) -> Option<PeerRecord> {
+        self.core.peers.get(id).unwrap().map(|p| (*p).clone())
+    }
+
+    /// The token this node uses to call `peer`.
+    pub fn token_for(&self, peer: &Node) -> String {
+        self.peer(&peer.party())
+            .expect("registered")
+            .token_out
+            .expose()
+            .to_owned()
+    }
+
+    /// Stops the node, keeping its data directory for a restart.
+    pub async fn stop(mut self) -> (TempDir, Option<TestTls>) {
+        if let Some(ep) = self.ep.take() {
+            ep.stop().await;
+        }
+        (self.dir.take().unwrap(), self.tls.take())
+    }
+}
+
+/// An OCPI answer as seen on the wire.
+#[derive(Debug)]
+pub struct Wire {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// The body as JSON (Null when it was not JSON).
+    pub body: serde_json::Value,
+}
+
+impl Wire {
+    /// The body as an envelope.
+    pub fn envelope(&self) -> Envelope<serde_json::Value> {
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("not an envelope ({e}): {}", self.body))
+    }
+
+    /// The OCPI status code.
+    pub fn code(&self) -> u16 {
+        self.envelope().status_code.code()
+    }
+
+    /// A response header.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// Raw OCPI calls with full control of the headers, for negative tests.
+#[derive(Debug, Clone)]
+pub struct RawOcpi {
+    http: reqwest::Client,
+}
+
+impl RawOcpi {
+    /// A client trusting the system roots and, if given, a test CA.
+    pub fn new(tls: Option<&TestTls>) -> Self {
+        let config = roaming_peer::tls::client_config(
+            tls.map(|t| t.ca.as_path()),
+            roaming_peer::tls::MinTlsVersion::Tls12,
+        )
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(config)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self { http }
+    }
+
+    /// Sends a request with an optional `Authorization` header value, extra headers and a raw body.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        authorization: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Wire {
+        let mut req = self.http.request(method, url);
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                req = req.header("content-type", "application/json");
+            }
+            req = req.body(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Wire {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET with a token in the standard base64 form.
+    pub async fn get(&self, url: &str, token: &str) -> Wire {
+        self.send(http::Method::GET, url, Some(&token_header(token)), &[], None)
+            .await
+    }
+
+    /// A request with a JSON body and a token in the standard form.
+    pub async fn json(&self, method: http::Method, url: &str, token: &str, body: &serde_json::Value) -> Wire {
+        self.send(
+            method,
+            url,
+            Some(&token_header(token)),
+            &[],
+            Some(serde_json::to_vec(body).unwrap()),
+        )
+        .await
+    }
+}
+
+/// `Token <base64(token)>` (T-10).
+pub fn token_header(token: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Token {}",
+        base64::engine::general_purpose::STANDARD.encode(token)
+    )
+}
+
+/// Polls `f` until it returns `Some`, for at most `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -54,6 +54,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Installs ring as the process-wide rustls provider (for any client built without an explicit
+/// configuration). Idempotent.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| TlsError::File {
@@ -106,6 +112,7 @@ pub fn server_config_from(
 
 /// The client configuration: the system's trusted roots plus the certificates of `extra_ca`.
 pub fn client_config(extra_ca: Option<&Path>, min: MinTlsVersion) -> Result<rustls::ClientConfig, TlsError> {
+    install_default_provider();
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {

@@ -20,7 +20,7 @@ use roaming_types::modules::versions::VersionNumber;
 use crate::endpoint::Core;
 use crate::error::OcpiError;
 use crate::registration::peers::Authenticated;
-use crate::server::extract::{CallerAuth, PresentedToken, RequestContext};
+use crate::server::extract::{CallerAuth, OcpiBody, PresentedToken, RequestContext};
 
 /// Path of the 2.2.1 credentials module.
 pub const CREDENTIALS_PATH: &str = "/ocpi/2.2.1/credentials";
@@ -82,7 +82,7 @@ async fn post_credentials(
     State(core): State<Arc<Core>>,
     CallerAuth(auth): CallerAuth,
     ctx: RequestContext,
-    body: Bytes,
+    OcpiBody(body): OcpiBody,
 ) -> Answer {
     match auth {
         Authenticated::Invitation(invitation) => {
@@ -110,7 +110,7 @@ async fn put_credentials(
     State(core): State<Arc<Core>>,
     CallerAuth(auth): CallerAuth,
     ctx: RequestContext,
-    body: Bytes,
+    OcpiBody(body): OcpiBody,
 ) -> Answer {
     match auth {
         Authenticated::Peer(peer) => {

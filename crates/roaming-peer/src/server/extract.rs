@@ -200,6 +200,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OcpiJson<T> {
     }
 }
 
+/// A raw JSON body, checked for content type and size but not decoded yet (for handlers that must
+/// decide on the caller before looking at the body).
+#[derive(Debug, Clone)]
+pub struct OcpiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for OcpiBody {
+    type Rejection = OcpiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, bytes) = read_body(req, state).await?;
+        if !bytes.is_empty() && !is_json_content_type(&parts) {
+            return Err(OcpiError::UnsupportedMediaType);
+        }
+        Ok(Self(bytes))
+    }
+}
+
 /// Path parameters; a value that cannot be parsed is answered with 2001.
 #[derive(Debug, Clone)]
 pub struct OcpiPath<T>(pub T);

@@ -13,6 +13,8 @@
 
 pub mod extract;
 pub mod serve;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

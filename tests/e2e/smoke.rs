@@ -1,0 +1,177 @@
+//! Smoke tests with the real binaries: `serve` in a child process, the CLI as the operator uses it,
+//! readiness through `healthcheck`, shutdown through SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The directory of the workspace's binaries (`target/<profile>`), built once per test run.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // The test binary lives in target/<profile>/deps.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let profile = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("debug")
+            .to_owned();
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "-p", "cso-endpoint", "-p", "csp-endpoint"]);
+        if profile == "release" {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo build runs");
+        assert!(status.success(), "building the binaries failed");
+        dir
+    })
+}
+
+fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A `serve` child process, stopped with SIGTERM on drop.
+pub(crate) struct Served {
+    child: Option<Child>,
+    name: String,
+    pub(crate) data_dir: PathBuf,
+}
+
+impl Served {
+    pub(crate) fn start(name: &str, data_dir: &Path, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(bin(name));
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--operator-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = cmd.spawn().expect("serve starts");
+        let me = Self {
+            child: Some(child),
+            name: name.to_owned(),
+            data_dir: data_dir.to_path_buf(),
+        };
+        for _ in 0..300 {
+            if me.cli(&["healthcheck"]).status.success() {
+                return me;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{name} did not become healthy");
+    }
+
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin(&self.name))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .expect("cli runs")
+    }
+
+    pub(crate) fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e})"))
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("{} did not stop on SIGTERM", self.name);
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn uc1_1_smoke_real_binaries_and_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let cso = Served::start(
+        "cso-endpoint",
+        &dir.path().join("cso"),
+        &["--country-code", "NL", "--party-id", "CSO"],
+    );
+    let csp = Served::start(
+        "csp-endpoint",
+        &dir.path().join("csp"),
+        &["--country-code", "DE", "--party-id", "CSP"],
+    );
+
+    let health = cso.cli_json(&["healthcheck"]);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["role"], "CPO");
+
+    let inv = cso.cli_json(&["peers", "invite"]);
+    let versions_url = inv["versions_url"].as_str().unwrap();
+    let token = inv["token"].as_str().unwrap();
+    let peer = csp.cli_json(&["peers", "connect", versions_url, token]);
+    assert_eq!(peer["id"], "NL-CSO");
+    assert_eq!(peer["version"], "2.2.1");
+
+    let list = cso.cli_json(&["peers", "list"]);
+    assert_eq!(list[0]["id"], "DE-CSP");
+    let rotated = cso.cli_json(&["peers", "rotate", "DE-CSP"]);
+    assert_eq!(rotated["id"], "DE-CSP");
+    csp.cli_json(&["peers", "disconnect", "NL-CSO"]);
+    assert_eq!(cso.cli_json(&["peers", "list"]), serde_json::json!([]));
+
+    // A CLI error is a non-zero exit with a message.
+    let out = csp.cli(&["peers", "rotate", "XX-NOP"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no peer"));
+
+    assert!(cso.terminate().success(), "clean exit on SIGTERM");
+    assert!(csp.terminate().success());
+    // After shutdown the CLI says the endpoint is not running.
+    let out = Command::new(bin("cso-endpoint"))
+        .args(["healthcheck", "--data-dir"])
+        .arg(dir.path().join("cso"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn uc1_1_smoke_refuses_plain_http_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("cso-endpoint"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
