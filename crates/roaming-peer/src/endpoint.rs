@@ -92,6 +92,7 @@ impl Core {
                 timeout: config.client_timeout,
                 connect_timeout: config.connect_timeout,
             },
+            &config.party.to_string(),
         )
         .map_err(|e| StartError::Other(e.to_string()))?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };

@@ -148,6 +148,8 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub struct OcpiClient {
     http: reqwest::Client,
+    /// Who we are, for the `ocpi.call` log lines (our party, e.g. `NL-CSO`).
+    label: String,
 }
 
 /// Client settings.
@@ -161,7 +163,11 @@ pub struct ClientSettings {
 
 impl OcpiClient {
     /// A client with the given TLS trust and timeouts.
-    pub fn new(tls: rustls::ClientConfig, settings: &ClientSettings) -> Result<Self, ClientError> {
+    pub fn new(
+        tls: rustls::ClientConfig,
+        settings: &ClientSettings,
+        label: &str,
+    ) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(settings.timeout)
@@ -172,7 +178,10 @@ impl OcpiClient {
                 url: String::new(),
                 message: e.to_string(),
             })?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            label: label.to_owned(),
+        })
     }
 
     /// Sends one OCPI request and decodes the envelope. Any non-success envelope or HTTP error is a
@@ -246,16 +255,28 @@ impl OcpiClient {
             req = req.timeout(t);
         }
         let started = Instant::now();
-        let path = url::Url::parse(url)
-            .map(|u| u.path().to_owned())
-            .unwrap_or_else(|_| url.to_owned());
+        let parsed = url::Url::parse(url).ok();
+        let path = parsed
+            .as_ref()
+            .map_or_else(|| url.to_owned(), |u| u.path().to_owned());
+        let host = parsed
+            .as_ref()
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or(""),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        let caller = self.label.as_str();
         let result = req.send().await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let response = match result {
             Ok(r) => r,
             Err(e) => {
                 let message = describe(&e);
-                tracing::info!(target: "ocpi.call", method = %method, path = %path, correlation_id, duration_ms = elapsed_ms, error = %message, "call failed");
+                tracing::info!(target: "ocpi.call", caller, host = %host, method = %method, path = %path, correlation_id, duration_ms = elapsed_ms, error = %message, "call failed");
                 return Err(ClientError::Transport {
                     url: url.to_owned(),
                     message,
@@ -271,7 +292,7 @@ impl OcpiClient {
         let envelope: Envelope<serde_json::Value> = match serde_json::from_slice(&bytes) {
             Ok(e) => e,
             Err(e) => {
-                tracing::info!(target: "ocpi.call", method = %method, path = %path, status = http, correlation_id, duration_ms = elapsed_ms, "call answered without an envelope");
+                tracing::info!(target: "ocpi.call", caller, host = %host, method = %method, path = %path, status = http, correlation_id, duration_ms = elapsed_ms, "call answered without an envelope");
                 return Err(ClientError::NotOcpi {
                     url: url.to_owned(),
                     http,
@@ -281,6 +302,8 @@ impl OcpiClient {
         };
         tracing::info!(
             target: "ocpi.call",
+            caller,
+            host = %host,
             method = %method,
             path = %path,
             status = http,
