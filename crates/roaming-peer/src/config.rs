@@ -206,6 +206,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Grace period of an old inbound token after rotation (CR-24).
     pub rotation_grace: Duration,
+    /// Retry policy of pushes.
+    pub push_backoff: crate::client::backoff::Backoff,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -431,6 +433,13 @@ impl Config {
             connect_timeout: secs("client.connect_timeout_secs", 10)?,
             handshake_timeout: secs("client.handshake_timeout_secs", 20)?,
             rotation_grace: secs("credentials.rotation_grace_secs", 300)?,
+            push_backoff: {
+                let base =
+                    get("push.retry_base_ms").map_or(Ok(500), |v| parse_usize("push.retry_base_ms", v))?;
+                let max = secs("push.retry_max_secs", 60)?;
+                crate::client::backoff::Backoff::new(Duration::from_millis(base as u64), max, 0.2)
+                    .map_err(|e| err("push.retry_base_ms", e.to_string()))?
+            },
             log_format,
             log_level: get("log.level").unwrap_or("info").to_owned(),
             role_settings,

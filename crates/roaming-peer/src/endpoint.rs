@@ -63,6 +63,8 @@ pub struct Core {
     pub peers: PeerStore,
     /// The OCPI client.
     pub client: OcpiClient,
+    /// The durable push queue.
+    pub outbox: crate::outbox::Outbox,
     base_url: String,
     events: broadcast::Sender<PeerEvent>,
     shutdown: watch::Receiver<bool>,
@@ -106,6 +108,7 @@ impl Core {
             peers: PeerStore::new(store.clone()),
             store,
             client,
+            outbox: crate::outbox::Outbox::default(),
             base_url,
             events,
             shutdown,
@@ -280,7 +283,11 @@ pub async fn run(
     let operator_app = operator::app(Arc::clone(&core), key, parts.operator);
     let drain = config.request_timeout.min(Duration::from_secs(30));
 
-    let tasks: Vec<_> = parts.tasks.into_iter().map(tokio::spawn).collect();
+    let mut tasks: Vec<_> = parts.tasks.into_iter().map(tokio::spawn).collect();
+    tasks.push(tokio::spawn(crate::outbox::run(
+        Arc::clone(&core),
+        core.config.push_backoff,
+    )));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

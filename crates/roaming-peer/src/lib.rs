@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod error;
 pub mod headers;
 pub mod operator;
+pub mod outbox;
 pub mod registration;
 pub mod secret;
 pub mod server;

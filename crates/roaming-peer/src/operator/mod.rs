@@ -218,6 +218,7 @@ pub fn app(core: Arc<Core>, key: OperatorKey, role_routes: Router) -> Router {
             get(get_peer).delete(disconnect).patch(set_compat),
         )
         .route("/api/peers/{id}/rotate", post(rotate))
+        .route("/api/outbox", get(outbox_status))
         .with_state(core);
     Router::new()
         .merge(shared)
@@ -314,6 +315,12 @@ async fn connect(
         StatusCode::CREATED,
         Json(registration::connect(&core, &body.versions_url, &token).await?),
     ))
+}
+
+async fn outbox_status(
+    State(core): State<Arc<Core>>,
+) -> Result<Json<Vec<crate::outbox::OutboxStatus>>, OperatorError> {
+    Ok(Json(crate::outbox::Outbox::status(&core)?))
 }
 
 async fn rotate(

@@ -12,6 +12,7 @@
 //!    in the envelope (T-22).
 
 pub mod extract;
+pub mod paginate;
 pub mod serve;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@
 //! is on disk (sled: flush + `fdatasync` in one group-commit thread shared by all waiters); handlers
 //! await it before acknowledging to a peer.
 
+pub mod collection;
 pub mod memory;
 pub mod sled_store;
 

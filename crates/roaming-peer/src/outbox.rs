@@ -1,0 +1,562 @@
+//! The durable per-peer outbox that delivers pushes (PUT, PATCH, DELETE, POST) to peers.
+//!
+//! OCPI advises against queueing failed pushes (T-96) because a stale update could overwrite newer
+//! data. This outbox keeps that risk away: it holds **one pending entry per object and peer** — a later
+//! change replaces the pending one (a PATCH is merged into a pending PUT or PATCH, newest field values
+//! win), so only the newest state is ever delivered, and receivers ignore updates older than what they
+//! hold. Entries are delivered one at a time per peer in the order they were first queued, retried with
+//! exponential backoff while the peer is down, and survive restarts (they are written in the same
+//! atomic batch as the change that caused them). CDR POSTs are immutable and retried until
+//! acknowledged.
+//!
+//! When a PATCH (or a child PUT) is answered "unknown object" (404, T-94), the entry is replaced by a
+//! full PUT obtained from the role's [`Fallback`] and delivered at once.
+//!
+//! Keyspaces: `outbox/<peer>\0<seq>` → entry, `outbox_obj/<peer>\0<object>` → seq,
+//! `outbox_dead/<peer>\0<seq>` → entries that failed permanently (shown in the operator API).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use http::Method;
+use roaming_types::DateTime;
+use roaming_types::ids::PartyRef;
+use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::client::backoff::{Backoff, random_unit};
+use crate::client::{Auth, ClientError, Routing, join_url};
+use crate::endpoint::{Core, PeerEvent};
+use crate::headers::new_id;
+use crate::store::{Space, StoreError, Tx, key, prefix};
+
+/// Pending entries.
+pub const OUTBOX: Space = Space("outbox");
+/// Object → pending seq.
+pub const OUTBOX_OBJ: Space = Space("outbox_obj");
+/// Entries that failed permanently.
+pub const OUTBOX_DEAD: Space = Space("outbox_dead");
+const SEQ_KEY: &[u8] = b"outbox_seq";
+
+/// What to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "UPPERCASE")]
+pub enum PushOp {
+    /// PUT the full object.
+    Put {
+        /// The object.
+        body: serde_json::Value,
+    },
+    /// PATCH some fields (with `last_updated`).
+    Patch {
+        /// The fields.
+        body: serde_json::Map<String, serde_json::Value>,
+    },
+    /// DELETE the object.
+    Delete,
+    /// POST a new object (CDRs): never merged with anything.
+    Post {
+        /// The object.
+        body: serde_json::Value,
+    },
+}
+
+/// One push to one peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Push {
+    /// What the push is about; one pending entry per (peer, object). E.g. `locations/nl/cso/loc1/evse1`.
+    pub object: String,
+    /// The peer module to call.
+    pub module: ModuleId,
+    /// The peer interface to call.
+    pub role: InterfaceRole,
+    /// Path segments after the module URL (`["NL", "CSO", "LOC1", "EVSE1"]`).
+    pub path: Vec<String>,
+    /// The call.
+    pub op: PushOp,
+    /// The receiving party (routing headers); the peer's first counterpart party when `None`.
+    pub to: Option<PartyRef>,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The push.
+    pub push: Push,
+    /// Bumped when a later change replaces the push.
+    pub rev: u64,
+    /// When first queued.
+    pub queued_at: DateTime,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Gives the full object to PUT when a peer does not know the object a push addressed (T-94).
+pub trait Fallback: Send + Sync + std::fmt::Debug + 'static {
+    /// The PUT that recreates `push`'s object at the peer (for a child object, its parent when the
+    /// parent is unknown, `parent_unknown`), or `None`.
+    fn full_put(&self, push: &Push, parent_unknown: bool) -> Result<Option<Push>, StoreError>;
+}
+
+/// Outbox state shared through [`Core`].
+#[derive(Debug, Default)]
+pub struct Outbox {
+    wakers: Mutex<BTreeMap<String, Arc<Notify>>>,
+    fallback: OnceLock<Arc<dyn Fallback>>,
+}
+
+/// What the operator sees of one peer's outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxStatus {
+    /// The peer.
+    pub peer: String,
+    /// Entries waiting.
+    pub pending: u64,
+    /// The oldest waiting entry.
+    pub oldest: Option<Entry>,
+    /// Entries that failed permanently.
+    pub dead: Vec<Entry>,
+}
+
+fn seq_key(peer: &str, seq: u64) -> Vec<u8> {
+    let mut k = prefix([peer.to_ascii_lowercase()]);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn obj_key(peer: &str, object: &str) -> Vec<u8> {
+    key([peer.to_ascii_lowercase(), object.to_owned()])
+}
+
+fn merge_patch(
+    into: &mut serde_json::Map<String, serde_json::Value>,
+    patch: serde_json::Map<String, serde_json::Value>,
+) {
+    for (k, v) in patch {
+        into.insert(k, v);
+    }
+}
+
+impl Outbox {
+    /// Sets the role's fallback (once).
+    pub fn set_fallback(&self, f: Arc<dyn Fallback>) {
+        let _ = self.fallback.set(f);
+    }
+
+    fn waker(&self, peer: &str) -> Arc<Notify> {
+        let mut w = self
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(w.entry(peer.to_ascii_lowercase()).or_default())
+    }
+
+    /// Wakes the peer's delivery task (call after the batch with the entries is applied).
+    pub fn wake(&self, peer: &str) {
+        self.waker(peer).notify_one();
+    }
+
+    /// Adds a push to the batch of `tx`, merging it with a pending push for the same object.
+    pub fn enqueue(tx: &mut Tx<'_>, peer: &str, push: Push) -> Result<(), StoreError> {
+        let ok = obj_key(peer, &push.object);
+        let pending: Option<u64> = tx.get_json(OUTBOX_OBJ, &ok)?;
+        if let Some(seq) = pending {
+            if let Some(mut entry) = tx.get_json::<Entry>(OUTBOX, &seq_key(peer, seq))? {
+                let merged = match (entry.push.op.clone(), push.op.clone()) {
+                    (PushOp::Put { mut body }, PushOp::Patch { body: patch }) => {
+                        if let Some(obj) = body.as_object_mut() {
+                            merge_patch(obj, patch);
+                        }
+                        PushOp::Put { body }
+                    }
+                    (PushOp::Patch { mut body }, PushOp::Patch { body: patch }) => {
+                        merge_patch(&mut body, patch);
+                        PushOp::Patch { body }
+                    }
+                    (_, new) => new,
+                };
+                entry.push = Push { op: merged, ..push };
+                entry.rev += 1;
+                tx.batch.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
+                return Ok(());
+            }
+        }
+        // Sequence numbers come from one counter in the same batch (the store's write lock orders them).
+        let seq: u64 = tx.get_json::<u64>(Space::META, SEQ_KEY)?.unwrap_or(0) + 1;
+        tx.batch.put_json(Space::META, SEQ_KEY.to_vec(), &seq)?;
+        let entry = Entry {
+            push,
+            rev: 0,
+            queued_at: DateTime::now(),
+            attempts: 0,
+            last_error: None,
+        };
+        tx.batch.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
+        tx.batch.put_json(OUTBOX_OBJ, ok, &seq)?;
+        Ok(())
+    }
+
+    /// Drops everything queued for a peer (it unregistered).
+    pub fn clear(tx: &mut Tx<'_>, peer: &str) -> Result<(), StoreError> {
+        let p = prefix([peer.to_ascii_lowercase()]);
+        for space in [OUTBOX, OUTBOX_OBJ] {
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page = tx.scan(space, &p, after.as_deref(), 1000)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (k, _) in page {
+                    tx.batch.delete(space, k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pending count, oldest entry and dead letters of every peer with any.
+    pub fn status(core: &Core) -> Result<Vec<OutboxStatus>, StoreError> {
+        let mut out = Vec::new();
+        for peer in core.peers.list()? {
+            let p = prefix([peer.id.to_ascii_lowercase()]);
+            let end = crate::store::prefix_end(&p);
+            let pending = core.store.engine().count_range(OUTBOX, &p, end.as_deref())?;
+            let oldest = core
+                .store
+                .engine()
+                .scan(OUTBOX, &p, None, 1)?
+                .into_iter()
+                .next()
+                .and_then(|(_, v)| serde_json::from_slice(&v).ok());
+            let dead = core.store.list_json::<Entry>(OUTBOX_DEAD, &p)?;
+            out.push(OutboxStatus {
+                peer: peer.id.clone(),
+                pending,
+                oldest,
+                dead,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Runs delivery for every registered peer until shutdown: one task per peer, started for peers
+/// registered at start and whenever one registers.
+pub async fn run(core: Arc<Core>, backoff: Backoff) {
+    let mut events = core.subscribe();
+    let mut tasks: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    let start = |id: &str, tasks: &mut BTreeMap<String, tokio::task::JoinHandle<()>>| {
+        let key = id.to_ascii_lowercase();
+        if tasks.get(&key).is_none_or(tokio::task::JoinHandle::is_finished) {
+            tasks.insert(
+                key,
+                tokio::spawn(deliver_loop(Arc::clone(&core), id.to_owned(), backoff)),
+            );
+        }
+    };
+    match core.peers.list() {
+        Ok(peers) => {
+            for p in peers {
+                start(&p.id, &mut tasks);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "outbox: cannot list peers"),
+    }
+    let shutdown = core.shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            ev = events.recv() => match ev {
+                Ok(PeerEvent::Registered(id)) => start(&id, &mut tasks),
+                Ok(PeerEvent::Unregistered(id)) => {
+                    if let Some(t) = tasks.remove(&id.to_ascii_lowercase()) {
+                        t.abort();
+                    }
+                    let r = core.store.transact(|tx| Outbox::clear(tx, &id));
+                    if let Err(e) = r {
+                        tracing::error!(peer.id = %id, error = %e, "outbox: cannot clear an unregistered peer's entries");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if let Ok(peers) = core.peers.list() {
+                        for p in peers {
+                            start(&p.id, &mut tasks);
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    for (_, t) in tasks {
+        let _ = t.await;
+    }
+}
+
+enum Outcome {
+    Delivered,
+    /// Replace the entry by this push and deliver at once.
+    Replace(Push),
+    Retry(String),
+    Dead(String),
+}
+
+async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
+    let waker = core.outbox.waker(&peer_id);
+    let p = prefix([peer_id.to_ascii_lowercase()]);
+    loop {
+        if core.is_shutting_down() {
+            return;
+        }
+        let next = match core.store.engine().scan(OUTBOX, &p, None, 1) {
+            Ok(v) => v.into_iter().next(),
+            Err(e) => {
+                tracing::error!(peer.id = %peer_id, error = %e, "outbox: store read failed");
+                None
+            }
+        };
+        let Some((k, v)) = next else {
+            // Nothing to do: wait for a wake-up (or poll now and then in case one was missed).
+            tokio::select! {
+                () = waker.notified() => {},
+                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {},
+                () = core.shutdown_signal() => return,
+            }
+            continue;
+        };
+        let entry: Entry = match serde_json::from_slice(&v) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(peer.id = %peer_id, error = %e, "outbox: dropping an unreadable entry");
+                let _ = core.store.apply({
+                    let mut b = crate::store::Batch::new();
+                    b.delete(OUTBOX, k.clone());
+                    b
+                });
+                continue;
+            }
+        };
+        let Ok(Some(peer)) = core.peers.get(&peer_id) else {
+            return;
+        };
+        let outcome = deliver(&core, &peer, &entry).await;
+        let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or([0; 8]));
+        match outcome {
+            Outcome::Delivered => finish(&core, &peer_id, seq, &entry, None),
+            Outcome::Dead(reason) => {
+                tracing::warn!(peer.id = %peer_id, object = %entry.push.object, reason = %reason, "push refused permanently; kept as a dead letter");
+                finish(&core, &peer_id, seq, &entry, Some(reason));
+            }
+            Outcome::Replace(push) => {
+                let r = core.store.transact(|tx| {
+                    if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, &k)? {
+                        if current.rev == entry.rev {
+                            current.push = push;
+                            current.rev += 1;
+                            tx.batch.put_json(OUTBOX, k.clone(), &current)?;
+                        }
+                    }
+                    Ok::<_, StoreError>(())
+                });
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "outbox: store write failed");
+                }
+            }
+            Outcome::Retry(reason) => {
+                let attempts = entry.attempts + 1;
+                let _ = core.store.transact(|tx| {
+                    if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, &k)? {
+                        current.attempts = attempts;
+                        current.last_error = Some(reason.clone());
+                        tx.batch.put_json(OUTBOX, k.clone(), &current)?;
+                    }
+                    Ok::<_, StoreError>(())
+                });
+                let wait = backoff.delay(attempts.saturating_sub(1), random_unit());
+                tracing::info!(peer.id = %peer_id, object = %entry.push.object, attempts, retry_in_ms = wait.as_millis() as u64, reason = %reason, "push not delivered; will retry");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {},
+                    () = core.shutdown_signal() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Removes a delivered (or dead) entry unless it was replaced meanwhile.
+fn finish(core: &Core, peer: &str, seq: u64, delivered: &Entry, dead: Option<String>) {
+    let k = seq_key(peer, seq);
+    let r = core.store.transact(|tx| {
+        let Some(current) = tx.get_json::<Entry>(OUTBOX, &k)? else {
+            return Ok(());
+        };
+        if current.rev != delivered.rev {
+            // A newer state arrived while this one was in flight: deliver that too.
+            return Ok(());
+        }
+        tx.batch.delete(OUTBOX, k.clone());
+        tx.batch.delete(OUTBOX_OBJ, obj_key(peer, &current.push.object));
+        if let Some(reason) = dead {
+            let mut d = current.clone();
+            d.last_error = Some(reason);
+            tx.batch.put_json(OUTBOX_DEAD, k.clone(), &d)?;
+        }
+        Ok::<_, StoreError>(())
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "outbox: store write failed");
+    }
+}
+
+async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, entry: &Entry) -> Outcome {
+    let push = &entry.push;
+    let Some(base) = peer.endpoint(&push.module, &push.role) else {
+        return Outcome::Dead(format!("the peer has no {} {} endpoint", push.module, push.role));
+    };
+    let segments: Vec<&str> = push.path.iter().map(String::as_str).collect();
+    let url = join_url(base, &segments);
+    let counterpart = core.counterpart_role();
+    let to = push
+        .to
+        .clone()
+        .or_else(|| peer.parties(&counterpart).into_iter().next());
+    let routing = to.map(|to| Routing {
+        from: core.config.party.clone(),
+        to,
+    });
+    let auth = Auth {
+        token: &peer.token_out,
+        raw: peer.compat.raw_token_out,
+    };
+    let correlation = new_id();
+    let (method, body): (Method, Option<serde_json::Value>) = match &push.op {
+        PushOp::Put { body } => (Method::PUT, Some(body.clone())),
+        PushOp::Patch { body } => (Method::PATCH, Some(serde_json::Value::Object(body.clone()))),
+        PushOp::Delete => (Method::DELETE, None),
+        PushOp::Post { body } => (Method::POST, Some(body.clone())),
+    };
+    let result = core
+        .client
+        .call(
+            method,
+            &url,
+            auth,
+            routing.as_ref(),
+            &correlation,
+            body.as_ref(),
+            None,
+        )
+        .await;
+    match result {
+        Ok(_) => Outcome::Delivered,
+        Err(e) => classify(core, push, &e),
+    }
+}
+
+fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
+    let unknown = e.http_status() == Some(404);
+    if unknown && matches!(push.op, PushOp::Delete) {
+        // Already gone at the peer.
+        return Outcome::Delivered;
+    }
+    if unknown && matches!(push.op, PushOp::Patch { .. } | PushOp::Put { .. }) {
+        let parent_unknown = matches!(push.op, PushOp::Put { .. })
+            || e.ocpi_status() == Some(roaming_types::StatusCode::UnknownLocation);
+        if let Some(f) = core.outbox.fallback.get() {
+            match f.full_put(push, parent_unknown) {
+                Ok(Some(full)) if full != *push => return Outcome::Replace(full),
+                Ok(_) => {}
+                Err(err) => return Outcome::Retry(err.to_string()),
+            }
+        }
+        return Outcome::Dead(e.to_string());
+    }
+    if e.is_transient() || e.http_status() == Some(401) {
+        Outcome::Retry(e.to_string())
+    } else {
+        Outcome::Dead(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::StoreHandle;
+
+    fn push(object: &str, op: PushOp) -> Push {
+        Push {
+            object: object.to_owned(),
+            module: ModuleId::Locations,
+            role: InterfaceRole::Receiver,
+            path: vec!["x".to_owned()],
+            op,
+            to: None,
+        }
+    }
+
+    fn patch(v: serde_json::Value) -> PushOp {
+        PushOp::Patch {
+            body: v.as_object().unwrap().clone(),
+        }
+    }
+
+    fn entries(store: &StoreHandle, peer: &str) -> Vec<Entry> {
+        store.list_json(OUTBOX, &prefix([peer])).unwrap()
+    }
+
+    #[test]
+    fn one_pending_entry_per_object_with_the_newest_state() {
+        let store = StoreHandle::memory();
+        let q = |p: Push| store.transact(|tx| Outbox::enqueue(tx, "de-csp", p)).unwrap();
+        q(push(
+            "a",
+            PushOp::Put {
+                body: json!({"id": "a", "status": "AVAILABLE", "x": 1}),
+            },
+        ));
+        q(push("b", patch(json!({"status": "CHARGING"}))));
+        q(push(
+            "a",
+            patch(json!({"status": "CHARGING", "last_updated": "t2"})),
+        ));
+        q(push(
+            "b",
+            patch(json!({"status": "AVAILABLE", "last_updated": "t3"})),
+        ));
+        let e = entries(&store, "de-csp");
+        assert_eq!(e.len(), 2, "merged per object");
+        // The PATCH folded into the pending PUT: still a full object, newest values.
+        assert_eq!(
+            e[0].push.op,
+            PushOp::Put {
+                body: json!({"id": "a", "status": "CHARGING", "x": 1, "last_updated": "t2"})
+            }
+        );
+        assert_eq!(e[0].rev, 1);
+        // PATCH + PATCH: union, newest wins; first-queued order kept (a before b).
+        assert_eq!(
+            e[1].push.op,
+            patch(json!({"status": "AVAILABLE", "last_updated": "t3"}))
+        );
+        // A DELETE replaces anything pending; other peers are separate queues.
+        q(push("a", PushOp::Delete));
+        store
+            .transact(|tx| Outbox::enqueue(tx, "fr-oth", push("a", PushOp::Delete)))
+            .unwrap();
+        assert_eq!(entries(&store, "de-csp")[0].push.op, PushOp::Delete);
+        assert_eq!(entries(&store, "fr-oth").len(), 1);
+        // Clearing a peer removes only its entries.
+        store.transact(|tx| Outbox::clear(tx, "de-csp")).unwrap();
+        assert!(entries(&store, "de-csp").is_empty());
+        assert_eq!(entries(&store, "fr-oth").len(), 1);
+        // A later push for a cleared object starts a new entry.
+        q(push("a", patch(json!({"status": "BLOCKED"}))));
+        assert_eq!(entries(&store, "de-csp").len(), 1);
+    }
+}
