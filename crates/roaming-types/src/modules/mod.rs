@@ -10,3 +10,13 @@ pub mod tariffs;
 pub mod tokens;
 pub mod types;
 pub mod versions;
+
+/// Deserializes a `*` list that may be absent, `null` or an array (checklist §3.9 cardinality `*`).
+pub(crate) fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::Deserialize as _;
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
