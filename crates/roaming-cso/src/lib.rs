@@ -5,11 +5,17 @@
 //! stations. It plugs its OCPI modules, operator API routes and background tasks into the shared
 //! machinery of `roaming-peer`.
 
+pub mod error;
+pub mod ocpi;
+pub mod operator;
+pub mod sites;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
 use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::server::OcpiModules;
 use roaming_types::modules::types::Role;
 
 /// The CSO's own settings (`cso.*`).
@@ -32,8 +38,16 @@ pub fn defaults() -> RoleDefaults {
     }
 }
 
-/// Builds the CSO role on a core.
+/// Builds the CSO role on a core: its OCPI modules, operator routes and the push fallback.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
-    let _ = core;
-    Ok(RoleParts::default())
+    let sites = sites::Sites::new(Arc::clone(&core));
+    core.outbox.set_fallback(Arc::new(sites::SitesFallback::new(Arc::clone(&core))));
+    let router = axum::Router::new()
+        .merge(ocpi::locations::router(Arc::clone(&core)))
+        .merge(ocpi::tariffs::router(Arc::clone(&core)));
+    Ok(RoleParts {
+        ocpi: OcpiModules { endpoints: ocpi::endpoints(), router },
+        operator: operator::router(sites),
+        tasks: Vec::new(),
+    })
 }

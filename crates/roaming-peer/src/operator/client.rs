@@ -24,7 +24,7 @@ pub enum OperatorClientError {
         message: String,
     },
     /// The endpoint answered with a problem.
-    #[error("{status} {error}: {message}")]
+    #[error("{status} {error}: {message}{}", details.as_ref().map(|d| format!("\n{d:#}")).unwrap_or_default())]
     Problem {
         /// HTTP status.
         status: u16,
@@ -32,6 +32,8 @@ pub enum OperatorClientError {
         error: String,
         /// Problem message.
         message: String,
+        /// Structured details.
+        details: Option<serde_json::Value>,
     },
     /// The local set-up (instance file, key file) is missing.
     #[error("{0}")]
@@ -132,11 +134,13 @@ impl OperatorClient {
             let p: Problem = serde_json::from_slice(&bytes).unwrap_or_else(|_| Problem {
                 error: "http".to_owned(),
                 message: String::from_utf8_lossy(&bytes).into_owned(),
+                details: None,
             });
             return Err(OperatorClientError::Problem {
                 status: status.as_u16(),
                 error: p.error,
                 message: p.message,
+                details: p.details,
             });
         }
         let bytes = if bytes.is_empty() {
@@ -148,6 +152,7 @@ impl OperatorClient {
             status: status.as_u16(),
             error: "decode".to_owned(),
             message: e.to_string(),
+            details: None,
         })
     }
 

@@ -39,16 +39,20 @@ pub struct OperatorError {
     pub code: &'static str,
     /// What happened.
     pub message: String,
+    /// Structured details (e.g. every problem of a refused import with its JSON path).
+    pub details: Option<serde_json::Value>,
 }
 
 impl OperatorError {
     /// A problem.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into(), details: None }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     /// 400 invalid input.
@@ -84,16 +88,16 @@ pub struct Problem {
     pub error: String,
     /// Message.
     pub message: String,
+    /// Structured details, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl IntoResponse for OperatorError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(Problem {
-                error: self.code.to_owned(),
-                message: self.message,
-            }),
+            Json(Problem { error: self.code.to_owned(), message: self.message, details: self.details }),
         )
             .into_response()
     }
@@ -383,4 +387,22 @@ async fn set_compat(
     })?;
     core.store.durable().await?;
     Ok(Json(view))
+}
+
+/// A JSON body of the operator API whose rejection is an [`OperatorError`] (400, or 413 when too large).
+#[derive(Debug, Clone)]
+pub struct OpJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for OpJson<T> {
+    type Rejection = OperatorError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(OperatorError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text()))
+            }
+            Err(e) => Err(OperatorError::invalid(e.body_text())),
+        }
+    }
 }

@@ -230,21 +230,22 @@ pub enum Authenticated {
     Pending(String),
 }
 
+/// A shared snapshot of every peer.
+pub type PeerList = Arc<Vec<Arc<PeerRecord>>>;
+
 /// Reads and caches peer records; every write goes through [`PeerStore::write`], which clears the
 /// cache.
 #[derive(Debug, Clone)]
 pub struct PeerStore {
     store: StoreHandle,
     cache: Arc<RwLock<BTreeMap<String, Arc<PeerRecord>>>>,
+    all: Arc<RwLock<Option<PeerList>>>,
 }
 
 impl PeerStore {
     /// Peers in `store`.
     pub fn new(store: StoreHandle) -> Self {
-        Self {
-            store,
-            cache: Arc::new(RwLock::new(BTreeMap::new())),
-        }
+        Self { store, cache: Arc::new(RwLock::new(BTreeMap::new())), all: Arc::new(RwLock::new(None)) }
     }
 
     /// The underlying store.
@@ -277,6 +278,16 @@ impl PeerStore {
     /// Every peer, by id.
     pub fn list(&self) -> Result<Vec<PeerRecord>, StoreError> {
         self.store.list_json(Space::PEERS, &[])
+    }
+
+    /// Every peer, from a cache that every write clears (for the hot path of pushes).
+    pub fn all(&self) -> Result<PeerList, StoreError> {
+        if let Some(a) = self.all.read().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            return Ok(Arc::clone(a));
+        }
+        let list: Arc<Vec<Arc<PeerRecord>>> = Arc::new(self.list()?.into_iter().map(Arc::new).collect());
+        *self.all.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&list));
+        Ok(list)
     }
 
     /// Runs a transaction that changes peer records, then clears the cache.

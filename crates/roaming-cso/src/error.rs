@@ -1,0 +1,68 @@
+//! The CSO crate's error and its two mappings: to the OCPI face (`OcpiError`) and to the operator face
+//! (`OperatorError`).
+
+use http::StatusCode;
+use roaming_peer::error::OcpiError;
+use roaming_peer::operator::OperatorError;
+use roaming_peer::store::StoreError;
+
+use crate::sites::ImportProblem;
+
+/// What can go wrong in the CSO role.
+#[derive(Debug, thiserror::Error)]
+pub enum CsoError {
+    /// The object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// An import or object was refused: every problem with its JSON path.
+    #[error("{} problem(s), first: {}", .0.len(), .0.first().map(|p| format!("{}: {}", p.path, p.message)).unwrap_or_default())]
+    Import(Vec<ImportProblem>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CsoError {
+    /// An internal error from anything displayable.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<CsoError> for OcpiError {
+    fn from(e: CsoError) -> Self {
+        match e {
+            CsoError::NotFound(m) => OcpiError::unknown_object(m),
+            CsoError::Invalid(m) | CsoError::Conflict(m) => OcpiError::InvalidParameters(m),
+            CsoError::Import(_) => OcpiError::InvalidParameters(e.to_string()),
+            CsoError::Store(s) => OcpiError::from(s),
+            CsoError::Internal(m) => OcpiError::Internal(m),
+        }
+    }
+}
+
+impl From<CsoError> for OperatorError {
+    fn from(e: CsoError) -> Self {
+        match e {
+            CsoError::NotFound(m) => OperatorError::not_found(m),
+            CsoError::Invalid(m) => OperatorError::invalid(m),
+            CsoError::Conflict(m) => OperatorError::conflict(m),
+            CsoError::Import(problems) => {
+                let message = format!("{} problem(s); nothing was stored", problems.len());
+                OperatorError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", message)
+                    .with_details(serde_json::to_value(&problems).unwrap_or_default())
+            }
+            CsoError::Store(s) => OperatorError::internal(s),
+            CsoError::Internal(m) => OperatorError::internal(m),
+        }
+    }
+}
