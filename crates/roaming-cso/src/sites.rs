@@ -519,13 +519,15 @@ pub fn tariff_push(party: &PartyRef, id: &TariffId, op: PushOp) -> Push {
 /// PUT the full object, or its location.
 #[derive(Debug)]
 pub struct SitesFallback {
-    core: Arc<Core>,
+    // Not the Core: the Core holds the fallback, and a cycle would keep the store open forever.
+    store: roaming_peer::store::StoreHandle,
+    party: PartyRef,
 }
 
 impl SitesFallback {
     /// A fallback over the store.
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(core: &Core) -> Self {
+        Self { store: core.store.clone(), party: core.config.party.clone() }
     }
 }
 
@@ -534,12 +536,12 @@ impl Fallback for SitesFallback {
         if push.module != ModuleId::Locations || push.path.len() < 3 {
             return Ok(None);
         }
-        let Some(doc) = LOCATIONS.get(&self.core.store, &key(&push.path[2]))? else { return Ok(None) };
+        let Some(doc) = LOCATIONS.get(&self.store, &key(&push.path[2]))? else { return Ok(None) };
         let loc: Location = serde_json::from_slice(&doc.json).map_err(|e| StoreError::Corrupt { space: roaming_peer::store::Space("cso_locations"), message: e.to_string() })?;
         if !is_public(&loc) {
             return Ok(None);
         }
-        let party = self.core.config.party.clone();
+        let party = self.party.clone();
         let evse = push.path.get(3).and_then(|u| EvseUid::new(u.as_str()).ok());
         let connector = push.path.get(4).and_then(|c| ConnectorId::new(c.as_str()).ok());
         let full = match (evse, connector, parent_unknown) {

@@ -5,15 +5,47 @@
 //! connected CSOs. It plugs its OCPI modules, operator API routes and background tasks into the shared
 //! machinery of `roaming-peer`.
 
+pub mod events;
+pub mod ocpi;
+pub mod operator;
+pub mod sites;
+pub mod sync;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
 use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::server::OcpiModules;
 use roaming_types::modules::types::Role;
 
 /// The CSP's own settings (`csp.*`).
-pub const SETTINGS: &[KeySpec] = &[];
+pub const SETTINGS: &[KeySpec] = &[KeySpec {
+    key: "csp.sync.interval_secs",
+    help: "how often the CSP pulls changes from each CSO (date_from = last pull; T-64 says hours)",
+}];
+
+/// What the CSP's handlers and tasks share.
+#[derive(Debug, Clone)]
+pub struct CspState {
+    /// The shared machinery.
+    pub core: Arc<Core>,
+    /// Sites and tariffs received.
+    pub sites: sites::Sites,
+    /// Live events.
+    pub events: events::Events,
+}
+
+impl CspState {
+    /// Announces a stored location.
+    pub fn announce_location(&self, loc: &roaming_types::modules::locations::Location) {
+        self.events.send(events::CspEvent::Location {
+            owner: loc.party().to_string(),
+            location: loc.id.as_str().to_owned(),
+            last_updated: loc.last_updated.to_string(),
+        });
+    }
+}
 
 /// The defaults of a CSP endpoint: OCPI on 127.0.0.1:9420, operator API on 127.0.0.1:9421, data in
 /// `./csp-data`.
@@ -32,8 +64,17 @@ pub fn defaults() -> RoleDefaults {
     }
 }
 
-/// Builds the CSP role on a core.
+/// Builds the CSP role on a core: its OCPI modules, operator routes and the pull task.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
-    let _ = core;
-    Ok(RoleParts::default())
+    let interval = core.config.role_secs("csp.sync.interval_secs", std::time::Duration::from_secs(3600))?;
+    let state = CspState { sites: sites::Sites::open(core.store.clone())?, events: events::Events::default(), core };
+    let router = axum::Router::new()
+        .merge(ocpi::locations::router(state.clone()))
+        .merge(ocpi::tariffs::router(state.clone()));
+    let task: futures::future::BoxFuture<'static, ()> = Box::pin(sync::run(state.clone(), interval));
+    Ok(RoleParts {
+        ocpi: OcpiModules { endpoints: ocpi::endpoints(), router },
+        operator: operator::router(state),
+        tasks: vec![task],
+    })
 }

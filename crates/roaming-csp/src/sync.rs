@@ -1,0 +1,233 @@
+//! Pulling the CSOs' sites and tariffs (UC1-2, UC2-2; checklist T-60…T-65).
+//!
+//! Right after a CSO registers, the CSP pulls everything (following `Link`), and removes what the
+//! full pull no longer contains (T-64). Then it pulls periodically with `date_from` = the start of its
+//! last successful pull, so that a CSP that was down catches up. Invalid objects in a page are logged
+//! and skipped (T-65); objects of parties the peer does not host are ignored (T-95). Tariffs are pulled
+//! before locations, since connectors refer to them.
+
+use std::time::Duration;
+
+use roaming_peer::client::{Auth, ClientError, Routing};
+use roaming_peer::endpoint::PeerEvent;
+use roaming_peer::headers::new_id;
+use roaming_peer::registration::peers::PeerRecord;
+use roaming_peer::store::{Space, StoreError, key};
+use roaming_types::DateTime;
+use roaming_types::decode::{DecodeOptions, decode_value};
+use roaming_types::modules::locations::Location;
+use roaming_types::modules::tariffs::Tariff;
+use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use serde::{Deserialize, Serialize};
+
+use crate::CspState;
+use crate::events::CspEvent;
+use crate::sites::{Write, object_key};
+
+/// Sync state per peer and module.
+pub const SYNC: Space = Space("csp_sync");
+
+/// The state of pulls from one peer's module.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The peer.
+    pub peer: String,
+    /// The module.
+    pub module: String,
+    /// When the last successful pull started (the next `date_from`).
+    pub last_success: Option<DateTime>,
+    /// When the last pull started.
+    pub last_attempt: Option<DateTime>,
+    /// Why the last pull failed, if it did.
+    pub last_error: Option<String>,
+    /// Objects stored by the last pull.
+    pub stored: u64,
+    /// Invalid objects skipped by the last pull (T-65).
+    pub skipped: u64,
+}
+
+/// The result of one sync of a peer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The peer.
+    pub peer: String,
+    /// Whether it was a full pull.
+    pub full: bool,
+    /// Objects stored (created or updated).
+    pub stored: u64,
+    /// Objects already up to date or older than ours.
+    pub unchanged: u64,
+    /// Invalid or foreign objects skipped.
+    pub skipped: u64,
+    /// Objects removed because a full pull no longer had them (T-64).
+    pub removed: u64,
+    /// Errors per module.
+    pub errors: Vec<String>,
+}
+
+fn state_key(peer: &str, module: &ModuleId) -> Vec<u8> {
+    key([peer.to_ascii_lowercase(), module.as_str().to_owned()])
+}
+
+/// The sync states of every peer.
+pub fn states(st: &CspState) -> Result<Vec<SyncState>, StoreError> {
+    st.core.store.list_json(SYNC, &[])
+}
+
+/// Pulls `module` from `peer`; returns the keys seen (for a full pull).
+async fn pull_module(
+    st: &CspState,
+    peer: &PeerRecord,
+    module: &ModuleId,
+    full: bool,
+    report: &mut SyncReport,
+) -> Result<Vec<Vec<u8>>, ClientError> {
+    let Some(base) = peer.endpoint(module, &InterfaceRole::Sender) else { return Ok(Vec::new()) };
+    let state: SyncState = st.core.store.get_json(SYNC, &state_key(&peer.id, module)).ok().flatten().unwrap_or_default();
+    let started = DateTime::now();
+    let mut url = url::Url::parse(base).map_err(|e| ClientError::Data { url: base.to_owned(), message: e.to_string() })?;
+    if let (false, Some(since)) = (full, state.last_success) {
+        url.query_pairs_mut().append_pair("date_from", &since.to_string());
+    }
+    let parties = peer.parties(&Role::Cpo);
+    let routing = parties.first().map(|to| Routing { from: st.core.config.party.clone(), to: to.clone() });
+    let correlation = new_id();
+    let options = DecodeOptions { lenient_datetime: peer.compat.lenient_datetime, ..DecodeOptions::LENIENT };
+    let mut seen = Vec::new();
+    let mut next = Some(url.to_string());
+    let (mut stored, mut skipped) = (0u64, 0u64);
+    let result = async {
+        while let Some(u) = next.take() {
+            let page = st
+                .core
+                .client
+                .get_page(&u, Auth { token: &peer.token_out, raw: peer.compat.raw_token_out }, routing.as_ref(), &correlation)
+                .await?;
+            for item in page.items {
+                let outcome = match module {
+                    ModuleId::Locations => match decode_value::<Location>(item, options) {
+                        Ok(d) if parties.contains(&d.value.party()) => {
+                            seen.push(object_key(&d.value.party(), d.value.id.as_str()));
+                            st.sites.upsert_location(&d.value).map(|w| (w, Some(d.value))).map_err(|e| e.to_string())
+                        }
+                        Ok(d) => Err(format!("location {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
+                        Err(e) => Err(format!("invalid location skipped (T-65): {e}")),
+                    },
+                    _ => match decode_value::<Tariff>(item, options) {
+                        Ok(d) if parties.contains(&d.value.party()) => {
+                            seen.push(object_key(&d.value.party(), d.value.id.as_str()));
+                            st.sites.upsert_tariff(&d.value).map(|w| (w, None)).map_err(|e| e.to_string())
+                        }
+                        Ok(d) => Err(format!("tariff {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
+                        Err(e) => Err(format!("invalid tariff skipped (T-65): {e}")),
+                    },
+                };
+                match outcome {
+                    Ok((Write::Stale, _)) => report.unchanged += 1,
+                    Ok((_, loc)) => {
+                        stored += 1;
+                        if let Some(l) = loc {
+                            st.announce_location(&l);
+                        }
+                    }
+                    Err(message) => {
+                        skipped += 1;
+                        tracing::warn!(peer.id = %peer.id, module = %module, %message, "pulled object not stored");
+                    }
+                }
+            }
+            next = page.next;
+        }
+        Ok::<_, ClientError>(())
+    }
+    .await;
+    st.core.store.durable().await.map_err(|e| ClientError::Data { url: base.to_owned(), message: e.to_string() })?;
+    report.stored += stored;
+    report.skipped += skipped;
+    let new_state = SyncState {
+        peer: peer.id.clone(),
+        module: module.as_str().to_owned(),
+        last_success: if result.is_ok() { Some(started) } else { state.last_success },
+        last_attempt: Some(started),
+        last_error: result.as_ref().err().map(ToString::to_string),
+        stored,
+        skipped,
+    };
+    let mut b = roaming_peer::store::Batch::new();
+    if b.put_json(SYNC, state_key(&peer.id, module), &new_state).is_ok() {
+        let _ = st.core.store.apply(b);
+    }
+    result.map(|()| seen)
+}
+
+/// Pulls locations and tariffs from one CSO; `full` pulls everything and removes what is gone.
+pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncReport, StoreError> {
+    let mut report = SyncReport { peer: peer_id.to_owned(), full, ..SyncReport::default() };
+    let Some(peer) = st.core.peers.get(peer_id)? else {
+        report.errors.push(format!("no peer {peer_id}"));
+        return Ok(report);
+    };
+    let tariffs = pull_module(st, &peer, &ModuleId::Tariffs, full, &mut report).await;
+    let locations = pull_module(st, &peer, &ModuleId::Locations, full, &mut report).await;
+    match (tariffs, locations) {
+        (Ok(t), Ok(l)) if full => {
+            for party in peer.parties(&Role::Cpo) {
+                report.removed += st.sites.remove_missing(&party, &l, &t)? as u64;
+            }
+        }
+        (t, l) => {
+            for e in [t.err(), l.err()].into_iter().flatten() {
+                report.errors.push(e.to_string());
+            }
+        }
+    }
+    tracing::info!(peer.id = %peer.id, full, stored = report.stored, unchanged = report.unchanged, skipped = report.skipped, removed = report.removed, errors = report.errors.len(), "pull finished");
+    st.events.send(CspEvent::Synced { peer: peer.id.clone(), stored: report.stored as usize, removed: report.removed as usize });
+    Ok(report)
+}
+
+/// Background pulls: a full pull after every registration, incremental pulls every `interval`
+/// (± 10 % jitter, T-64).
+pub async fn run(st: CspState, interval: Duration) {
+    let mut events = st.core.subscribe();
+    let shutdown = st.core.shutdown_signal();
+    tokio::pin!(shutdown);
+    let jittered = || interval.mul_f64(0.9 + 0.2 * roaming_peer::client::backoff::random_unit());
+    let timer = tokio::time::sleep(jittered());
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            ev = events.recv() => {
+                if let Ok(PeerEvent::Registered(id)) = ev {
+                    let st = st.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = sync_peer(&st, &id, true).await {
+                            tracing::error!(peer.id = %id, error = %e, "first pull failed");
+                        }
+                    });
+                }
+            }
+            () = &mut timer => {
+                timer.as_mut().reset(tokio::time::Instant::now() + jittered());
+                let peers = match st.core.peers.list() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot list peers for the periodic pull");
+                        continue;
+                    }
+                };
+                for p in peers {
+                    if p.endpoint(&ModuleId::Locations, &InterfaceRole::Sender).is_some()
+                        || p.endpoint(&ModuleId::Tariffs, &InterfaceRole::Sender).is_some()
+                    {
+                        if let Err(e) = sync_peer(&st, &p.id, false).await {
+                            tracing::error!(peer.id = %p.id, error = %e, "periodic pull failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
