@@ -5,3 +5,4 @@
 
 mod smoke;
 mod uc1_1;
+mod uc1_2;

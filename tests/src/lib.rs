@@ -13,6 +13,8 @@
     reason = "a failure in the harness is a test failure"
 )]
 
+pub mod fixtures;
+
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -96,12 +98,7 @@ impl NodeBuilder {
             }
         }
         .expect("endpoint starts");
-        Node {
-            ep: Some(ep),
-            kind: self.kind,
-            dir: Some(dir),
-            tls: self.tls,
-        }
+        Node { ep: Some(ep), kind: self.kind, dir: Some(dir), tls: self.tls, party: self.party, settings: self.settings }
     }
 }
 
@@ -113,6 +110,8 @@ pub struct Node {
     pub kind: Kind,
     dir: Option<TempDir>,
     tls: Option<TestTls>,
+    party: String,
+    settings: Vec<(&'static str, String)>,
 }
 
 impl Deref for Node {
@@ -171,6 +170,27 @@ impl Node {
             .token_out
             .expose()
             .to_owned()
+    }
+
+    /// Stops the node and starts it again on the same address with the same data directory.
+    pub async fn restart(self) -> Node {
+        let addr = url::Url::parse(&self.ocpi_url).unwrap();
+        let listen = format!("{}:{}", addr.host_str().unwrap(), addr.port().unwrap());
+        let (kind, party) = (self.kind, self.party.clone());
+        let mut settings: Vec<_> = self.settings.iter().filter(|(k, _)| *k != "listen").cloned().collect();
+        settings.push(("listen", listen));
+        let (dir, tls) = self.stop().await;
+        NodeBuilder { kind, party, tls, settings, dir: Some(dir) }.start().await
+    }
+
+    /// GET on the operator API, decoded.
+    pub async fn op_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.operator.get(path).await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A request with a JSON body on the operator API, decoded.
+    pub async fn op<T: serde::de::DeserializeOwned>(&self, method: http::Method, path: &str, body: &serde_json::Value) -> T {
+        self.operator.send(method.clone(), path, Some(body)).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// Stops the node, keeping its data directory for a restart.

@@ -131,6 +131,10 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 pub struct Sites {
     store: StoreHandle,
     index: Arc<RwLock<BTreeMap<Vec<u8>, Summary>>>,
+    /// When each object was last written (a counter), so that a full pull never removes an object
+    /// that a push stored while the pull was running.
+    writes: Arc<std::sync::Mutex<BTreeMap<Vec<u8>, u64>>>,
+    seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What happened to a write.
@@ -152,7 +156,12 @@ impl Sites {
             let loc: Location = decode(&d)?;
             index.insert(k, Summary::of(&loc));
         }
-        Ok(Self { store, index: Arc::new(RwLock::new(index)) })
+        Ok(Self {
+            store,
+            index: Arc::new(RwLock::new(index)),
+            writes: Arc::default(),
+            seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        })
     }
 
     /// The store.
@@ -172,7 +181,23 @@ impl Sites {
 
     /// Stores a location in a transaction (the index is updated by [`Sites::indexed`] after commit).
     pub fn put_location_tx(&self, tx: &mut Tx<'_>, loc: &Location) -> Result<(), StoreError> {
-        LOCATIONS.put(tx, &object_key(&loc.party(), loc.id.as_str()), &doc(loc.last_updated, loc)?)
+        let k = object_key(&loc.party(), loc.id.as_str());
+        self.note_write(&k);
+        LOCATIONS.put(tx, &k, &doc(loc.last_updated, loc)?)
+    }
+
+    fn note_write(&self, key: &[u8]) {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_vec(), n);
+    }
+
+    /// A mark to pass to [`Sites::remove_missing`]: writes after it are kept.
+    pub fn write_mark(&self) -> u64 {
+        self.seq.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn written_after(&self, key: &[u8], mark: u64) -> bool {
+        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).is_some_and(|n| *n > mark)
     }
 
     /// Updates the search index after a committed write.
@@ -198,14 +223,31 @@ impl Sites {
         Ok(w)
     }
 
-    /// Removes every location and tariff of `owner` not in `keep` (T-64: after a full pull, what is
-    /// missing is no longer valid). Returns how many were removed.
-    pub fn remove_missing(&self, owner: &PartyRef, keep_locations: &[Vec<u8>], keep_tariffs: &[Vec<u8>]) -> Result<usize, StoreError> {
+    /// Removes every location and tariff of `owner` not in `keep` and not written after `mark`
+    /// (T-64: after a full pull, what is missing is no longer valid — unless a push brought it while
+    /// the pull ran). Returns how many were removed.
+    pub fn remove_missing(
+        &self,
+        owner: &PartyRef,
+        keep_locations: &[Vec<u8>],
+        keep_tariffs: &[Vec<u8>],
+        mark: u64,
+    ) -> Result<usize, StoreError> {
         let prefix = owner_prefix(owner);
-        let stale_locations: Vec<Vec<u8>> =
-            LOCATIONS.all(&self.store, &prefix)?.into_iter().map(|(k, _)| k).filter(|k| !keep_locations.contains(k)).collect();
-        let stale_tariffs: Vec<Vec<u8>> =
-            TARIFFS.all(&self.store, &prefix)?.into_iter().map(|(k, _)| k).filter(|k| !keep_tariffs.contains(k)).collect();
+        let keep_l: std::collections::BTreeSet<&Vec<u8>> = keep_locations.iter().collect();
+        let keep_t: std::collections::BTreeSet<&Vec<u8>> = keep_tariffs.iter().collect();
+        let stale_locations: Vec<Vec<u8>> = LOCATIONS
+            .all(&self.store, &prefix)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !keep_l.contains(k) && !self.written_after(k, mark))
+            .collect();
+        let stale_tariffs: Vec<Vec<u8>> = TARIFFS
+            .all(&self.store, &prefix)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !keep_t.contains(k) && !self.written_after(k, mark))
+            .collect();
         let n = stale_locations.len() + stale_tariffs.len();
         if n > 0 {
             self.store.transact(|tx| {
@@ -240,6 +282,7 @@ impl Sites {
     pub fn upsert_tariff(&self, t: &Tariff) -> Result<Write, StoreError> {
         self.store.transact(|tx| {
             let k = object_key(&t.party(), t.id.as_str());
+            self.note_write(&k);
             let w = match TARIFFS.get_tx(tx, &k)?.map(|d| decode::<Tariff>(&d)).transpose()? {
                 Some(old) if old.last_updated > t.last_updated => return Ok(Write::Stale),
                 Some(_) => Write::Updated,

@@ -164,6 +164,7 @@ async fn pull_module(
 /// Pulls locations and tariffs from one CSO; `full` pulls everything and removes what is gone.
 pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncReport, StoreError> {
     let mut report = SyncReport { peer: peer_id.to_owned(), full, ..SyncReport::default() };
+    let mark = st.sites.write_mark();
     let Some(peer) = st.core.peers.get(peer_id)? else {
         report.errors.push(format!("no peer {peer_id}"));
         return Ok(report);
@@ -173,7 +174,7 @@ pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncR
     match (tariffs, locations) {
         (Ok(t), Ok(l)) if full => {
             for party in peer.parties(&Role::Cpo) {
-                report.removed += st.sites.remove_missing(&party, &l, &t)? as u64;
+                report.removed += st.sites.remove_missing(&party, &l, &t, mark)? as u64;
             }
         }
         (t, l) => {

@@ -181,13 +181,13 @@ impl Outbox {
                 };
                 entry.push = Push { op: merged, ..push };
                 entry.rev += 1;
-                tx.batch.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
+                tx.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
                 return Ok(());
             }
         }
         // Sequence numbers come from one counter in the same batch (the store's write lock orders them).
         let seq: u64 = tx.get_json::<u64>(Space::META, SEQ_KEY)?.unwrap_or(0) + 1;
-        tx.batch.put_json(Space::META, SEQ_KEY.to_vec(), &seq)?;
+        tx.put_json(Space::META, SEQ_KEY.to_vec(), &seq)?;
         let entry = Entry {
             push,
             rev: 0,
@@ -195,8 +195,8 @@ impl Outbox {
             attempts: 0,
             last_error: None,
         };
-        tx.batch.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
-        tx.batch.put_json(OUTBOX_OBJ, ok, &seq)?;
+        tx.put_json(OUTBOX, seq_key(peer, seq), &entry)?;
+        tx.put_json(OUTBOX_OBJ, ok, &seq)?;
         Ok(())
     }
 
@@ -210,7 +210,7 @@ impl Outbox {
                 let Some((last, _)) = page.last() else { break };
                 after = Some(last.clone());
                 for (k, _) in page {
-                    tx.batch.delete(space, k);
+                    tx.delete(space, k);
                 }
             }
         }
@@ -357,7 +357,7 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                         if current.rev == entry.rev {
                             current.push = push;
                             current.rev += 1;
-                            tx.batch.put_json(OUTBOX, k.clone(), &current)?;
+                            tx.put_json(OUTBOX, k.clone(), &current)?;
                         }
                     }
                     Ok::<_, StoreError>(())
@@ -372,7 +372,7 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                     if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, &k)? {
                         current.attempts = attempts;
                         current.last_error = Some(reason.clone());
-                        tx.batch.put_json(OUTBOX, k.clone(), &current)?;
+                        tx.put_json(OUTBOX, k.clone(), &current)?;
                     }
                     Ok::<_, StoreError>(())
                 });
@@ -398,12 +398,12 @@ fn finish(core: &Core, peer: &str, seq: u64, delivered: &Entry, dead: Option<Str
             // A newer state arrived while this one was in flight: deliver that too.
             return Ok(());
         }
-        tx.batch.delete(OUTBOX, k.clone());
-        tx.batch.delete(OUTBOX_OBJ, obj_key(peer, &current.push.object));
+        tx.delete(OUTBOX, k.clone());
+        tx.delete(OUTBOX_OBJ, obj_key(peer, &current.push.object));
         if let Some(reason) = dead {
             let mut d = current.clone();
             d.last_error = Some(reason);
-            tx.batch.put_json(OUTBOX_DEAD, k.clone(), &d)?;
+            tx.put_json(OUTBOX_DEAD, k.clone(), &d)?;
         }
         Ok::<_, StoreError>(())
     });
@@ -555,6 +555,17 @@ mod tests {
         store.transact(|tx| Outbox::clear(tx, "de-csp")).unwrap();
         assert!(entries(&store, "de-csp").is_empty());
         assert_eq!(entries(&store, "fr-oth").len(), 1);
+        // Several objects queued in one transaction get one entry each, in order.
+        store
+            .transact(|tx| {
+                for o in ["x", "y", "z"] {
+                    Outbox::enqueue(tx, "nl-three", push(o, PushOp::Delete))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let objects: Vec<String> = entries(&store, "nl-three").into_iter().map(|e| e.push.object).collect();
+        assert_eq!(objects, ["x", "y", "z"]);
         // A later push for a cleared object starts a new entry.
         q(push("a", patch(json!({"status": "BLOCKED"}))));
         assert_eq!(entries(&store, "de-csp").len(), 1);

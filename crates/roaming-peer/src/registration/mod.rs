@@ -107,8 +107,8 @@ pub async fn invite(core: &Core) -> Result<InvitationMessage, StoreError> {
         expires_at: now.plus(INVITATION_TTL),
     };
     core.peers.write(|tx| {
-        tx.batch.put_json(INVITATIONS, key([&inv.id]), &inv)?;
-        tx.batch.put_json(
+        tx.put_json(INVITATIONS, key([&inv.id]), &inv)?;
+        tx.put_json(
             Space::TOKENS,
             token_key(inv.token),
             &TokenOwner::Invitation { id: inv.id.clone() },
@@ -292,8 +292,8 @@ pub async fn connect(
         created_at: DateTime::now(),
     };
     core.peers.write(|tx| {
-        tx.batch.put_json(PENDING, key([&pending.id]), &pending)?;
-        tx.batch.put_json(
+        tx.put_json(PENDING, key([&pending.id]), &pending)?;
+        tx.put_json(
             Space::TOKENS,
             token_key(pending.token),
             &TokenOwner::Pending {
@@ -332,8 +332,8 @@ pub async fn connect(
                 if tx.get(Space::PEERS, &peer_key(&record.id))?.is_some() {
                     return Err(HandshakeError::AlreadyRegistered(record.id.clone()));
                 }
-                tx.batch.delete(PENDING, key([&pending.id]));
-                tx.batch.delete(Space::TOKENS, token_key(pending.token));
+                tx.delete(PENDING, key([&pending.id]));
+                tx.delete(Space::TOKENS, token_key(pending.token));
                 put_peer(tx, &record)?;
                 Ok(())
             })?;
@@ -341,8 +341,8 @@ pub async fn connect(
         }
         Err(e) => {
             core.peers.write(|tx| {
-                tx.batch.delete(PENDING, key([&pending.id]));
-                tx.batch.delete(Space::TOKENS, token_key(pending.token));
+                tx.delete(PENDING, key([&pending.id]));
+                tx.delete(Space::TOKENS, token_key(pending.token));
                 Ok::<_, StoreError>(())
             })?;
             Err(e)
@@ -455,8 +455,8 @@ pub async fn respond_post(
                 "{peer_id} is already registered (CR-12)"
             )));
         }
-        tx.batch.delete(INVITATIONS, key([invitation_id]));
-        tx.batch.delete(Space::TOKENS, token_key(inv.token));
+        tx.delete(INVITATIONS, key([invitation_id]));
+        tx.delete(Space::TOKENS, token_key(inv.token));
         put_peer(tx, &record)?;
         Ok(())
     })?;
@@ -554,7 +554,7 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
             return Err(HandshakeError::UnknownPeer(id.clone()));
         };
         if let Some(old) = p.pending_token_in.take() {
-            tx.batch.delete(Space::TOKENS, token_key(old));
+            tx.delete(Space::TOKENS, token_key(old));
         }
         p.pending_token_in = Some(new_hash);
         put_peer(tx, &p)?;
@@ -636,9 +636,9 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
             Err(_) => {
                 // Roll back the offered token; the old ones stay valid.
                 if p.pending_token_in == Some(new_hash) {
-                    tx.batch.delete(Space::TOKENS, token_key(new_hash));
+                    tx.delete(Space::TOKENS, token_key(new_hash));
                     p.pending_token_in = None;
-                    tx.batch.put_json(Space::PEERS, peer_key(&id), &p)?;
+                    tx.put_json(Space::PEERS, peer_key(&id), &p)?;
                 }
                 Ok(p.view())
             }

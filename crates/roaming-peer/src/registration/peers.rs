@@ -360,8 +360,8 @@ impl PeerStore {
             };
             if p.previous_token_in.map(|g| g.hash) == Some(previous.hash) {
                 p.previous_token_in = None;
-                tx.batch.delete(Space::TOKENS, token_key(previous.hash));
-                tx.batch.put_json(Space::PEERS, peer_key(&id), &p)?;
+                tx.delete(Space::TOKENS, token_key(previous.hash));
+                tx.put_json(Space::PEERS, peer_key(&id), &p)?;
             }
             Ok::<_, StoreError>(())
         })
@@ -371,26 +371,25 @@ impl PeerStore {
 /// Adds the writes that store `peer` and index all its inbound tokens.
 pub fn put_peer(tx: &mut Tx<'_>, peer: &PeerRecord) -> Result<(), StoreError> {
     let owner = TokenOwner::Peer { id: peer.id.clone() };
-    tx.batch
-        .put_json(Space::TOKENS, token_key(peer.token_in), &owner)?;
+    tx.put_json(Space::TOKENS, token_key(peer.token_in), &owner)?;
     if let Some(g) = peer.previous_token_in {
-        tx.batch.put_json(Space::TOKENS, token_key(g.hash), &owner)?;
+        tx.put_json(Space::TOKENS, token_key(g.hash), &owner)?;
     }
     if let Some(h) = peer.pending_token_in {
-        tx.batch.put_json(Space::TOKENS, token_key(h), &owner)?;
+        tx.put_json(Space::TOKENS, token_key(h), &owner)?;
     }
-    tx.batch.put_json(Space::PEERS, peer_key(&peer.id), peer)?;
+    tx.put_json(Space::PEERS, peer_key(&peer.id), peer)?;
     Ok(())
 }
 
 /// Adds the writes that remove `peer` and every inbound token of it.
 pub fn delete_peer(tx: &mut Tx<'_>, peer: &PeerRecord) {
-    tx.batch.delete(Space::TOKENS, token_key(peer.token_in));
+    tx.delete(Space::TOKENS, token_key(peer.token_in));
     if let Some(g) = peer.previous_token_in {
-        tx.batch.delete(Space::TOKENS, token_key(g.hash));
+        tx.delete(Space::TOKENS, token_key(g.hash));
     }
     if let Some(h) = peer.pending_token_in {
-        tx.batch.delete(Space::TOKENS, token_key(h));
+        tx.delete(Space::TOKENS, token_key(h));
     }
-    tx.batch.delete(Space::PEERS, peer_key(&peer.id));
+    tx.delete(Space::PEERS, peer_key(&peer.id));
 }

@@ -131,15 +131,13 @@ impl Collection {
     pub fn put(&self, tx: &mut Tx<'_>, key: &[u8], doc: &StoredDoc) -> Result<(), StoreError> {
         if let Some(old) = self.get_tx(tx, key)? {
             for p in &old.partitions {
-                tx.batch
-                    .delete(self.index, Self::index_key(p, old.last_updated, key));
+                tx.delete(self.index, Self::index_key(p, old.last_updated, key));
             }
         }
         for p in &doc.partitions {
-            tx.batch
-                .put(self.index, Self::index_key(p, doc.last_updated, key), Vec::new());
+            tx.put(self.index, Self::index_key(p, doc.last_updated, key), Vec::new());
         }
-        tx.batch.put(self.objects, key.to_vec(), doc.encode());
+        tx.put(self.objects, key.to_vec(), doc.encode());
         Ok(())
     }
 
@@ -149,10 +147,9 @@ impl Collection {
             return Ok(false);
         };
         for p in &old.partitions {
-            tx.batch
-                .delete(self.index, Self::index_key(p, old.last_updated, key));
+            tx.delete(self.index, Self::index_key(p, old.last_updated, key));
         }
-        tx.batch.delete(self.objects, key.to_vec());
+        tx.delete(self.objects, key.to_vec());
         Ok(true)
     }
 

@@ -161,7 +161,7 @@ async fn transact_serialises_read_modify_write(s: Arc<dyn Store>) {
             for _ in 0..50 {
                 h.transact(|tx| {
                     let n: u64 = tx.get_json(A, b"counter")?.unwrap_or(0);
-                    tx.batch.put_json(A, b"counter".to_vec(), &(n + 1))?;
+                    tx.put_json(A, b"counter".to_vec(), &(n + 1))?;
                     Ok::<_, super::StoreError>(())
                 })
                 .unwrap();
@@ -172,9 +172,21 @@ async fn transact_serialises_read_modify_write(s: Arc<dyn Store>) {
         t.await.unwrap();
     }
     assert_eq!(h.get_json::<u64>(A, b"counter").unwrap(), Some(400));
+    // Reads inside a transaction see its own writes.
+    h.transact(|tx| {
+        tx.put(A, b"ryw".to_vec(), b"1".to_vec());
+        assert_eq!(tx.get(A, b"ryw")?, Some(b"1".to_vec()));
+        tx.delete(A, b"ryw".to_vec());
+        assert_eq!(tx.get(A, b"ryw")?, None);
+        tx.put_json(A, b"ryw".to_vec(), &7u32)?;
+        assert_eq!(tx.get_json::<u32>(A, b"ryw")?, Some(7));
+        Ok::<_, super::StoreError>(())
+    })
+    .unwrap();
+    assert_eq!(h.get_json::<u32>(A, b"ryw").unwrap(), Some(7));
     // A failed transaction writes nothing.
     let r: Result<(), super::StoreError> = h.transact(|tx| {
-        tx.batch.put(A, b"half".to_vec(), b"x".to_vec());
+        tx.put(A, b"half".to_vec(), b"x".to_vec());
         Err(super::StoreError::Engine("refused".to_owned()))
     });
     assert!(r.is_err());

@@ -245,27 +245,54 @@ impl fmt::Debug for StoreHandle {
     }
 }
 
-/// Reads inside a [`StoreHandle::transact`] closure (they see committed data; the closure's own
-/// writes are in its batch until it returns).
+/// A read-modify-write inside [`StoreHandle::transact`]: writes are collected in a batch that is
+/// applied atomically when the closure returns `Ok`. `get` sees the transaction's own writes
+/// (read-your-writes); `scan` sees committed data only.
 #[derive(Debug)]
 pub struct Tx<'a> {
     store: &'a dyn Store,
-    /// The writes the closure wants applied.
-    pub batch: Batch,
+    batch: Batch,
+    /// The transaction's own writes by key (`None` = deleted), for read-your-writes.
+    overlay: std::collections::BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
 }
 
 impl Tx<'_> {
-    /// Reads one value.
+    /// Reads one value (the transaction's own writes first).
     pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(space, key)
+        match self.overlay.get(&(space, key.to_vec())) {
+            Some(v) => Ok(v.clone()),
+            None => self.store.get(space, key),
+        }
     }
 
     /// Reads and decodes one JSON value.
     pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
-        decode_json(space, self.store.get(space, key)?)
+        decode_json(space, self.get(space, key)?)
     }
 
-    /// Scans a prefix (see [`Store::scan`]).
+    /// Writes a value.
+    pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        let (key, value) = (key.into(), value.into());
+        self.overlay.insert((space, key.clone()), Some(value.clone()));
+        self.batch.put(space, key, value);
+        self
+    }
+
+    /// Writes a JSON-encoded value.
+    pub fn put_json<T: Serialize>(&mut self, space: Space, key: impl Into<Vec<u8>>, value: &T) -> Result<&mut Self, StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt { space, message: e.to_string() })?;
+        Ok(self.put(space, key, bytes))
+    }
+
+    /// Deletes a value.
+    pub fn delete(&mut self, space: Space, key: impl Into<Vec<u8>>) -> &mut Self {
+        let key = key.into();
+        self.overlay.insert((space, key.clone()), None);
+        self.batch.delete(space, key);
+        self
+    }
+
+    /// Scans a prefix of committed data (see [`Store::scan`]).
     pub fn scan(
         &self,
         space: Space,
@@ -368,10 +395,7 @@ impl StoreHandle {
             .write_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut tx = Tx {
-            store: self.inner.as_ref(),
-            batch: Batch::new(),
-        };
+        let mut tx = Tx { store: self.inner.as_ref(), batch: Batch::new(), overlay: std::collections::BTreeMap::new() };
         let value = f(&mut tx)?;
         if !tx.batch.is_empty() {
             self.inner.apply(tx.batch)?;
