@@ -6,3 +6,5 @@
 mod smoke;
 mod uc1_1;
 mod uc1_2;
+mod uc1_3;
+mod uc2;

@@ -175,3 +175,63 @@ fn uc1_1_smoke_refuses_plain_http_off_loopback() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
+
+#[test]
+fn uc1_2_smoke_import_push_and_search_with_the_binaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cso = Served::start(
+        "cso-endpoint",
+        &dir.path().join("cso"),
+        &["--country-code", "NL", "--party-id", "CSO"],
+    );
+    let csp = Served::start(
+        "csp-endpoint",
+        &dir.path().join("csp"),
+        &["--country-code", "DE", "--party-id", "CSP"],
+    );
+    let inv = cso.cli_json(&["peers", "invite"]);
+    csp.cli_json(&[
+        "peers",
+        "connect",
+        inv["versions_url"].as_str().unwrap(),
+        inv["token"].as_str().unwrap(),
+    ]);
+
+    let tariffs = dir.path().join("tariffs.json");
+    std::fs::write(&tariffs, roaming_e2e::fixtures::tariffs().to_string()).unwrap();
+    let locations = dir.path().join("locations.json");
+    let locs = serde_json::json!([
+        roaming_e2e::fixtures::location("BIN-1", 52.37, 4.89, 2),
+        roaming_e2e::fixtures::location("BIN-2", 52.09, 5.12, 1)
+    ]);
+    std::fs::write(&locations, locs.to_string()).unwrap();
+    assert_eq!(
+        cso.cli_json(&["import", "tariffs", tariffs.to_str().unwrap()])["imported"],
+        2
+    );
+    assert_eq!(
+        cso.cli_json(&["import", "locations", locations.to_str().unwrap()])["imported"],
+        2
+    );
+    cso.cli_json(&["evse-status", "BIN-1", "BIN-1-E0", "CHARGING"]);
+
+    let mut found = serde_json::Value::Null;
+    for _ in 0..100 {
+        found = csp.cli_json(&["locations", "--status", "CHARGING"]);
+        if found["total"] == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(found["locations"][0]["id"], "BIN-1", "{found}");
+    let near = csp.cli_json(&["locations", "--near", "52.09,5.12", "--radius-km", "5"]);
+    assert_eq!(near["locations"][0]["id"], "BIN-2");
+
+    // A bad import is refused with the JSON path, and nothing changes.
+    std::fs::write(&locations, r#"[{"id": "BAD", "publish": true}]"#).unwrap();
+    let out = cso.cli(&["import", "locations", locations.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("422"));
+    let report = csp.cli_json(&["sync", "NL-CSO", "--full"]);
+    assert_eq!(report["removed"], 0);
+}

@@ -12,7 +12,13 @@ use serde_json::{Value, json};
 async fn import(cso: &Node, locations: Vec<Value>) {
     let r: Value = cso.op(Method::POST, "/api/tariffs/import", &tariffs()).await;
     assert_eq!(r["imported"], 2);
-    let r: Value = cso.op(Method::POST, "/api/locations/import", &Value::Array(locations.clone())).await;
+    let r: Value = cso
+        .op(
+            Method::POST,
+            "/api/locations/import",
+            &Value::Array(locations.clone()),
+        )
+        .await;
     assert_eq!(r["imported"], locations.len());
 }
 
@@ -44,11 +50,26 @@ async fn uc1_2_pull_after_registration_copies_public_sites() {
     let cso = Node::cso().start().await;
     let mut private = location("PRIV", 52.30, 4.80, 1);
     private["publish"] = json!(false);
-    import(&cso, vec![location("AMS-1", 52.37, 4.89, 2), location("AMS-2", 52.36, 4.90, 2), private]).await;
+    import(
+        &cso,
+        vec![
+            location("AMS-1", 52.37, 4.89, 2),
+            location("AMS-2", 52.36, 4.90, 2),
+            private,
+        ],
+    )
+    .await;
     let csp = Node::csp().start().await;
     csp.connect_to(&cso).await;
     let found = csp_holds(&csp, 2).await;
-    assert!(found["locations"].as_array().unwrap().iter().all(|l| l["id"] != "PRIV"), "LOC-03: private sites are never sent");
+    assert!(
+        found["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["id"] != "PRIV"),
+        "LOC-03: private sites are never sent"
+    );
     same_at_both(&cso, &csp, "AMS-1").await;
     same_at_both(&cso, &csp, "AMS-2").await;
     let t: Vec<Value> = csp.op_get("/api/tariffs").await;
@@ -64,15 +85,32 @@ async fn uc1_2_push_after_import_and_changes() {
     csp_holds(&csp, 1).await;
     same_at_both(&cso, &csp, "UTR-1").await;
     // A location PATCH, an EVSE PUT (new EVSE) and a connector PATCH are pushed too.
-    let _: Value = cso.op(Method::PATCH, "/api/locations/UTR-1", &json!({ "name": "Utrecht Centraal P+R" })).await;
+    let _: Value = cso
+        .op(
+            Method::PATCH,
+            "/api/locations/UTR-1",
+            &json!({ "name": "Utrecht Centraal P+R" }),
+        )
+        .await;
     let mut evse = location("UTR-1", 0.0, 0.0, 1)["evses"][0].clone();
     evse["uid"] = json!("UTR-1-E9");
     let _: Value = cso.op(Method::PUT, "/api/locations/UTR-1/UTR-1-E9", &evse).await;
-    let _: Value = cso.op(Method::PATCH, "/api/locations/UTR-1/UTR-1-E9/1", &json!({ "max_electric_power": 11000 })).await;
+    let _: Value = cso
+        .op(
+            Method::PATCH,
+            "/api/locations/UTR-1/UTR-1-E9/1",
+            &json!({ "max_electric_power": 11000 }),
+        )
+        .await;
     same_at_both(&cso, &csp, "UTR-1").await;
     // T-82: the parents' last_updated follow the newest child on both sides.
     let at_csp: Value = csp.op_get("/api/locations/NL/CSO/UTR-1").await;
-    let evse = at_csp["evses"].as_array().unwrap().iter().find(|e| e["uid"] == "UTR-1-E9").unwrap();
+    let evse = at_csp["evses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uid"] == "UTR-1-E9")
+        .unwrap();
     assert_eq!(evse["last_updated"], evse["connectors"][0]["last_updated"]);
     assert_eq!(at_csp["last_updated"], evse["last_updated"]);
 }
@@ -85,7 +123,11 @@ async fn uc1_2_import_is_all_or_nothing_with_json_paths() {
     bad["evses"][1]["connectors"][0]["standard"] = json!("IEC_62196_T9");
     let mut bad2 = location("BAD-2", 52.0, 5.0, 1);
     bad2["coordinates"]["latitude"] = json!("52.1");
-    let err = cso.operator.post::<_, Value>("/api/locations/import", &json!([good, bad, bad2])).await.unwrap_err();
+    let err = cso
+        .operator
+        .post::<_, Value>("/api/locations/import", &json!([good, bad, bad2]))
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("422"), "{text}");
     assert!(text.contains("[1].evses[1].connectors[0].standard"), "{text}");
@@ -96,7 +138,12 @@ async fn uc1_2_import_is_all_or_nothing_with_json_paths() {
     let mut foreign = location("F-1", 52.0, 5.0, 1);
     foreign["country_code"] = json!("BE");
     foreign["party_id"] = json!("XYZ");
-    assert!(cso.operator.post::<_, Value>("/api/locations/import", &json!([foreign])).await.is_err());
+    assert!(
+        cso.operator
+            .post::<_, Value>("/api/locations/import", &json!([foreign]))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -113,7 +160,9 @@ async fn uc1_2_sender_pagination_rules() {
             l
         })
         .collect();
-    let _: Value = cso.op(Method::POST, "/api/locations/import", &Value::Array(locations)).await;
+    let _: Value = cso
+        .op(Method::POST, "/api/locations/import", &Value::Array(locations))
+        .await;
     let raw = RawOcpi::new(None);
     let token = csp.token_for(&cso);
     let base = format!("{}/ocpi/2.2.1/locations", cso.ocpi_url);
@@ -124,7 +173,11 @@ async fn uc1_2_sender_pagination_rules() {
     loop {
         let w = raw.get(&url, &token).await;
         assert_eq!((w.status, w.code()), (200, 1000));
-        assert_eq!(w.header("x-total-count").as_deref(), Some("15"), "inclusive from, exclusive to");
+        assert_eq!(
+            w.header("x-total-count").as_deref(),
+            Some("15"),
+            "inclusive from, exclusive to"
+        );
         assert_eq!(w.header("x-limit").as_deref(), Some("500"));
         for l in w.envelope().data.unwrap().as_array().unwrap() {
             ids.push(l["id"].as_str().unwrap().to_owned());
@@ -132,7 +185,10 @@ async fn uc1_2_sender_pagination_rules() {
         pages += 1;
         match w.header("link") {
             Some(link) => {
-                assert!(link.contains("date_from=2026-01-01T00%3A05%3A00Z") && link.contains("date_to="), "{link}");
+                assert!(
+                    link.contains("date_from=2026-01-01T00%3A05%3A00Z") && link.contains("date_to="),
+                    "{link}"
+                );
                 url = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
             }
             None => break,
@@ -143,7 +199,15 @@ async fn uc1_2_sender_pagination_rules() {
     assert_eq!(ids, expected);
     // A plain offset (no cursor) gives the same page as following the link.
     let w = raw.get(&format!("{base}?limit=5&offset=5"), &token).await;
-    let page: Vec<String> = w.envelope().data.unwrap().as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
+    let page: Vec<String> = w
+        .envelope()
+        .data
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(page, (5..10).map(|i| format!("P-{i:02}")).collect::<Vec<_>>());
     assert_eq!(w.header("x-total-count").as_deref(), Some("25"));
     // Bad parameters → 2001.
@@ -170,7 +234,12 @@ async fn uc1_2_sender_get_object() {
     assert_eq!(w.envelope().data.unwrap()["uid"], "G-1-E1");
     let w = raw.get(&format!("{base}/G-1/G-1-E1/1"), &token).await;
     assert_eq!(w.envelope().data.unwrap()["standard"], "IEC_62196_T2_COMBO");
-    for (path, code) in [("NOPE", 2003), ("HIDDEN", 2003), ("G-1/NOPE", 2001), ("G-1/G-1-E1/9", 2001)] {
+    for (path, code) in [
+        ("NOPE", 2003),
+        ("HIDDEN", 2003),
+        ("G-1/NOPE", 2001),
+        ("G-1/G-1-E1/9", 2001),
+    ] {
         let w = raw.get(&format!("{base}/{path}"), &token).await;
         assert_eq!((w.status, w.code()), (404, code), "{path}");
     }
@@ -191,43 +260,96 @@ async fn uc1_2_receiver_rules() {
     loc["evses"][0]["last_updated"] = json!("2026-05-01T10:00:00Z");
     loc["evses"][0]["connectors"][0]["last_updated"] = json!("2026-05-01T10:00:00Z");
 
-    let w = raw.json(Method::PUT, &format!("{base}/NL/CSO/R-1"), &token, &loc).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/NL/CSO/R-1"), &token, &loc)
+        .await;
     assert_eq!((w.status, w.code()), (201, 1000));
-    let w = raw.json(Method::PUT, &format!("{base}/NL/CSO/R-1"), &token, &loc).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/NL/CSO/R-1"), &token, &loc)
+        .await;
     assert_eq!((w.status, w.code()), (200, 1000));
     // T-90: another party's objects.
-    let w = raw.json(Method::PUT, &format!("{base}/BE/XYZ/R-1"), &token, &loc).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/BE/XYZ/R-1"), &token, &loc)
+        .await;
     assert_eq!((w.status, w.code()), (404, 2001));
     // T-93: URL id ≠ body id.
-    let w = raw.json(Method::PUT, &format!("{base}/NL/CSO/R-2"), &token, &loc).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/NL/CSO/R-2"), &token, &loc)
+        .await;
     assert_eq!((w.status, w.code()), (200, 2001));
     // T-94: PATCH of unknown objects.
     let patch = json!({ "status": "CHARGING", "last_updated": "2026-05-01T11:00:00Z" });
-    let w = raw.json(Method::PATCH, &format!("{base}/NL/CSO/NOPE/R-1-E0"), &token, &patch).await;
+    let w = raw
+        .json(
+            Method::PATCH,
+            &format!("{base}/NL/CSO/NOPE/R-1-E0"),
+            &token,
+            &patch,
+        )
+        .await;
     assert_eq!((w.status, w.code()), (404, 2003));
-    let w = raw.json(Method::PATCH, &format!("{base}/NL/CSO/R-1/NOPE"), &token, &patch).await;
+    let w = raw
+        .json(Method::PATCH, &format!("{base}/NL/CSO/R-1/NOPE"), &token, &patch)
+        .await;
     assert_eq!((w.status, w.code()), (404, 2001));
     // T-81: PATCH without last_updated.
-    let w = raw.json(Method::PATCH, &format!("{base}/NL/CSO/R-1/R-1-E0"), &token, &json!({ "status": "CHARGING" })).await;
+    let w = raw
+        .json(
+            Method::PATCH,
+            &format!("{base}/NL/CSO/R-1/R-1-E0"),
+            &token,
+            &json!({ "status": "CHARGING" }),
+        )
+        .await;
     assert_eq!((w.status, w.code()), (200, 2001));
     assert!(w.envelope().status_message.unwrap().contains("last_updated"));
     // A good PATCH, then an older one that must be ignored.
-    let w = raw.json(Method::PATCH, &format!("{base}/NL/CSO/R-1/R-1-E0"), &token, &patch).await;
+    let w = raw
+        .json(
+            Method::PATCH,
+            &format!("{base}/NL/CSO/R-1/R-1-E0"),
+            &token,
+            &patch,
+        )
+        .await;
     assert_eq!((w.status, w.code()), (200, 1000));
     let old = json!({ "status": "OUTOFORDER", "last_updated": "2026-05-01T10:30:00Z" });
-    let w = raw.json(Method::PATCH, &format!("{base}/NL/CSO/R-1/R-1-E0"), &token, &old).await;
+    let w = raw
+        .json(Method::PATCH, &format!("{base}/NL/CSO/R-1/R-1-E0"), &token, &old)
+        .await;
     assert_eq!((w.status, w.code()), (200, 1000));
-    let stored = raw.get(&format!("{base}/NL/CSO/R-1"), &token).await.envelope().data.unwrap();
+    let stored = raw
+        .get(&format!("{base}/NL/CSO/R-1"), &token)
+        .await
+        .envelope()
+        .data
+        .unwrap();
     assert_eq!(stored["evses"][0]["status"], "CHARGING", "stale update ignored");
-    assert_eq!(stored["last_updated"], "2026-05-01T11:00:00Z", "T-82: parent bumped");
+    assert_eq!(
+        stored["last_updated"], "2026-05-01T11:00:00Z",
+        "T-82: parent bumped"
+    );
     // A connector PUT for an EVSE that does not exist: 404 + 2001.
     let conn = loc["evses"][0]["connectors"][0].clone();
-    let w = raw.json(Method::PUT, &format!("{base}/NL/CSO/R-1/NOPE/1"), &token, &conn).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/NL/CSO/R-1/NOPE/1"), &token, &conn)
+        .await;
     assert_eq!((w.status, w.code()), (404, 2001));
     // Not JSON, and a CSP calling the CSP's receiver with a CSP token → 401.
-    let w = raw.send(Method::PUT, &format!("{base}/NL/CSO/R-1"), Some(&roaming_e2e::token_header(&token)), &[], Some(b"{".to_vec())).await;
+    let w = raw
+        .send(
+            Method::PUT,
+            &format!("{base}/NL/CSO/R-1"),
+            Some(&roaming_e2e::token_header(&token)),
+            &[],
+            Some(b"{".to_vec()),
+        )
+        .await;
     assert_eq!(w.status, 400);
-    let w = raw.json(Method::PUT, &format!("{base}/NL/CSO/R-1"), "not-a-token", &loc).await;
+    let w = raw
+        .json(Method::PUT, &format!("{base}/NL/CSO/R-1"), "not-a-token", &loc)
+        .await;
     assert_eq!(w.status, 401);
 }
 
@@ -239,14 +361,21 @@ async fn uc1_2_search_by_area_status_standard_power() {
     import(
         &cso,
         vec![
-            location("AMS", 52.3676, 4.9041, 2),    // Amsterdam, AC + DC
-            location("RTM", 51.9244, 4.4777, 1),    // Rotterdam, AC only
-            location("GRQ", 53.2194, 6.5665, 1),    // Groningen, AC only
+            location("AMS", 52.3676, 4.9041, 2), // Amsterdam, AC + DC
+            location("RTM", 51.9244, 4.4777, 1), // Rotterdam, AC only
+            location("GRQ", 53.2194, 6.5665, 1), // Groningen, AC only
         ],
     )
     .await;
     csp_holds(&csp, 3).await;
-    let ids = |v: &Value| -> Vec<String> { v["locations"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect() };
+    let ids = |v: &Value| -> Vec<String> {
+        v["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let r: Value = csp.op_get("/api/locations?near=52.09,5.12&radius_km=60").await;
     assert_eq!(ids(&r), ["AMS", "RTM"], "ordered by distance from Utrecht");
     let r: Value = csp.op_get("/api/locations?bbox=51.5,4.0,52.5,5.0").await;
@@ -255,7 +384,13 @@ async fn uc1_2_search_by_area_status_standard_power() {
     assert_eq!(ids(&r), ["AMS"]);
     let r: Value = csp.op_get("/api/locations?min_power_kw=50").await;
     assert_eq!(ids(&r), ["AMS"]);
-    let _: Value = cso.op(Method::PUT, "/api/locations/GRQ/GRQ-E0/status", &json!({ "status": "OUTOFORDER" })).await;
+    let _: Value = cso
+        .op(
+            Method::PUT,
+            "/api/locations/GRQ/GRQ-E0/status",
+            &json!({ "status": "OUTOFORDER" }),
+        )
+        .await;
     let r = eventually(Duration::from_secs(10), || async {
         let r: Value = csp.op_get("/api/locations?status=OUTOFORDER").await;
         (r["total"] == 1).then_some(r)
@@ -265,7 +400,12 @@ async fn uc1_2_search_by_area_status_standard_power() {
     assert_eq!(ids(&r), ["GRQ"]);
     let r: Value = csp.op_get("/api/locations?limit=1&offset=1").await;
     assert_eq!((r["total"].as_u64(), ids(&r).len()), (Some(3), 1), "pagination");
-    assert!(csp.operator.get::<Value>("/api/locations?near=abc").await.is_err());
+    assert!(
+        csp.operator
+            .get::<Value>("/api/locations?near=abc")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -273,14 +413,24 @@ async fn uc1_2_restart_of_either_side_loses_nothing() {
     let cso = Node::cso().start().await;
     let csp = Node::csp().start().await;
     csp.connect_to(&cso).await;
-    import(&cso, vec![location("K-1", 52.0, 5.0, 2), location("K-2", 52.1, 5.1, 1)]).await;
+    import(
+        &cso,
+        vec![location("K-1", 52.0, 5.0, 2), location("K-2", 52.1, 5.1, 1)],
+    )
+    .await;
     csp_holds(&csp, 2).await;
     let cso = cso.restart().await;
     let csp = csp.restart().await;
     assert_eq!(cso.op_get::<Vec<Value>>("/api/locations").await.len(), 2);
     csp_holds(&csp, 2).await;
     // And they still talk: a change after the restarts arrives.
-    let _: Value = cso.op(Method::PUT, "/api/locations/K-1/K-1-E0/status", &json!({ "status": "BLOCKED" })).await;
+    let _: Value = cso
+        .op(
+            Method::PUT,
+            "/api/locations/K-1/K-1-E0/status",
+            &json!({ "status": "BLOCKED" }),
+        )
+        .await;
     let ok = eventually(Duration::from_secs(10), || async {
         let l: Value = csp.op_get("/api/locations/NL/CSO/K-1").await;
         (l["evses"][0]["status"] == "BLOCKED").then_some(())

@@ -98,7 +98,14 @@ impl NodeBuilder {
             }
         }
         .expect("endpoint starts");
-        Node { ep: Some(ep), kind: self.kind, dir: Some(dir), tls: self.tls, party: self.party, settings: self.settings }
+        Node {
+            ep: Some(ep),
+            kind: self.kind,
+            dir: Some(dir),
+            tls: self.tls,
+            party: self.party,
+            settings: self.settings,
+        }
     }
 }
 
@@ -174,23 +181,50 @@ impl Node {
 
     /// Stops the node and starts it again on the same address with the same data directory.
     pub async fn restart(self) -> Node {
+        self.pause().await.start().await
+    }
+
+    /// Stops the node; the returned builder starts it again on the same address and data directory.
+    pub async fn pause(self) -> NodeBuilder {
         let addr = url::Url::parse(&self.ocpi_url).unwrap();
         let listen = format!("{}:{}", addr.host_str().unwrap(), addr.port().unwrap());
         let (kind, party) = (self.kind, self.party.clone());
-        let mut settings: Vec<_> = self.settings.iter().filter(|(k, _)| *k != "listen").cloned().collect();
+        let mut settings: Vec<_> = self
+            .settings
+            .iter()
+            .filter(|(k, _)| *k != "listen")
+            .cloned()
+            .collect();
         settings.push(("listen", listen));
         let (dir, tls) = self.stop().await;
-        NodeBuilder { kind, party, tls, settings, dir: Some(dir) }.start().await
+        NodeBuilder {
+            kind,
+            party,
+            tls,
+            settings,
+            dir: Some(dir),
+        }
     }
 
     /// GET on the operator API, decoded.
     pub async fn op_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        self.operator.get(path).await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.operator
+            .get(path)
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     /// A request with a JSON body on the operator API, decoded.
-    pub async fn op<T: serde::de::DeserializeOwned>(&self, method: http::Method, path: &str, body: &serde_json::Value) -> T {
-        self.operator.send(method.clone(), path, Some(body)).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    pub async fn op<T: serde::de::DeserializeOwned>(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> T {
+        self.operator
+            .send(method.clone(), path, Some(body))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// Stops the node, keeping its data directory for a restart.
@@ -336,5 +370,56 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A subscription to a CSP's server-sent events (`GET /api/events`).
+#[derive(Debug)]
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    /// Subscribes to the events of `node` (a CSP).
+    pub async fn open(node: &Node) -> Self {
+        let key = std::fs::read_to_string(node.data_dir.join("operator.key")).unwrap();
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/events", node.operator.base()))
+            .bearer_auth(key.trim())
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        Self {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's JSON, or `None` after `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect();
+                if !data.is_empty() {
+                    if let Ok(v) = serde_json::from_str(&data) {
+                        return Some(v);
+                    }
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }

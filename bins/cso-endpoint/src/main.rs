@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use roaming_peer::cli::{CliError, CommonCommand, OperatorArgs, exit_code, print_json, process_env, run_common};
+use roaming_peer::cli::{
+    CliError, CommonCommand, OperatorArgs, exit_code, print_json, process_env, run_common,
+};
 use serde_json::Value;
 
 /// The CSO roaming endpoint: IEC 63119-2 use cases over OCPI 2.2.1, peer to peer with CSPs.
@@ -63,7 +65,8 @@ enum Import {
 }
 
 fn read_json(path: &PathBuf) -> Result<Value, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| CliError::Other(format!("{}: not JSON: {e}", path.display())))
 }
 
@@ -80,16 +83,28 @@ async fn run(command: Command) -> Result<(), CliError> {
             let answer: Value = client.post(path, &read_json(file)?).await?;
             print_json(&answer)
         }
-        Command::EvseStatus { operator, location, evse, status } => {
+        Command::EvseStatus {
+            operator,
+            location,
+            evse,
+            status,
+        } => {
             let client = operator.client(&defaults, process_env())?;
             let path = format!("/api/locations/{location}/{evse}/status");
-            let answer: Value =
-                client.send(http::Method::PUT, &path, Some(&serde_json::json!({ "status": status }))).await?;
+            let answer: Value = client
+                .send(
+                    http::Method::PUT,
+                    &path,
+                    Some(&serde_json::json!({ "status": status })),
+                )
+                .await?;
             print_json(&answer)
         }
         Command::DeleteTariff { operator, tariff } => {
             let client = operator.client(&defaults, process_env())?;
-            let _: Value = client.send::<(), _>(http::Method::DELETE, &format!("/api/tariffs/{tariff}"), None).await?;
+            let _: Value = client
+                .send::<(), _>(http::Method::DELETE, &format!("/api/tariffs/{tariff}"), None)
+                .await?;
             print_json(&serde_json::json!({ "deleted": tariff }))
         }
     }

@@ -3,7 +3,9 @@
 //! Thin: parses the command line and hands over to `roaming-peer` (common commands) and `roaming-csp`.
 
 use clap::Parser;
-use roaming_peer::cli::{CliError, CommonCommand, OperatorArgs, exit_code, print_json, process_env, run_common};
+use roaming_peer::cli::{
+    CliError, CommonCommand, OperatorArgs, exit_code, print_json, process_env, run_common,
+};
 use serde_json::Value;
 
 /// The CSP roaming endpoint: IEC 63119-2 use cases over OCPI 2.2.1, peer to peer with CSOs.
@@ -60,7 +62,16 @@ async fn run(command: Command) -> Result<(), CliError> {
     let defaults = roaming_csp::defaults();
     match command {
         Command::Common(c) => run_common(c, &defaults, roaming_csp::build).await,
-        Command::Locations { operator, near, radius_km, bbox, status, standard, min_power_kw, limit } => {
+        Command::Locations {
+            operator,
+            near,
+            radius_km,
+            bbox,
+            status,
+            standard,
+            min_power_kw,
+            limit,
+        } => {
             let client = operator.client(&defaults, process_env())?;
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             let pairs = [

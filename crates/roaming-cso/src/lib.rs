@@ -41,12 +41,16 @@ pub fn defaults() -> RoleDefaults {
 /// Builds the CSO role on a core: its OCPI modules, operator routes and the push fallback.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     let sites = sites::Sites::new(Arc::clone(&core));
-    core.outbox.set_fallback(Arc::new(sites::SitesFallback::new(&core)));
+    core.outbox
+        .set_fallback(Arc::new(sites::SitesFallback::new(&core)));
     let router = axum::Router::new()
         .merge(ocpi::locations::router(Arc::clone(&core)))
         .merge(ocpi::tariffs::router(Arc::clone(&core)));
     Ok(RoleParts {
-        ocpi: OcpiModules { endpoints: ocpi::endpoints(), router },
+        ocpi: OcpiModules {
+            endpoints: ocpi::endpoints(),
+            router,
+        },
         operator: operator::router(sites),
         tasks: Vec::new(),
     })

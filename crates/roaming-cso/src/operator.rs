@@ -19,13 +19,25 @@ pub fn router(sites: Sites) -> Router {
     Router::new()
         .route("/api/locations", get(list_locations))
         .route("/api/locations/import", post(import_locations))
-        .route("/api/locations/{id}", get(get_location).put(put_location).patch(patch_location))
-        .route("/api/locations/{id}/{evse}", get(get_evse).put(put_evse).patch(patch_evse))
+        .route(
+            "/api/locations/{id}",
+            get(get_location).put(put_location).patch(patch_location),
+        )
+        .route(
+            "/api/locations/{id}/{evse}",
+            get(get_evse).put(put_evse).patch(patch_evse),
+        )
         .route("/api/locations/{id}/{evse}/status", put(set_status))
-        .route("/api/locations/{id}/{evse}/{connector}", put(put_connector).patch(patch_connector))
+        .route(
+            "/api/locations/{id}/{evse}/{connector}",
+            put(put_connector).patch(patch_connector),
+        )
         .route("/api/tariffs", get(list_tariffs))
         .route("/api/tariffs/import", post(import_tariffs))
-        .route("/api/tariffs/{id}", get(get_tariff).put(put_tariff).delete(delete_tariff))
+        .route(
+            "/api/tariffs/{id}",
+            get(get_tariff).put(put_tariff).delete(delete_tariff),
+        )
         .with_state(sites)
 }
 
@@ -39,12 +51,16 @@ pub struct Imported {
 fn array(v: Value) -> Result<Vec<Value>, OperatorError> {
     match v {
         Value::Array(a) => Ok(a),
-        _ => Err(OperatorError::invalid("the body must be a JSON array of OCPI objects")),
+        _ => Err(OperatorError::invalid(
+            "the body must be a JSON array of OCPI objects",
+        )),
     }
 }
 
 async fn import_locations(State(s): State<Sites>, OpJson(v): OpJson<Value>) -> Answer<Imported> {
-    Ok(Json(Imported { imported: s.import_locations(array(v)?).await? }))
+    Ok(Json(Imported {
+        imported: s.import_locations(array(v)?).await?,
+    }))
 }
 
 async fn list_locations(State(s): State<Sites>) -> Answer<Vec<Location>> {
@@ -52,19 +68,31 @@ async fn list_locations(State(s): State<Sites>) -> Answer<Vec<Location>> {
 }
 
 async fn get_location(State(s): State<Sites>, Path(id): Path<String>) -> Answer<Location> {
-    s.location(&id)?.map(Json).ok_or_else(|| OperatorError::not_found(format!("no location {id}")))
+    s.location(&id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no location {id}")))
 }
 
-async fn put_location(State(s): State<Sites>, Path(id): Path<String>, OpJson(v): OpJson<Value>) -> Answer<Location> {
+async fn put_location(
+    State(s): State<Sites>,
+    Path(id): Path<String>,
+    OpJson(v): OpJson<Value>,
+) -> Answer<Location> {
     Ok(Json(s.put_location(&id, v).await?))
 }
 
-async fn patch_location(State(s): State<Sites>, Path(id): Path<String>, OpJson(v): OpJson<Value>) -> Answer<Location> {
+async fn patch_location(
+    State(s): State<Sites>,
+    Path(id): Path<String>,
+    OpJson(v): OpJson<Value>,
+) -> Answer<Location> {
     Ok(Json(s.patch_location(&id, v).await?))
 }
 
 async fn get_evse(State(s): State<Sites>, Path((id, uid)): Path<(String, String)>) -> Answer<Evse> {
-    let loc = s.location(&id)?.ok_or_else(|| OperatorError::not_found(format!("no location {id}")))?;
+    let loc = s
+        .location(&id)?
+        .ok_or_else(|| OperatorError::not_found(format!("no location {id}")))?;
     loc.evses
         .into_iter()
         .find(|e| e.uid.as_str().eq_ignore_ascii_case(&uid))
@@ -72,11 +100,19 @@ async fn get_evse(State(s): State<Sites>, Path((id, uid)): Path<(String, String)
         .ok_or_else(|| OperatorError::not_found(format!("no EVSE {uid} at {id}")))
 }
 
-async fn put_evse(State(s): State<Sites>, Path((id, uid)): Path<(String, String)>, OpJson(v): OpJson<Value>) -> Answer<Evse> {
+async fn put_evse(
+    State(s): State<Sites>,
+    Path((id, uid)): Path<(String, String)>,
+    OpJson(v): OpJson<Value>,
+) -> Answer<Evse> {
     Ok(Json(s.put_evse(&id, &uid, v).await?))
 }
 
-async fn patch_evse(State(s): State<Sites>, Path((id, uid)): Path<(String, String)>, OpJson(v): OpJson<Value>) -> Answer<Evse> {
+async fn patch_evse(
+    State(s): State<Sites>,
+    Path((id, uid)): Path<(String, String)>,
+    OpJson(v): OpJson<Value>,
+) -> Answer<Evse> {
     Ok(Json(s.patch_evse(&id, &uid, v).await?))
 }
 
@@ -87,7 +123,11 @@ pub struct StatusChange {
     pub status: Status,
 }
 
-async fn set_status(State(s): State<Sites>, Path((id, uid)): Path<(String, String)>, OpJson(v): OpJson<StatusChange>) -> Answer<Evse> {
+async fn set_status(
+    State(s): State<Sites>,
+    Path((id, uid)): Path<(String, String)>,
+    OpJson(v): OpJson<StatusChange>,
+) -> Answer<Evse> {
     if !v.status.is_known() {
         return Err(OperatorError::invalid(format!("unknown status {}", v.status)));
     }
@@ -111,7 +151,9 @@ async fn patch_connector(
 }
 
 async fn import_tariffs(State(s): State<Sites>, OpJson(v): OpJson<Value>) -> Answer<Imported> {
-    Ok(Json(Imported { imported: s.import_tariffs(array(v)?).await? }))
+    Ok(Json(Imported {
+        imported: s.import_tariffs(array(v)?).await?,
+    }))
 }
 
 async fn list_tariffs(State(s): State<Sites>) -> Answer<Vec<Tariff>> {
@@ -119,10 +161,16 @@ async fn list_tariffs(State(s): State<Sites>) -> Answer<Vec<Tariff>> {
 }
 
 async fn get_tariff(State(s): State<Sites>, Path(id): Path<String>) -> Answer<Tariff> {
-    s.tariff(&id)?.map(Json).ok_or_else(|| OperatorError::not_found(format!("no tariff {id}")))
+    s.tariff(&id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no tariff {id}")))
 }
 
-async fn put_tariff(State(s): State<Sites>, Path(id): Path<String>, OpJson(v): OpJson<Value>) -> Answer<Tariff> {
+async fn put_tariff(
+    State(s): State<Sites>,
+    Path(id): Path<String>,
+    OpJson(v): OpJson<Value>,
+) -> Answer<Tariff> {
     Ok(Json(s.put_tariff(&id, v).await?))
 }
 

@@ -17,7 +17,9 @@ use roaming_peer::store::{StoreError, Tx};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
 use roaming_types::ids::{ConnectorId, EvseUid, LocationId, PartyRef, TariffId};
-use roaming_types::modules::locations::{Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch, Status};
+use roaming_types::modules::locations::{
+    Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch, Status,
+};
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use serde_json::{Map, Value, json};
@@ -54,7 +56,11 @@ fn location_doc(loc: &Location) -> Result<StoredDoc, CsoError> {
     if is_public(loc) {
         partitions.push(PUBLIC.to_owned());
     }
-    Ok(StoredDoc { last_updated: loc.last_updated, partitions, json: serde_json::to_vec(loc).map_err(CsoError::internal)? })
+    Ok(StoredDoc {
+        last_updated: loc.last_updated,
+        partitions,
+        json: serde_json::to_vec(loc).map_err(CsoError::internal)?,
+    })
 }
 
 fn tariff_doc(t: &Tariff) -> Result<StoredDoc, CsoError> {
@@ -74,8 +80,10 @@ fn key(id: &str) -> Vec<u8> {
 fn prefill(v: &mut Value, party: Option<&PartyRef>, now: &str, nested: &[&str]) {
     let Some(obj) = v.as_object_mut() else { return };
     if let Some(p) = party {
-        obj.entry("country_code").or_insert_with(|| json!(p.country_code.as_str()));
-        obj.entry("party_id").or_insert_with(|| json!(p.party_id.as_str()));
+        obj.entry("country_code")
+            .or_insert_with(|| json!(p.country_code.as_str()));
+        obj.entry("party_id")
+            .or_insert_with(|| json!(p.party_id.as_str()));
     }
     obj.entry("last_updated").or_insert_with(|| json!(now));
     if let Some((first, rest)) = nested.split_first() {
@@ -88,14 +96,26 @@ fn prefill(v: &mut Value, party: Option<&PartyRef>, now: &str, nested: &[&str]) 
 }
 
 fn strict<T: serde::de::DeserializeOwned>(v: Value, path_prefix: &str) -> Result<T, Vec<ImportProblem>> {
-    decode_value::<T>(v, DecodeOptions::STRICT).map(|d| d.value).map_err(|e| {
-        let sep = if e.path.is_empty() || path_prefix.is_empty() || e.path.starts_with('[') { "" } else { "." };
-        vec![ImportProblem { path: format!("{path_prefix}{sep}{}", e.path), message: e.message }]
-    })
+    decode_value::<T>(v, DecodeOptions::STRICT)
+        .map(|d| d.value)
+        .map_err(|e| {
+            let sep = if e.path.is_empty() || path_prefix.is_empty() || e.path.starts_with('[') {
+                ""
+            } else {
+                "."
+            };
+            vec![ImportProblem {
+                path: format!("{path_prefix}{sep}{}", e.path),
+                message: e.message,
+            }]
+        })
 }
 
 fn problem(path: &str, e: impl std::fmt::Display) -> Vec<ImportProblem> {
-    vec![ImportProblem { path: path.to_owned(), message: e.to_string() }]
+    vec![ImportProblem {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }]
 }
 
 /// The CSO's sites and tariffs.
@@ -106,7 +126,13 @@ pub struct Sites {
 
 /// The CSPs a push goes to: peers offering `module` as `role`.
 fn targets(core: &Core, module: &ModuleId, role: &InterfaceRole) -> Result<Vec<String>, StoreError> {
-    Ok(core.peers.all()?.iter().filter(|p| p.endpoint(module, role).is_some()).map(|p| p.id.clone()).collect())
+    Ok(core
+        .peers
+        .all()?
+        .iter()
+        .filter(|p| p.endpoint(module, role).is_some())
+        .map(|p| p.id.clone())
+        .collect())
 }
 
 impl Sites {
@@ -126,39 +152,68 @@ impl Sites {
     /// Checks a location we are about to store: ours, and every OCPI rule.
     fn check_location(&self, loc: &Location, path: &str) -> Result<(), Vec<ImportProblem>> {
         if loc.party() != *self.party() {
-            return Err(problem(path, format!("country_code/party_id {} are not ours ({})", loc.party(), self.party())));
+            return Err(problem(
+                path,
+                format!(
+                    "country_code/party_id {} are not ours ({})",
+                    loc.party(),
+                    self.party()
+                ),
+            ));
         }
         loc.validate().map_err(|e| problem(path, e))
     }
 
     fn check_tariff(&self, t: &Tariff, path: &str) -> Result<(), Vec<ImportProblem>> {
         if t.party() != *self.party() {
-            return Err(problem(path, format!("country_code/party_id {} are not ours ({})", t.party(), self.party())));
+            return Err(problem(
+                path,
+                format!(
+                    "country_code/party_id {} are not ours ({})",
+                    t.party(),
+                    self.party()
+                ),
+            ));
         }
         t.validate().map_err(|e| problem(path, e))
     }
 
     /// Queues a push of a location-level change to every CSP with a locations receiver.
-    fn push_location(&self, tx: &mut Tx<'_>, before: Option<&Location>, after: &Location, patch: Option<Map<String, Value>>) -> Result<Vec<String>, CsoError> {
+    fn push_location(
+        &self,
+        tx: &mut Tx<'_>,
+        before: Option<&Location>,
+        after: &Location,
+        patch: Option<Map<String, Value>>,
+    ) -> Result<Vec<String>, CsoError> {
         let was_public = before.is_some_and(is_public);
         let now_public = is_public(after);
         let op = match (was_public, now_public, patch) {
             (false, false, _) => return Ok(Vec::new()),
             // Newly visible: the full object.
-            (false, true, _) | (true, true, None) => PushOp::Put { body: serde_json::to_value(after).map_err(CsoError::internal)? },
+            (false, true, _) | (true, true, None) => PushOp::Put {
+                body: serde_json::to_value(after).map_err(CsoError::internal)?,
+            },
             (true, true, Some(p)) => PushOp::Patch { body: p },
             // No longer visible: tell the CSP (LOC-02/LOC-03) with the fields that hide it.
             (true, false, _) => {
                 let mut body = Map::new();
                 body.insert("publish".to_owned(), json!(after.publish));
                 if !after.has_valid_evse() {
-                    body.insert("evses".to_owned(), serde_json::to_value(&after.evses).map_err(CsoError::internal)?);
+                    body.insert(
+                        "evses".to_owned(),
+                        serde_json::to_value(&after.evses).map_err(CsoError::internal)?,
+                    );
                 }
                 body.insert("last_updated".to_owned(), json!(after.last_updated));
                 PushOp::Patch { body }
             }
         };
-        self.enqueue(tx, &ModuleId::Locations, location_push(self.party(), &after.id, None, None, op))
+        self.enqueue(
+            tx,
+            &ModuleId::Locations,
+            location_push(self.party(), &after.id, None, None, op),
+        )
     }
 
     fn enqueue(&self, tx: &mut Tx<'_>, module: &ModuleId, push: Push) -> Result<Vec<String>, CsoError> {
@@ -227,7 +282,10 @@ impl Sites {
         }
         for (i, l) in parsed.iter().enumerate() {
             if parsed[..i].iter().any(|m| m.id == l.id) {
-                problems.push(ImportProblem { path: format!("[{i}].id"), message: format!("location {} appears twice", l.id) });
+                problems.push(ImportProblem {
+                    path: format!("[{i}].id"),
+                    message: format!("location {} appears twice", l.id),
+                });
             }
         }
         if !problems.is_empty() {
@@ -246,7 +304,12 @@ impl Sites {
         Ok(n)
     }
 
-    fn store_location(&self, tx: &mut Tx<'_>, loc: &Location, patch: Option<Map<String, Value>>) -> Result<Vec<String>, CsoError> {
+    fn store_location(
+        &self,
+        tx: &mut Tx<'_>,
+        loc: &Location,
+        patch: Option<Map<String, Value>>,
+    ) -> Result<Vec<String>, CsoError> {
         let before: Option<Location> = LOCATIONS
             .get_tx(tx, &key(loc.id.as_str()))?
             .map(|d| serde_json::from_slice(&d.json).map_err(CsoError::internal))
@@ -259,13 +322,24 @@ impl Sites {
 
     /// Creates or replaces one location (full replace, T-91).
     pub async fn put_location(&self, id: &str, mut v: Value) -> Result<Location, CsoError> {
-        prefill(&mut v, Some(self.party()), &Self::now_text(), &["evses", "connectors"]);
+        prefill(
+            &mut v,
+            Some(self.party()),
+            &Self::now_text(),
+            &["evses", "connectors"],
+        );
         let loc: Location = strict(v, "").map_err(CsoError::Import)?;
         if !loc.id.as_str().eq_ignore_ascii_case(id) {
-            return Err(CsoError::Invalid(format!("the URL names location {id}, the body {}", loc.id)));
+            return Err(CsoError::Invalid(format!(
+                "the URL names location {id}, the body {}",
+                loc.id
+            )));
         }
         self.check_location(&loc, "").map_err(CsoError::Import)?;
-        let woken = self.core.store.transact(|tx| self.store_location(tx, &loc, None))?;
+        let woken = self
+            .core
+            .store
+            .transact(|tx| self.store_location(tx, &loc, None))?;
         self.commit(woken).await?;
         Ok(loc)
     }
@@ -273,11 +347,15 @@ impl Sites {
     /// Changes fields of a location (T-92).
     pub async fn patch_location(&self, id: &str, mut v: Value) -> Result<Location, CsoError> {
         prefill(&mut v, None, &Self::now_text(), &[]);
-        let body = v.as_object().cloned().ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
+        let body = v
+            .as_object()
+            .cloned()
+            .ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
         let patch: LocationPatch = strict(v, "").map_err(CsoError::Import)?;
         let (loc, woken) = self.core.store.transact(|tx| {
             let mut loc = self.location_tx(tx, id)?;
-            loc.apply_patch(patch).map_err(|e| CsoError::Invalid(e.to_string()))?;
+            loc.apply_patch(patch)
+                .map_err(|e| CsoError::Invalid(e.to_string()))?;
             self.check_location(&loc, "").map_err(CsoError::Import)?;
             let woken = self.store_location(tx, &loc, Some(body))?;
             Ok::<_, CsoError>((loc, woken))
@@ -305,16 +383,22 @@ impl Sites {
         op: PushOp,
     ) -> Result<Vec<String>, CsoError> {
         // T-82: the child's last_updated bumps its EVSE and the location.
-        let t = loc
-            .evse(evse)
-            .map(|e| connector.and_then(|c| e.connector(c)).map_or(e.last_updated, |c| c.last_updated.max(e.last_updated)));
+        let t = loc.evse(evse).map(|e| {
+            connector
+                .and_then(|c| e.connector(c))
+                .map_or(e.last_updated, |c| c.last_updated.max(e.last_updated))
+        });
         if let Some(t) = t {
             loc.touch_evse(evse, t);
         }
         self.check_location(loc, "").map_err(CsoError::Import)?;
         LOCATIONS.put(tx, &key(loc.id.as_str()), &location_doc(loc)?)?;
         match (is_public(before), is_public(loc)) {
-            (true, true) => self.enqueue(tx, &ModuleId::Locations, location_push(self.party(), &loc.id, Some(evse), connector, op)),
+            (true, true) => self.enqueue(
+                tx,
+                &ModuleId::Locations,
+                location_push(self.party(), &loc.id, Some(evse), connector, op),
+            ),
             // Visibility changed: handled at location level.
             _ => self.push_location(tx, Some(before), loc, None),
         }
@@ -325,7 +409,10 @@ impl Sites {
         prefill(&mut v, None, &Self::now_text(), &["connectors"]);
         let evse: Evse = strict(v, "").map_err(CsoError::Import)?;
         if !evse.uid.as_str().eq_ignore_ascii_case(uid) {
-            return Err(CsoError::Invalid(format!("the URL names EVSE {uid}, the body {}", evse.uid)));
+            return Err(CsoError::Invalid(format!(
+                "the URL names EVSE {uid}, the body {}",
+                evse.uid
+            )));
         }
         let woken = self.core.store.transact(|tx| {
             let before = self.location_tx(tx, location_id)?;
@@ -344,14 +431,20 @@ impl Sites {
     /// Changes fields of an EVSE (a status change is a PATCH of `status` + `last_updated`, UC1-3).
     pub async fn patch_evse(&self, location_id: &str, uid: &str, mut v: Value) -> Result<Evse, CsoError> {
         prefill(&mut v, None, &Self::now_text(), &[]);
-        let body = v.as_object().cloned().ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
+        let body = v
+            .as_object()
+            .cloned()
+            .ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
         let patch: EvsePatch = strict(v, "").map_err(CsoError::Import)?;
         let uid = EvseUid::new(uid).map_err(|e| CsoError::Invalid(e.to_string()))?;
         let (evse, woken) = self.core.store.transact(|tx| {
             let before = self.location_tx(tx, location_id)?;
             let mut loc = before.clone();
-            let evse = loc.evse_mut(&uid).ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
-            evse.apply_patch(patch).map_err(|e| CsoError::Invalid(e.to_string()))?;
+            let evse = loc
+                .evse_mut(&uid)
+                .ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
+            evse.apply_patch(patch)
+                .map_err(|e| CsoError::Invalid(e.to_string()))?;
             let evse = evse.clone();
             let woken = self.store_child(tx, &before, &mut loc, &uid, None, PushOp::Patch { body })?;
             Ok::<_, CsoError>((evse, woken))
@@ -362,21 +455,33 @@ impl Sites {
 
     /// Sets the status of an EVSE (UC1-3).
     pub async fn set_status(&self, location_id: &str, uid: &str, status: Status) -> Result<Evse, CsoError> {
-        self.patch_evse(location_id, uid, json!({ "status": status })).await
+        self.patch_evse(location_id, uid, json!({ "status": status }))
+            .await
     }
 
     /// Creates or replaces a connector.
-    pub async fn put_connector(&self, location_id: &str, uid: &str, connector_id: &str, mut v: Value) -> Result<Connector, CsoError> {
+    pub async fn put_connector(
+        &self,
+        location_id: &str,
+        uid: &str,
+        connector_id: &str,
+        mut v: Value,
+    ) -> Result<Connector, CsoError> {
         prefill(&mut v, None, &Self::now_text(), &[]);
         let c: Connector = strict(v, "").map_err(CsoError::Import)?;
         if !c.id.as_str().eq_ignore_ascii_case(connector_id) {
-            return Err(CsoError::Invalid(format!("the URL names connector {connector_id}, the body {}", c.id)));
+            return Err(CsoError::Invalid(format!(
+                "the URL names connector {connector_id}, the body {}",
+                c.id
+            )));
         }
         let uid = EvseUid::new(uid).map_err(|e| CsoError::Invalid(e.to_string()))?;
         let woken = self.core.store.transact(|tx| {
             let before = self.location_tx(tx, location_id)?;
             let mut loc = before.clone();
-            let evse = loc.evse_mut(&uid).ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
+            let evse = loc
+                .evse_mut(&uid)
+                .ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
             match evse.connector_mut(&c.id) {
                 Some(x) => *x = c.clone(),
                 None => evse.connectors.push(c.clone()),
@@ -389,18 +494,32 @@ impl Sites {
     }
 
     /// Changes fields of a connector (e.g. its `tariff_ids`, UC2-1).
-    pub async fn patch_connector(&self, location_id: &str, uid: &str, connector_id: &str, mut v: Value) -> Result<Connector, CsoError> {
+    pub async fn patch_connector(
+        &self,
+        location_id: &str,
+        uid: &str,
+        connector_id: &str,
+        mut v: Value,
+    ) -> Result<Connector, CsoError> {
         prefill(&mut v, None, &Self::now_text(), &[]);
-        let body = v.as_object().cloned().ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
+        let body = v
+            .as_object()
+            .cloned()
+            .ok_or_else(|| CsoError::Invalid("a PATCH body is a JSON object".to_owned()))?;
         let patch: ConnectorPatch = strict(v, "").map_err(CsoError::Import)?;
         let uid = EvseUid::new(uid).map_err(|e| CsoError::Invalid(e.to_string()))?;
         let cid = ConnectorId::new(connector_id).map_err(|e| CsoError::Invalid(e.to_string()))?;
         let (c, woken) = self.core.store.transact(|tx| {
             let before = self.location_tx(tx, location_id)?;
             let mut loc = before.clone();
-            let evse = loc.evse_mut(&uid).ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
-            let c = evse.connector_mut(&cid).ok_or_else(|| CsoError::NotFound(format!("no connector {cid} on EVSE {uid}")))?;
-            c.apply_patch(patch).map_err(|e| CsoError::Invalid(e.to_string()))?;
+            let evse = loc
+                .evse_mut(&uid)
+                .ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
+            let c = evse
+                .connector_mut(&cid)
+                .ok_or_else(|| CsoError::NotFound(format!("no connector {cid} on EVSE {uid}")))?;
+            c.apply_patch(patch)
+                .map_err(|e| CsoError::Invalid(e.to_string()))?;
             let c = c.clone();
             let woken = self.store_child(tx, &before, &mut loc, &uid, Some(&cid), PushOp::Patch { body })?;
             Ok::<_, CsoError>((c, woken))
@@ -424,7 +543,10 @@ impl Sites {
         }
         for (i, t) in parsed.iter().enumerate() {
             if parsed[..i].iter().any(|u| u.id == t.id) {
-                problems.push(ImportProblem { path: format!("[{i}].id"), message: format!("tariff {} appears twice", t.id) });
+                problems.push(ImportProblem {
+                    path: format!("[{i}].id"),
+                    message: format!("tariff {} appears twice", t.id),
+                });
             }
         }
         if !problems.is_empty() {
@@ -446,7 +568,11 @@ impl Sites {
     fn store_tariff(&self, tx: &mut Tx<'_>, t: &Tariff) -> Result<Vec<String>, CsoError> {
         TARIFFS.put(tx, &key(t.id.as_str()), &tariff_doc(t)?)?;
         let body = serde_json::to_value(t).map_err(CsoError::internal)?;
-        self.enqueue(tx, &ModuleId::Tariffs, tariff_push(self.party(), &t.id, PushOp::Put { body }))
+        self.enqueue(
+            tx,
+            &ModuleId::Tariffs,
+            tariff_push(self.party(), &t.id, PushOp::Put { body }),
+        )
     }
 
     /// Creates or replaces one tariff.
@@ -454,7 +580,10 @@ impl Sites {
         prefill(&mut v, Some(self.party()), &Self::now_text(), &[]);
         let t: Tariff = strict(v, "").map_err(CsoError::Import)?;
         if !t.id.as_str().eq_ignore_ascii_case(id) {
-            return Err(CsoError::Invalid(format!("the URL names tariff {id}, the body {}", t.id)));
+            return Err(CsoError::Invalid(format!(
+                "the URL names tariff {id}, the body {}",
+                t.id
+            )));
         }
         self.check_tariff(&t, "").map_err(CsoError::Import)?;
         let woken = self.core.store.transact(|tx| self.store_tariff(tx, &t))?;
@@ -469,26 +598,47 @@ impl Sites {
         let users: Vec<String> = self
             .locations()?
             .iter()
-            .flat_map(|l| l.evses.iter().flat_map(move |e| e.connectors.iter().map(move |c| (l, e, c))))
+            .flat_map(|l| {
+                l.evses
+                    .iter()
+                    .flat_map(move |e| e.connectors.iter().map(move |c| (l, e, c)))
+            })
             .filter(|(_, _, c)| c.tariff_ids.contains(&tid))
             .map(|(l, e, c)| format!("{}/{}/{}", l.id, e.uid, c.id))
             .collect();
         if !users.is_empty() {
-            return Err(CsoError::Conflict(format!("tariff {id} is still used by connectors {}", users.join(", "))));
+            return Err(CsoError::Conflict(format!(
+                "tariff {id} is still used by connectors {}",
+                users.join(", ")
+            )));
         }
         let woken = self.core.store.transact(|tx| {
             if !TARIFFS.delete(tx, &key(id))? {
                 return Err(CsoError::NotFound(format!("no tariff {id}")));
             }
-            self.enqueue(tx, &ModuleId::Tariffs, tariff_push(self.party(), &tid, PushOp::Delete))
+            self.enqueue(
+                tx,
+                &ModuleId::Tariffs,
+                tariff_push(self.party(), &tid, PushOp::Delete),
+            )
         })?;
         self.commit(woken).await
     }
 }
 
 /// The push of a location, EVSE or connector; the object key is the OCPI URL path.
-pub fn location_push(party: &PartyRef, id: &LocationId, evse: Option<&EvseUid>, connector: Option<&ConnectorId>, op: PushOp) -> Push {
-    let mut path = vec![party.country_code.to_upper(), party.party_id.to_upper(), id.as_str().to_owned()];
+pub fn location_push(
+    party: &PartyRef,
+    id: &LocationId,
+    evse: Option<&EvseUid>,
+    connector: Option<&ConnectorId>,
+    op: PushOp,
+) -> Push {
+    let mut path = vec![
+        party.country_code.to_upper(),
+        party.party_id.to_upper(),
+        id.as_str().to_owned(),
+    ];
     let mut object = format!("locations/{}", id.to_key());
     if let Some(e) = evse {
         path.push(e.as_str().to_owned());
@@ -500,7 +650,14 @@ pub fn location_push(party: &PartyRef, id: &LocationId, evse: Option<&EvseUid>, 
         object.push('/');
         object.push_str(&c.to_key());
     }
-    Push { object, module: ModuleId::Locations, role: InterfaceRole::Receiver, path, op, to: None }
+    Push {
+        object,
+        module: ModuleId::Locations,
+        role: InterfaceRole::Receiver,
+        path,
+        op,
+        to: None,
+    }
 }
 
 /// The push of a tariff.
@@ -509,7 +666,11 @@ pub fn tariff_push(party: &PartyRef, id: &TariffId, op: PushOp) -> Push {
         object: format!("tariffs/{}", id.to_key()),
         module: ModuleId::Tariffs,
         role: InterfaceRole::Receiver,
-        path: vec![party.country_code.to_upper(), party.party_id.to_upper(), id.as_str().to_owned()],
+        path: vec![
+            party.country_code.to_upper(),
+            party.party_id.to_upper(),
+            id.as_str().to_owned(),
+        ],
         op,
         to: None,
     }
@@ -527,7 +688,10 @@ pub struct SitesFallback {
 impl SitesFallback {
     /// A fallback over the store.
     pub fn new(core: &Core) -> Self {
-        Self { store: core.store.clone(), party: core.config.party.clone() }
+        Self {
+            store: core.store.clone(),
+            party: core.config.party.clone(),
+        }
     }
 }
 
@@ -536,8 +700,13 @@ impl Fallback for SitesFallback {
         if push.module != ModuleId::Locations || push.path.len() < 3 {
             return Ok(None);
         }
-        let Some(doc) = LOCATIONS.get(&self.store, &key(&push.path[2]))? else { return Ok(None) };
-        let loc: Location = serde_json::from_slice(&doc.json).map_err(|e| StoreError::Corrupt { space: roaming_peer::store::Space("cso_locations"), message: e.to_string() })?;
+        let Some(doc) = LOCATIONS.get(&self.store, &key(&push.path[2]))? else {
+            return Ok(None);
+        };
+        let loc: Location = serde_json::from_slice(&doc.json).map_err(|e| StoreError::Corrupt {
+            space: roaming_peer::store::Space("cso_locations"),
+            message: e.to_string(),
+        })?;
         if !is_public(&loc) {
             return Ok(None);
         }
@@ -546,13 +715,28 @@ impl Fallback for SitesFallback {
         let connector = push.path.get(4).and_then(|c| ConnectorId::new(c.as_str()).ok());
         let full = match (evse, connector, parent_unknown) {
             // The location itself, or the parent of a child that could not be placed.
-            (None, _, _) | (Some(_), None, true) => Some(location_push(&party, &loc.id, None, None, PushOp::Put { body: to_value(&loc) })),
-            (Some(e), None, false) => loc.evse(&e).map(|x| location_push(&party, &loc.id, Some(&e), None, PushOp::Put { body: to_value(x) })),
-            (Some(e), Some(_), true) => loc.evse(&e).map(|x| location_push(&party, &loc.id, Some(&e), None, PushOp::Put { body: to_value(x) })),
-            (Some(e), Some(c), false) => loc
+            (None, _, _) | (Some(_), None, true) => Some(location_push(
+                &party,
+                &loc.id,
+                None,
+                None,
+                PushOp::Put { body: to_value(&loc) },
+            )),
+            (Some(e), None, false) => loc
                 .evse(&e)
-                .and_then(|x| x.connector(&c))
-                .map(|x| location_push(&party, &loc.id, Some(&e), Some(&c), PushOp::Put { body: to_value(x) })),
+                .map(|x| location_push(&party, &loc.id, Some(&e), None, PushOp::Put { body: to_value(x) })),
+            (Some(e), Some(_), true) => loc
+                .evse(&e)
+                .map(|x| location_push(&party, &loc.id, Some(&e), None, PushOp::Put { body: to_value(x) })),
+            (Some(e), Some(c), false) => loc.evse(&e).and_then(|x| x.connector(&c)).map(|x| {
+                location_push(
+                    &party,
+                    &loc.id,
+                    Some(&e),
+                    Some(&c),
+                    PushOp::Put { body: to_value(x) },
+                )
+            }),
         };
         Ok(full)
     }

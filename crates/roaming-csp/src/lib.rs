@@ -66,14 +66,23 @@ pub fn defaults() -> RoleDefaults {
 
 /// Builds the CSP role on a core: its OCPI modules, operator routes and the pull task.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
-    let interval = core.config.role_secs("csp.sync.interval_secs", std::time::Duration::from_secs(3600))?;
-    let state = CspState { sites: sites::Sites::open(core.store.clone())?, events: events::Events::default(), core };
+    let interval = core
+        .config
+        .role_secs("csp.sync.interval_secs", std::time::Duration::from_secs(3600))?;
+    let state = CspState {
+        sites: sites::Sites::open(core.store.clone())?,
+        events: events::Events::default(),
+        core,
+    };
     let router = axum::Router::new()
         .merge(ocpi::locations::router(state.clone()))
         .merge(ocpi::tariffs::router(state.clone()));
     let task: futures::future::BoxFuture<'static, ()> = Box::pin(sync::run(state.clone(), interval));
     Ok(RoleParts {
-        ocpi: OcpiModules { endpoints: ocpi::endpoints(), router },
+        ocpi: OcpiModules {
+            endpoints: ocpi::endpoints(),
+            router,
+        },
         operator: operator::router(state),
         tasks: vec![task],
     })

@@ -27,7 +27,10 @@ pub fn router(state: CspState) -> Router {
     Router::new()
         .route("/api/locations", get(search))
         .route("/api/locations/{cc}/{pid}/{id}", get(get_location))
-        .route("/api/locations/{cc}/{pid}/{id}/{evse}/{connector}/tariffs", get(connector_tariffs))
+        .route(
+            "/api/locations/{cc}/{pid}/{id}/{evse}/{connector}/tariffs",
+            get(connector_tariffs),
+        )
         .route("/api/tariffs", get(list_tariffs))
         .route("/api/sync", get(sync_states))
         .route("/api/peers/{id}/sync", post(sync_now))
@@ -36,16 +39,24 @@ pub fn router(state: CspState) -> Router {
 }
 
 fn party(cc: &str, pid: &str) -> Result<PartyRef, OperatorError> {
-    format!("{cc}-{pid}").parse().map_err(|e| OperatorError::invalid(format!("party: {e}")))
+    format!("{cc}-{pid}")
+        .parse()
+        .map_err(|e| OperatorError::invalid(format!("party: {e}")))
 }
 
 async fn search(State(st): State<CspState>, Query(q): Query<Search>) -> Answer<SearchResult> {
     st.sites.search(&q).map(Json).map_err(OperatorError::invalid)
 }
 
-async fn get_location(State(st): State<CspState>, Path((cc, pid, id)): Path<(String, String, String)>) -> Answer<Location> {
+async fn get_location(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<Location> {
     let owner = party(&cc, &pid)?;
-    st.sites.location(&owner, &id)?.map(Json).ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))
+    st.sites
+        .location(&owner, &id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))
 }
 
 /// One tariff of a connector, and whether it applies now.
@@ -65,7 +76,10 @@ async fn connector_tariffs(
     Path((cc, pid, id, evse, connector)): Path<(String, String, String, String, String)>,
 ) -> Answer<Vec<ConnectorTariff>> {
     let owner = party(&cc, &pid)?;
-    let loc = st.sites.location(&owner, &id)?.ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))?;
+    let loc = st
+        .sites
+        .location(&owner, &id)?
+        .ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))?;
     let uid = EvseUid::new(evse.as_str()).map_err(|e| OperatorError::invalid(e.to_string()))?;
     let cid = ConnectorId::new(connector.as_str()).map_err(|e| OperatorError::invalid(e.to_string()))?;
     let c = loc
@@ -93,7 +107,12 @@ pub struct TariffQuery {
 }
 
 async fn list_tariffs(State(st): State<CspState>, Query(q): Query<TariffQuery>) -> Answer<Vec<Tariff>> {
-    let owner: Option<PartyRef> = q.party.as_deref().map(str::parse).transpose().map_err(|e| OperatorError::invalid(format!("party: {e}")))?;
+    let owner: Option<PartyRef> = q
+        .party
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| OperatorError::invalid(format!("party: {e}")))?;
     Ok(Json(st.sites.tariffs(owner.as_ref())?))
 }
 
@@ -109,7 +128,11 @@ pub struct SyncQuery {
     pub full: bool,
 }
 
-async fn sync_now(State(st): State<CspState>, Path(id): Path<String>, Query(q): Query<SyncQuery>) -> Answer<SyncReport> {
+async fn sync_now(
+    State(st): State<CspState>,
+    Path(id): Path<String>,
+    Query(q): Query<SyncQuery>,
+) -> Answer<SyncReport> {
     if st.core.peers.get(&id)?.is_none() {
         return Err(OperatorError::not_found(format!("no peer {id}")));
     }
@@ -121,9 +144,13 @@ async fn events(State(st): State<CspState>) -> Sse<impl Stream<Item = Result<Eve
     let rx = st.events.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
-            Ok(e) => Event::default().json_data(&e).unwrap_or_else(|_| Event::default().comment("unserializable")),
+            Ok(e) => Event::default()
+                .json_data(&e)
+                .unwrap_or_else(|_| Event::default().comment("unserializable")),
             // The client was too slow: tell it how many events it missed.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                Event::default().event("lagged").data(n.to_string())
+            }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
         Some((Ok(ev), rx))

@@ -36,12 +36,18 @@ fn doc<T: Serialize>(last_updated: DateTime, v: &T) -> Result<StoredDoc, StoreEr
     Ok(StoredDoc {
         last_updated,
         partitions: vec!["all".to_owned()],
-        json: serde_json::to_vec(v).map_err(|e| StoreError::Corrupt { space: roaming_peer::store::Space("csp_locations"), message: e.to_string() })?,
+        json: serde_json::to_vec(v).map_err(|e| StoreError::Corrupt {
+            space: roaming_peer::store::Space("csp_locations"),
+            message: e.to_string(),
+        })?,
     })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(d: &StoredDoc) -> Result<T, StoreError> {
-    serde_json::from_slice(&d.json).map_err(|e| StoreError::Corrupt { space: roaming_peer::store::Space("csp_locations"), message: e.to_string() })
+    serde_json::from_slice(&d.json).map_err(|e| StoreError::Corrupt {
+        space: roaming_peer::store::Space("csp_locations"),
+        message: e.to_string(),
+    })
 }
 
 /// What a search needs to know of one location.
@@ -74,7 +80,15 @@ impl Summary {
             evses: loc
                 .evses
                 .iter()
-                .map(|e| (e.status.clone(), e.connectors.iter().map(|c| (c.standard.clone(), c.max_power_w())).collect()))
+                .map(|e| {
+                    (
+                        e.status.clone(),
+                        e.connectors
+                            .iter()
+                            .map(|c| (c.standard.clone(), c.max_power_w()))
+                            .collect(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -116,13 +130,25 @@ pub struct SearchResult {
 }
 
 fn pair(s: &str, what: &str) -> Result<Vec<f64>, String> {
-    s.split(',').map(|p| p.trim().parse::<f64>().map_err(|_| format!("{what}: {s:?} is not a list of numbers"))).collect()
+    s.split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{what}: {s:?} is not a list of numbers"))
+        })
+        .collect()
 }
 
 /// Great-circle distance in km.
 pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (lat1, lon1, lat2, lon2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let (lat1, lon1, lat2, lon2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h =
+        ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
@@ -171,12 +197,23 @@ impl Sites {
 
     /// A stored location.
     pub fn location(&self, owner: &PartyRef, id: &str) -> Result<Option<Location>, StoreError> {
-        LOCATIONS.get(&self.store, &object_key(owner, id))?.map(|d| decode(&d)).transpose()
+        LOCATIONS
+            .get(&self.store, &object_key(owner, id))?
+            .map(|d| decode(&d))
+            .transpose()
     }
 
     /// A stored location, in a transaction.
-    pub fn location_tx(&self, tx: &Tx<'_>, owner: &PartyRef, id: &str) -> Result<Option<Location>, StoreError> {
-        LOCATIONS.get_tx(tx, &object_key(owner, id))?.map(|d| decode(&d)).transpose()
+    pub fn location_tx(
+        &self,
+        tx: &Tx<'_>,
+        owner: &PartyRef,
+        id: &str,
+    ) -> Result<Option<Location>, StoreError> {
+        LOCATIONS
+            .get_tx(tx, &object_key(owner, id))?
+            .map(|d| decode(&d))
+            .transpose()
     }
 
     /// Stores a location in a transaction (the index is updated by [`Sites::indexed`] after commit).
@@ -188,7 +225,10 @@ impl Sites {
 
     fn note_write(&self, key: &[u8]) {
         let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_vec(), n);
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_vec(), n);
     }
 
     /// A mark to pass to [`Sites::remove_missing`]: writes after it are kept.
@@ -197,13 +237,20 @@ impl Sites {
     }
 
     fn written_after(&self, key: &[u8], mark: u64) -> bool {
-        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).is_some_and(|n| *n > mark)
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .is_some_and(|n| *n > mark)
     }
 
     /// Updates the search index after a committed write.
     pub fn indexed(&self, loc: &Location) {
         let k = object_key(&loc.party(), loc.id.as_str());
-        self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(k, Summary::of(loc));
+        self.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(k, Summary::of(loc));
     }
 
     /// Upserts a whole location unless it is older than the stored one.
@@ -259,7 +306,10 @@ impl Sites {
                 }
                 Ok::<_, StoreError>(())
             })?;
-            let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut index = self
+                .index
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for k in &stale_locations {
                 index.remove(k);
             }
@@ -269,13 +319,20 @@ impl Sites {
 
     /// A stored tariff.
     pub fn tariff(&self, owner: &PartyRef, id: &str) -> Result<Option<Tariff>, StoreError> {
-        TARIFFS.get(&self.store, &object_key(owner, id))?.map(|d| decode(&d)).transpose()
+        TARIFFS
+            .get(&self.store, &object_key(owner, id))?
+            .map(|d| decode(&d))
+            .transpose()
     }
 
     /// Every tariff of an owner (or of everyone).
     pub fn tariffs(&self, owner: Option<&PartyRef>) -> Result<Vec<Tariff>, StoreError> {
         let prefix = owner.map(owner_prefix).unwrap_or_default();
-        TARIFFS.all(&self.store, &prefix)?.iter().map(|(_, d)| decode(d)).collect()
+        TARIFFS
+            .all(&self.store, &prefix)?
+            .iter()
+            .map(|(_, d)| decode(d))
+            .collect()
     }
 
     /// Upserts a tariff unless it is older than the stored one.
@@ -283,7 +340,11 @@ impl Sites {
         self.store.transact(|tx| {
             let k = object_key(&t.party(), t.id.as_str());
             self.note_write(&k);
-            let w = match TARIFFS.get_tx(tx, &k)?.map(|d| decode::<Tariff>(&d)).transpose()? {
+            let w = match TARIFFS
+                .get_tx(tx, &k)?
+                .map(|d| decode::<Tariff>(&d))
+                .transpose()?
+            {
                 Some(old) if old.last_updated > t.last_updated => return Ok(Write::Stale),
                 Some(_) => Write::Updated,
                 None => Write::Created,
@@ -295,7 +356,8 @@ impl Sites {
 
     /// Deletes a tariff; `false` when there was none.
     pub fn delete_tariff(&self, owner: &PartyRef, id: &str) -> Result<bool, StoreError> {
-        self.store.transact(|tx| TARIFFS.delete(tx, &object_key(owner, id)))
+        self.store
+            .transact(|tx| TARIFFS.delete(tx, &object_key(owner, id)))
     }
 
     /// Searches the locations received (UC1-2).
@@ -309,13 +371,27 @@ impl Sites {
             return Err("near is lat,lon".to_owned());
         }
         let radius = s.radius_km.unwrap_or(10.0);
-        let party: Option<PartyRef> = s.party.as_deref().map(str::parse).transpose().map_err(|e| format!("party: {e}"))?;
-        let status: Option<Status> = s.status.as_deref().map(|v| v.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}));
-        let standard: Option<ConnectorType> = s.standard.as_deref().map(|v| v.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}));
+        let party: Option<PartyRef> = s
+            .party
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| format!("party: {e}"))?;
+        let status: Option<Status> = s
+            .status
+            .as_deref()
+            .map(|v| v.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}));
+        let standard: Option<ConnectorType> = s
+            .standard
+            .as_deref()
+            .map(|v| v.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}));
         let min_w = s.min_power_kw.map(|kw| (kw * 1000.0).max(0.0) as u64);
         let mut hits: Vec<(f64, Vec<u8>)> = Vec::new();
         {
-            let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let index = self
+                .index
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (k, e) in index.iter() {
                 if !(e.visible || s.include_hidden) {
                     continue;
@@ -332,11 +408,18 @@ impl Sites {
                 if distance.is_some_and(|d| d > radius) {
                     continue;
                 }
-                if status.as_ref().is_some_and(|st| !e.evses.iter().any(|(x, _)| x == st)) {
+                if status
+                    .as_ref()
+                    .is_some_and(|st| !e.evses.iter().any(|(x, _)| x == st))
+                {
                     continue;
                 }
-                let conn_ok = |(ct, w): &(ConnectorType, u64)| standard.as_ref().is_none_or(|s| s == ct) && min_w.is_none_or(|m| *w >= m);
-                if (standard.is_some() || min_w.is_some()) && !e.evses.iter().any(|(_, cs)| cs.iter().any(conn_ok)) {
+                let conn_ok = |(ct, w): &(ConnectorType, u64)| {
+                    standard.as_ref().is_none_or(|s| s == ct) && min_w.is_none_or(|m| *w >= m)
+                };
+                if (standard.is_some() || min_w.is_some())
+                    && !e.evses.iter().any(|(_, cs)| cs.iter().any(conn_ok))
+                {
                     continue;
                 }
                 hits.push((distance.unwrap_or(0.0), k.clone()));
@@ -359,7 +442,10 @@ impl Sites {
 
     /// The number of locations held.
     pub fn count(&self) -> usize {
-        self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 }
 

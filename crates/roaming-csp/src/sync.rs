@@ -83,17 +83,34 @@ async fn pull_module(
     full: bool,
     report: &mut SyncReport,
 ) -> Result<Vec<Vec<u8>>, ClientError> {
-    let Some(base) = peer.endpoint(module, &InterfaceRole::Sender) else { return Ok(Vec::new()) };
-    let state: SyncState = st.core.store.get_json(SYNC, &state_key(&peer.id, module)).ok().flatten().unwrap_or_default();
+    let Some(base) = peer.endpoint(module, &InterfaceRole::Sender) else {
+        return Ok(Vec::new());
+    };
+    let state: SyncState = st
+        .core
+        .store
+        .get_json(SYNC, &state_key(&peer.id, module))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let started = DateTime::now();
-    let mut url = url::Url::parse(base).map_err(|e| ClientError::Data { url: base.to_owned(), message: e.to_string() })?;
+    let mut url = url::Url::parse(base).map_err(|e| ClientError::Data {
+        url: base.to_owned(),
+        message: e.to_string(),
+    })?;
     if let (false, Some(since)) = (full, state.last_success) {
         url.query_pairs_mut().append_pair("date_from", &since.to_string());
     }
     let parties = peer.parties(&Role::Cpo);
-    let routing = parties.first().map(|to| Routing { from: st.core.config.party.clone(), to: to.clone() });
+    let routing = parties.first().map(|to| Routing {
+        from: st.core.config.party.clone(),
+        to: to.clone(),
+    });
     let correlation = new_id();
-    let options = DecodeOptions { lenient_datetime: peer.compat.lenient_datetime, ..DecodeOptions::LENIENT };
+    let options = DecodeOptions {
+        lenient_datetime: peer.compat.lenient_datetime,
+        ..DecodeOptions::LENIENT
+    };
     let mut seen = Vec::new();
     let mut next = Some(url.to_string());
     let (mut stored, mut skipped) = (0u64, 0u64);
@@ -142,13 +159,20 @@ async fn pull_module(
         Ok::<_, ClientError>(())
     }
     .await;
-    st.core.store.durable().await.map_err(|e| ClientError::Data { url: base.to_owned(), message: e.to_string() })?;
+    st.core.store.durable().await.map_err(|e| ClientError::Data {
+        url: base.to_owned(),
+        message: e.to_string(),
+    })?;
     report.stored += stored;
     report.skipped += skipped;
     let new_state = SyncState {
         peer: peer.id.clone(),
         module: module.as_str().to_owned(),
-        last_success: if result.is_ok() { Some(started) } else { state.last_success },
+        last_success: if result.is_ok() {
+            Some(started)
+        } else {
+            state.last_success
+        },
         last_attempt: Some(started),
         last_error: result.as_ref().err().map(ToString::to_string),
         stored,
@@ -163,7 +187,11 @@ async fn pull_module(
 
 /// Pulls locations and tariffs from one CSO; `full` pulls everything and removes what is gone.
 pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncReport, StoreError> {
-    let mut report = SyncReport { peer: peer_id.to_owned(), full, ..SyncReport::default() };
+    let mut report = SyncReport {
+        peer: peer_id.to_owned(),
+        full,
+        ..SyncReport::default()
+    };
     let mark = st.sites.write_mark();
     let Some(peer) = st.core.peers.get(peer_id)? else {
         report.errors.push(format!("no peer {peer_id}"));
@@ -184,7 +212,11 @@ pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncR
         }
     }
     tracing::info!(peer.id = %peer.id, full, stored = report.stored, unchanged = report.unchanged, skipped = report.skipped, removed = report.removed, errors = report.errors.len(), "pull finished");
-    st.events.send(CspEvent::Synced { peer: peer.id.clone(), stored: report.stored as usize, removed: report.removed as usize });
+    st.events.send(CspEvent::Synced {
+        peer: peer.id.clone(),
+        stored: report.stored as usize,
+        removed: report.removed as usize,
+    });
     Ok(report)
 }
 

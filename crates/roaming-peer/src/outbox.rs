@@ -564,7 +564,10 @@ mod tests {
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-        let objects: Vec<String> = entries(&store, "nl-three").into_iter().map(|e| e.push.object).collect();
+        let objects: Vec<String> = entries(&store, "nl-three")
+            .into_iter()
+            .map(|e| e.push.object)
+            .collect();
         assert_eq!(objects, ["x", "y", "z"]);
         // A later push for a cleared object starts a new entry.
         q(push("a", patch(json!({"status": "BLOCKED"}))));

@@ -29,7 +29,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(PATH, get(get_locations))
         .route(&format!("{PATH}/{{location_id}}"), get(get_location))
         .route(&format!("{PATH}/{{location_id}}/{{evse_uid}}"), get(get_evse))
-        .route(&format!("{PATH}/{{location_id}}/{{evse_uid}}/{{connector_id}}"), get(get_connector))
+        .route(
+            &format!("{PATH}/{{location_id}}/{{evse_uid}}/{{connector_id}}"),
+            get(get_connector),
+        )
         .with_state(core)
 }
 
@@ -41,30 +44,52 @@ async fn get_locations(
 ) -> Result<Response, OcpiError> {
     let q = params.query(MAX_LIMIT, caller.peer.compat.lenient_datetime)?;
     let page = LOCATIONS.page(&core.store, PUBLIC, &q)?;
-    Ok(page_response(&core.url_of(uri.path()), &params, &q, page, MAX_LIMIT))
+    Ok(page_response(
+        &core.url_of(uri.path()),
+        &params,
+        &q,
+        page,
+        MAX_LIMIT,
+    ))
 }
 
 fn public_location(core: &Core, id: &str) -> Result<Location, OcpiError> {
     let doc = LOCATIONS.get(&core.store, id.to_ascii_lowercase().as_bytes())?;
-    let loc: Option<Location> =
-        doc.map(|d| serde_json::from_slice(&d.json)).transpose().map_err(|e| OcpiError::Internal(e.to_string()))?;
-    loc.filter(is_public).ok_or_else(|| OcpiError::unknown_location(format!("no location {id}")))
+    let loc: Option<Location> = doc
+        .map(|d| serde_json::from_slice(&d.json))
+        .transpose()
+        .map_err(|e| OcpiError::Internal(e.to_string()))?;
+    loc.filter(is_public)
+        .ok_or_else(|| OcpiError::unknown_location(format!("no location {id}")))
 }
 
 type Json = Result<axum::Json<Envelope<serde_json::Value>>, OcpiError>;
 
 fn data<T: serde::Serialize>(v: &T) -> Json {
-    Ok(axum::Json(Envelope::success(serde_json::to_value(v).map_err(|e| OcpiError::Internal(e.to_string()))?)))
+    Ok(axum::Json(Envelope::success(
+        serde_json::to_value(v).map_err(|e| OcpiError::Internal(e.to_string()))?,
+    )))
 }
 
-async fn get_location(State(core): State<Arc<Core>>, _caller: PeerCaller, OcpiPath(id): OcpiPath<String>) -> Json {
+async fn get_location(
+    State(core): State<Arc<Core>>,
+    _caller: PeerCaller,
+    OcpiPath(id): OcpiPath<String>,
+) -> Json {
     data(&public_location(&core, &id)?)
 }
 
-async fn get_evse(State(core): State<Arc<Core>>, _caller: PeerCaller, OcpiPath((id, uid)): OcpiPath<(String, String)>) -> Json {
+async fn get_evse(
+    State(core): State<Arc<Core>>,
+    _caller: PeerCaller,
+    OcpiPath((id, uid)): OcpiPath<(String, String)>,
+) -> Json {
     let loc = public_location(&core, &id)?;
     let uid = EvseUid::new(uid).map_err(|e| OcpiError::InvalidParameters(e.to_string()))?;
-    data(loc.evse(&uid).ok_or_else(|| OcpiError::unknown_object(format!("no EVSE {uid} at location {id}")))?)
+    data(
+        loc.evse(&uid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("no EVSE {uid} at location {id}")))?,
+    )
 }
 
 async fn get_connector(
@@ -75,6 +100,11 @@ async fn get_connector(
     let loc = public_location(&core, &id)?;
     let uid = EvseUid::new(uid).map_err(|e| OcpiError::InvalidParameters(e.to_string()))?;
     let cid = ConnectorId::new(cid).map_err(|e| OcpiError::InvalidParameters(e.to_string()))?;
-    let evse = loc.evse(&uid).ok_or_else(|| OcpiError::unknown_object(format!("no EVSE {uid} at location {id}")))?;
-    data(evse.connector(&cid).ok_or_else(|| OcpiError::unknown_object(format!("no connector {cid} on EVSE {uid}")))?)
+    let evse = loc
+        .evse(&uid)
+        .ok_or_else(|| OcpiError::unknown_object(format!("no EVSE {uid} at location {id}")))?;
+    data(
+        evse.connector(&cid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("no connector {cid} on EVSE {uid}")))?,
+    )
 }

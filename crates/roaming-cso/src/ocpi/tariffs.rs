@@ -32,5 +32,11 @@ async fn get_tariffs(
 ) -> Result<Response, OcpiError> {
     let q = params.query(MAX_LIMIT, caller.peer.compat.lenient_datetime)?;
     let page = TARIFFS.page(&core.store, PUBLIC, &q)?;
-    Ok(page_response(&core.url_of(uri.path()), &params, &q, page, MAX_LIMIT))
+    Ok(page_response(
+        &core.url_of(uri.path()),
+        &params,
+        &q,
+        page,
+        MAX_LIMIT,
+    ))
 }

@@ -16,7 +16,9 @@ use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_types::Envelope;
 use roaming_types::ids::{ConnectorId, CountryCode, EvseUid, LocationId, PartyId, PartyRef};
-use roaming_types::modules::locations::{Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch};
+use roaming_types::modules::locations::{
+    Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch,
+};
 use roaming_types::modules::types::Role;
 
 use crate::CspState;
@@ -29,8 +31,14 @@ pub const PATH: &str = "/ocpi/2.2.1/locations";
 /// The routes.
 pub fn router(state: CspState) -> Router {
     Router::new()
-        .route(&format!("{PATH}/{{cc}}/{{pid}}/{{location_id}}"), get(get_location).put(put_location).patch(patch_location))
-        .route(&format!("{PATH}/{{cc}}/{{pid}}/{{location_id}}/{{evse_uid}}"), get(get_evse).put(put_evse).patch(patch_evse))
+        .route(
+            &format!("{PATH}/{{cc}}/{{pid}}/{{location_id}}"),
+            get(get_location).put(put_location).patch(patch_location),
+        )
+        .route(
+            &format!("{PATH}/{{cc}}/{{pid}}/{{location_id}}/{{evse_uid}}"),
+            get(get_evse).put(put_evse).patch(patch_evse),
+        )
         .route(
             &format!("{PATH}/{{cc}}/{{pid}}/{{location_id}}/{{evse_uid}}/{{connector_id}}"),
             get(get_connector).put(put_connector).patch(patch_connector),
@@ -70,7 +78,9 @@ fn data<T: serde::Serialize>(v: &T) -> Result<Response, OcpiError> {
 }
 
 fn unknown_location(owner: &PartyRef, id: &str) -> OcpiError {
-    OcpiError::unknown_location(format!("unknown location {owner}/{id}; PUT the location first (T-94)"))
+    OcpiError::unknown_location(format!(
+        "unknown location {owner}/{id}; PUT the location first (T-94)"
+    ))
 }
 
 async fn get_location(
@@ -79,7 +89,11 @@ async fn get_location(
     OcpiPath((cc, pid, id)): OcpiPath<(String, String, String)>,
 ) -> Result<Response, OcpiError> {
     let owner = owner(&caller, &cc, &pid)?;
-    data(&st.sites.location(&owner, &id)?.ok_or_else(|| unknown_location(&owner, &id))?)
+    data(
+        &st.sites
+            .location(&owner, &id)?
+            .ok_or_else(|| unknown_location(&owner, &id))?,
+    )
 }
 
 async fn get_evse(
@@ -88,9 +102,15 @@ async fn get_evse(
     OcpiPath((cc, pid, id, uid)): OcpiPath<(String, String, String, String)>,
 ) -> Result<Response, OcpiError> {
     let owner = owner(&caller, &cc, &pid)?;
-    let loc = st.sites.location(&owner, &id)?.ok_or_else(|| unknown_location(&owner, &id))?;
+    let loc = st
+        .sites
+        .location(&owner, &id)?
+        .ok_or_else(|| unknown_location(&owner, &id))?;
     let uid = EvseUid::new(uid).map_err(invalid)?;
-    data(loc.evse(&uid).ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}")))?)
+    data(
+        loc.evse(&uid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}")))?,
+    )
 }
 
 async fn get_connector(
@@ -99,11 +119,19 @@ async fn get_connector(
     OcpiPath((cc, pid, id, uid, cid)): OcpiPath<(String, String, String, String, String)>,
 ) -> Result<Response, OcpiError> {
     let owner = owner(&caller, &cc, &pid)?;
-    let loc = st.sites.location(&owner, &id)?.ok_or_else(|| unknown_location(&owner, &id))?;
+    let loc = st
+        .sites
+        .location(&owner, &id)?
+        .ok_or_else(|| unknown_location(&owner, &id))?;
     let uid = EvseUid::new(uid).map_err(invalid)?;
     let cid = ConnectorId::new(cid).map_err(invalid)?;
-    let evse = loc.evse(&uid).ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}")))?;
-    data(evse.connector(&cid).ok_or_else(|| OcpiError::unknown_object(format!("unknown connector {cid}")))?)
+    let evse = loc
+        .evse(&uid)
+        .ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}")))?;
+    data(
+        evse.connector(&cid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown connector {cid}")))?,
+    )
 }
 
 async fn put_location(
@@ -137,7 +165,10 @@ async fn modify(
     f: impl FnOnce(&mut Location) -> Result<Write, OcpiError>,
 ) -> Result<Response, OcpiError> {
     let (w, loc) = st.sites.store().transact(|tx| {
-        let mut loc = st.sites.location_tx(tx, owner, id)?.ok_or_else(|| unknown_location(owner, id))?;
+        let mut loc = st
+            .sites
+            .location_tx(tx, owner, id)?
+            .ok_or_else(|| unknown_location(owner, id))?;
         let w = f(&mut loc)?;
         if w != Write::Stale {
             st.sites.put_location_tx(tx, &loc)?;
@@ -187,7 +218,10 @@ async fn put_evse(
     let owner = owner(&caller, &cc, &pid)?;
     let uid = EvseUid::new(uid).map_err(invalid)?;
     if evse.uid != uid {
-        return Err(invalid(format!("the URL names EVSE {uid} but the body {} (T-93)", evse.uid)));
+        return Err(invalid(format!(
+            "the URL names EVSE {uid} but the body {} (T-93)",
+            evse.uid
+        )));
     }
     modify(&st, &owner, &id, Some(&uid), |loc| {
         let t = evse.last_updated;
@@ -218,7 +252,9 @@ async fn patch_evse(
     let uid = EvseUid::new(uid).map_err(invalid)?;
     modify(&st, &owner, &id, Some(&uid), |loc| {
         let t = patch.last_updated;
-        let evse = loc.evse_mut(&uid).ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
+        let evse = loc
+            .evse_mut(&uid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
         if t < evse.last_updated {
             return Ok(Write::Stale);
         }
@@ -239,11 +275,16 @@ async fn put_connector(
     let uid = EvseUid::new(uid).map_err(invalid)?;
     let cid = ConnectorId::new(cid).map_err(invalid)?;
     if connector.id != cid {
-        return Err(invalid(format!("the URL names connector {cid} but the body {} (T-93)", connector.id)));
+        return Err(invalid(format!(
+            "the URL names connector {cid} but the body {} (T-93)",
+            connector.id
+        )));
     }
     modify(&st, &owner, &id, Some(&uid), |loc| {
         let t = connector.last_updated;
-        let evse = loc.evse_mut(&uid).ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
+        let evse = loc
+            .evse_mut(&uid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
         let w = match evse.connector_mut(&cid) {
             Some(old) if old.last_updated > t => return Ok(Write::Stale),
             Some(old) => {
@@ -272,8 +313,12 @@ async fn patch_connector(
     let cid = ConnectorId::new(cid).map_err(invalid)?;
     modify(&st, &owner, &id, Some(&uid), |loc| {
         let t = patch.last_updated;
-        let evse = loc.evse_mut(&uid).ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
-        let c = evse.connector_mut(&cid).ok_or_else(|| OcpiError::unknown_object(format!("unknown connector {cid}; PUT it first (T-94)")))?;
+        let evse = loc
+            .evse_mut(&uid)
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown EVSE {uid}; PUT it first (T-94)")))?;
+        let c = evse.connector_mut(&cid).ok_or_else(|| {
+            OcpiError::unknown_object(format!("unknown connector {cid}; PUT it first (T-94)"))
+        })?;
         if t < c.last_updated {
             return Ok(Write::Stale);
         }

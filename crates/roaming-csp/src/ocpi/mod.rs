@@ -9,7 +9,15 @@ use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 /// The endpoints the CSP lists in its version details.
 pub fn endpoints() -> Vec<ModuleEndpoint> {
     vec![
-        ModuleEndpoint { module: ModuleId::Locations, role: InterfaceRole::Receiver, path: locations::PATH.to_owned() },
-        ModuleEndpoint { module: ModuleId::Tariffs, role: InterfaceRole::Receiver, path: tariffs::PATH.to_owned() },
+        ModuleEndpoint {
+            module: ModuleId::Locations,
+            role: InterfaceRole::Receiver,
+            path: locations::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Tariffs,
+            role: InterfaceRole::Receiver,
+            path: tariffs::PATH.to_owned(),
+        },
     ]
 }

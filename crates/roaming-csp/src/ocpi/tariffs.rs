@@ -23,7 +23,10 @@ pub const PATH: &str = "/ocpi/2.2.1/tariffs";
 /// The routes.
 pub fn router(state: CspState) -> Router {
     Router::new()
-        .route(&format!("{PATH}/{{cc}}/{{pid}}/{{tariff_id}}"), get(get_tariff).put(put_tariff).delete(delete_tariff))
+        .route(
+            &format!("{PATH}/{{cc}}/{{pid}}/{{tariff_id}}"),
+            get(get_tariff).put(put_tariff).delete(delete_tariff),
+        )
         .with_state(state)
 }
 
@@ -40,7 +43,10 @@ async fn get_tariff(
     OcpiPath((cc, pid, id)): OcpiPath<(String, String, String)>,
 ) -> Result<Response, OcpiError> {
     let owner = owner(&caller, &cc, &pid)?;
-    let t = st.sites.tariff(&owner, &id)?.ok_or_else(|| OcpiError::unknown_object(format!("unknown tariff {id}")))?;
+    let t = st
+        .sites
+        .tariff(&owner, &id)?
+        .ok_or_else(|| OcpiError::unknown_object(format!("unknown tariff {id}")))?;
     let v = serde_json::to_value(&t).map_err(|e| OcpiError::Internal(e.to_string()))?;
     Ok(axum::Json(Envelope::success(v)).into_response())
 }
@@ -71,7 +77,11 @@ async fn put_tariff(
         }
     };
     if w != Write::Stale {
-        st.events.send(CspEvent::Tariff { owner: owner.to_string(), tariff: t.id.as_str().to_owned(), deleted: false });
+        st.events.send(CspEvent::Tariff {
+            owner: owner.to_string(),
+            tariff: t.id.as_str().to_owned(),
+            deleted: false,
+        });
     }
     Ok((status, axum::Json(e)).into_response())
 }
@@ -86,6 +96,10 @@ async fn delete_tariff(
         return Err(OcpiError::unknown_object(format!("unknown tariff {id}")));
     }
     st.core.store.durable().await?;
-    st.events.send(CspEvent::Tariff { owner: owner.to_string(), tariff: id, deleted: true });
+    st.events.send(CspEvent::Tariff {
+        owner: owner.to_string(),
+        tariff: id,
+        deleted: true,
+    });
     Ok(axum::Json(Envelope::<serde_json::Value>::ok()).into_response())
 }

@@ -46,7 +46,12 @@ pub struct OperatorError {
 impl OperatorError {
     /// A problem.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// Adds structured details.
@@ -97,7 +102,11 @@ impl IntoResponse for OperatorError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(Problem { error: self.code.to_owned(), message: self.message, details: self.details }),
+            Json(Problem {
+                error: self.code.to_owned(),
+                message: self.message,
+                details: self.details,
+            }),
         )
             .into_response()
     }
@@ -399,9 +408,11 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Self(v)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(OperatorError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text()))
-            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(OperatorError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                e.body_text(),
+            )),
             Err(e) => Err(OperatorError::invalid(e.body_text())),
         }
     }

@@ -245,7 +245,11 @@ pub struct PeerStore {
 impl PeerStore {
     /// Peers in `store`.
     pub fn new(store: StoreHandle) -> Self {
-        Self { store, cache: Arc::new(RwLock::new(BTreeMap::new())), all: Arc::new(RwLock::new(None)) }
+        Self {
+            store,
+            cache: Arc::new(RwLock::new(BTreeMap::new())),
+            all: Arc::new(RwLock::new(None)),
+        }
     }
 
     /// The underlying store.
@@ -282,11 +286,19 @@ impl PeerStore {
 
     /// Every peer, from a cache that every write clears (for the hot path of pushes).
     pub fn all(&self) -> Result<PeerList, StoreError> {
-        if let Some(a) = self.all.read().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+        if let Some(a) = self
+            .all
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             return Ok(Arc::clone(a));
         }
         let list: Arc<Vec<Arc<PeerRecord>>> = Arc::new(self.list()?.into_iter().map(Arc::new).collect());
-        *self.all.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&list));
+        *self
+            .all
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&list));
         Ok(list)
     }
 

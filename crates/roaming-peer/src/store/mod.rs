@@ -279,8 +279,16 @@ impl Tx<'_> {
     }
 
     /// Writes a JSON-encoded value.
-    pub fn put_json<T: Serialize>(&mut self, space: Space, key: impl Into<Vec<u8>>, value: &T) -> Result<&mut Self, StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt { space, message: e.to_string() })?;
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        space: Space,
+        key: impl Into<Vec<u8>>,
+        value: &T,
+    ) -> Result<&mut Self, StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            space,
+            message: e.to_string(),
+        })?;
         Ok(self.put(space, key, bytes))
     }
 
@@ -395,7 +403,11 @@ impl StoreHandle {
             .write_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut tx = Tx { store: self.inner.as_ref(), batch: Batch::new(), overlay: std::collections::BTreeMap::new() };
+        let mut tx = Tx {
+            store: self.inner.as_ref(),
+            batch: Batch::new(),
+            overlay: std::collections::BTreeMap::new(),
+        };
         let value = f(&mut tx)?;
         if !tx.batch.is_empty() {
             self.inner.apply(tx.batch)?;
