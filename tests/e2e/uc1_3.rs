@@ -195,3 +195,24 @@ async fn uc1_3_private_location_changes_are_not_pushed() {
         "LOC-03: nothing of a private site is sent"
     );
 }
+
+#[tokio::test]
+async fn uc1_3_changes_after_a_late_registration_are_pushed() {
+    // Sites exist before the CSP registers; it gets them by pull, then changes by push.
+    let cso = Node::cso().start().await;
+    let _: Value = cso
+        .op(
+            Method::POST,
+            "/api/locations/import",
+            &json!([location("LATE", 52.0, 5.0, 1)]),
+        )
+        .await;
+    let csp = Node::csp().start().await;
+    csp.connect_to(&cso).await;
+    assert!(identical(&cso, &csp, Duration::from_secs(10)).await);
+    set_status(&cso, "LATE", "LATE-E0", "CHARGING").await;
+    assert!(
+        identical(&cso, &csp, Duration::from_secs(10)).await,
+        "the change after registration was pushed"
+    );
+}

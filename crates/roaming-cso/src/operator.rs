@@ -4,11 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use bytes::Bytes;
 use roaming_peer::operator::{OpJson, OperatorError};
 use roaming_types::modules::locations::{Connector, Evse, Location, Status};
 use roaming_types::modules::tariffs::Tariff;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::sites::Sites;
 
@@ -48,18 +50,15 @@ pub struct Imported {
     pub imported: usize,
 }
 
-fn array(v: Value) -> Result<Vec<Value>, OperatorError> {
-    match v {
-        Value::Array(a) => Ok(a),
-        _ => Err(OperatorError::invalid(
-            "the body must be a JSON array of OCPI objects",
-        )),
-    }
+/// The elements of a JSON array body, unparsed (imports can be large: each element is parsed on its own).
+fn array(body: &[u8]) -> Result<Vec<&RawValue>, OperatorError> {
+    serde_json::from_slice::<Vec<&RawValue>>(body)
+        .map_err(|e| OperatorError::invalid(format!("the body must be a JSON array of OCPI objects: {e}")))
 }
 
-async fn import_locations(State(s): State<Sites>, OpJson(v): OpJson<Value>) -> Answer<Imported> {
+async fn import_locations(State(s): State<Sites>, body: Bytes) -> Answer<Imported> {
     Ok(Json(Imported {
-        imported: s.import_locations(array(v)?).await?,
+        imported: s.import_locations(&array(&body)?).await?,
     }))
 }
 
@@ -150,9 +149,9 @@ async fn patch_connector(
     Ok(Json(s.patch_connector(&id, &uid, &cid, v).await?))
 }
 
-async fn import_tariffs(State(s): State<Sites>, OpJson(v): OpJson<Value>) -> Answer<Imported> {
+async fn import_tariffs(State(s): State<Sites>, body: Bytes) -> Answer<Imported> {
     Ok(Json(Imported {
-        imported: s.import_tariffs(array(v)?).await?,
+        imported: s.import_tariffs(&array(&body)?).await?,
     }))
 }
 

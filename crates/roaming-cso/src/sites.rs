@@ -22,6 +22,7 @@ use roaming_types::modules::locations::{
 };
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::error::CsoError;
@@ -31,6 +32,9 @@ use crate::error::CsoError;
 pub const LOCATIONS: Collection = Collection::new("cso_locations", "cso_locations_idx");
 /// Tariffs: key = lower-case tariff id; partitions `all` and `pub`.
 pub const TARIFFS: Collection = Collection::new("cso_tariffs", "cso_tariffs_idx");
+
+/// Objects per write batch of an import.
+const IMPORT_BATCH: usize = 500;
 
 /// The partition every peer may pull.
 pub const PUBLIC: &str = "pub";
@@ -268,38 +272,47 @@ impl Sites {
 
     /// Imports a JSON array of locations: every object is checked strictly first and either all are
     /// stored (created or replaced, each pushed) or none (`Err` lists every problem with its path).
-    pub async fn import_locations(&self, docs: Vec<Value>) -> Result<usize, CsoError> {
+    pub async fn import_locations(&self, docs: &[&RawValue]) -> Result<usize, CsoError> {
         let now = Self::now_text();
         let mut problems = Vec::new();
-        let mut parsed = Vec::with_capacity(docs.len());
-        for (i, mut v) in docs.into_iter().enumerate() {
+        // Checked objects are kept as JSON, not as structs: a large import stays small in memory.
+        let mut checked: Vec<Vec<u8>> = Vec::with_capacity(docs.len());
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, raw) in docs.iter().enumerate() {
             let path = format!("[{i}]");
+            // One element at a time: a whole file as serde_json::Value would take many times its size.
+            let mut v: Value = serde_json::from_str(raw.get()).map_err(CsoError::internal)?;
             prefill(&mut v, Some(self.party()), &now, &["evses", "connectors"]);
             match strict::<Location>(v, &path).and_then(|l| self.check_location(&l, &path).map(|()| l)) {
-                Ok(l) => parsed.push(l),
-                Err(p) => problems.extend(p),
-            }
-        }
-        for (i, l) in parsed.iter().enumerate() {
-            if parsed[..i].iter().any(|m| m.id == l.id) {
-                problems.push(ImportProblem {
-                    path: format!("[{i}].id"),
+                Ok(l) if !ids.insert(l.id.to_key()) => problems.push(ImportProblem {
+                    path: format!("{path}.id"),
                     message: format!("location {} appears twice", l.id),
-                });
+                }),
+                Ok(l) => checked.push(serde_json::to_vec(&l).map_err(CsoError::internal)?),
+                Err(p) => problems.extend(p),
             }
         }
         if !problems.is_empty() {
             return Err(CsoError::Import(problems));
         }
-        let n = parsed.len();
-        let woken = self.core.store.transact(|tx| {
-            let mut woken = Vec::new();
-            for loc in &parsed {
-                woken.extend(self.store_location(tx, loc, None)?);
-            }
-            Ok::<_, CsoError>(woken)
-        })?;
-        self.commit(woken).await?;
+        let n = checked.len();
+        // Every object passed the checks, so nothing of the file can be refused any more. The writes go
+        // in batches of IMPORT_BATCH objects: one batch of a whole large file makes sled hold several
+        // times its size in memory. Only a storage failure could stop the import midway, and importing
+        // the same file again then completes it (every write is a full replace).
+        let mut woken = std::collections::BTreeSet::new();
+        for part in checked.chunks(IMPORT_BATCH) {
+            let w = self.core.store.transact(|tx| {
+                let mut woken = Vec::new();
+                for json in part {
+                    let loc: Location = serde_json::from_slice(json).map_err(CsoError::internal)?;
+                    woken.extend(self.store_location(tx, &loc, None)?);
+                }
+                Ok::<_, CsoError>(woken)
+            })?;
+            woken.extend(w);
+        }
+        self.commit(woken.into_iter().collect()).await?;
         tracing::info!(count = n, "locations imported");
         Ok(n)
     }
@@ -529,12 +542,13 @@ impl Sites {
     }
 
     /// Imports a JSON array of tariffs, all or nothing.
-    pub async fn import_tariffs(&self, docs: Vec<Value>) -> Result<usize, CsoError> {
+    pub async fn import_tariffs(&self, docs: &[&RawValue]) -> Result<usize, CsoError> {
         let now = Self::now_text();
         let mut problems = Vec::new();
         let mut parsed = Vec::with_capacity(docs.len());
-        for (i, mut v) in docs.into_iter().enumerate() {
+        for (i, raw) in docs.iter().enumerate() {
             let path = format!("[{i}]");
+            let mut v: Value = serde_json::from_str(raw.get()).map_err(CsoError::internal)?;
             prefill(&mut v, Some(self.party()), &now, &[]);
             match strict::<Tariff>(v, &path).and_then(|t| self.check_tariff(&t, &path).map(|()| t)) {
                 Ok(t) => parsed.push(t),

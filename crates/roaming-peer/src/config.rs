@@ -51,6 +51,10 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "directory of the sled store, the operator key and the instance file",
     },
     KeySpec {
+        key: "store.cache_mb",
+        help: "memory for sled's page cache in MiB (default 64)",
+    },
+    KeySpec {
         key: "listen",
         help: "address of the OCPI face (public)",
     },
@@ -109,6 +113,18 @@ pub const CORE_KEYS: &[KeySpec] = &[
     KeySpec {
         key: "credentials.rotation_grace_secs",
         help: "how long an old token stays valid after rotation (CR-24)",
+    },
+    KeySpec {
+        key: "push.retry_base_ms",
+        help: "first retry delay of a push to a peer that is down",
+    },
+    KeySpec {
+        key: "push.retry_max_secs",
+        help: "longest retry delay of a push (exponential backoff with jitter)",
+    },
+    KeySpec {
+        key: "push.window",
+        help: "pushes in flight at once per peer (never two for one location)",
     },
     KeySpec {
         key: "log.format",
@@ -206,6 +222,10 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Grace period of an old inbound token after rotation (CR-24).
     pub rotation_grace: Duration,
+    /// sled page cache in bytes.
+    pub store_cache_bytes: u64,
+    /// Pushes in flight per peer.
+    pub push_window: usize,
     /// Retry policy of pushes.
     pub push_backoff: crate::client::backoff::Backoff,
     /// Log format.
@@ -433,6 +453,11 @@ impl Config {
             connect_timeout: secs("client.connect_timeout_secs", 10)?,
             handshake_timeout: secs("client.handshake_timeout_secs", 20)?,
             rotation_grace: secs("credentials.rotation_grace_secs", 300)?,
+            store_cache_bytes: get("store.cache_mb").map_or(Ok(64), |v| parse_usize("store.cache_mb", v))?
+                as u64
+                * 1024
+                * 1024,
+            push_window: get("push.window").map_or(Ok(16), |v| parse_usize("push.window", v))?,
             push_backoff: {
                 let base =
                     get("push.retry_base_ms").map_or(Ok(500), |v| parse_usize("push.retry_base_ms", v))?;
@@ -602,6 +627,33 @@ mod tests {
         }
         let (_, w) = Config::resolve(&defaults(), &[layer("file", &[("lisen", "x")])]).unwrap();
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn every_key_that_resolve_reads_is_known() {
+        // Keys read by `resolve`: a value for each must not produce an "unknown setting" warning.
+        let src = include_str!("config.rs");
+        let mut pairs = Vec::new();
+        for pattern in ["get(\"", "secs(\"", "size(\""] {
+            for part in src.split(pattern).skip(1) {
+                let key = part.split('"').next().unwrap();
+                if !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                {
+                    pairs.push((key.to_owned(), "1".to_owned()));
+                }
+            }
+        }
+        assert!(pairs.len() > 25, "found {} keys", pairs.len());
+        let known = Config::known_keys(&defaults());
+        for (k, _) in &pairs {
+            assert!(
+                known.iter().any(|s| s.key == k),
+                "{k} is read but not in CORE_KEYS"
+            );
+        }
     }
 
     #[test]

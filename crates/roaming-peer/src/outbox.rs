@@ -305,105 +305,180 @@ enum Outcome {
     Dead(String),
 }
 
+/// The group of an object: pushes of one group are never in flight together, so that a location and
+/// its EVSEs and connectors reach the peer in the order they were queued (`locations/<id>/…` →
+/// `locations/<id>`).
+fn group(object: &str) -> &str {
+    match object.match_indices('/').nth(1) {
+        Some((i, _)) => &object[..i],
+        None => object,
+    }
+}
+
+/// Delivers one peer's entries: up to `window` at a time, never two of the same group, oldest first.
+/// A transient failure pauses the peer for the backoff delay (in-flight deliveries finish).
 async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
     let waker = core.outbox.waker(&peer_id);
     let p = prefix([peer_id.to_ascii_lowercase()]);
+    let window = core.config.push_window.max(1);
+    let mut in_flight: BTreeMap<u64, String> = BTreeMap::new();
+    let mut running: tokio::task::JoinSet<(u64, Vec<u8>, Entry, Outcome)> = tokio::task::JoinSet::new();
+    let mut paused_until: Option<tokio::time::Instant> = None;
+    let mut failures: u32 = 0;
     loop {
         if core.is_shutting_down() {
+            running.abort_all();
             return;
         }
-        let next = match core.store.engine().scan(OUTBOX, &p, None, 1) {
-            Ok(v) => v.into_iter().next(),
-            Err(e) => {
-                tracing::error!(peer.id = %peer_id, error = %e, "outbox: store read failed");
-                None
-            }
-        };
-        let Some((k, v)) = next else {
-            // Nothing to do: wait for a wake-up (or poll now and then in case one was missed).
-            tokio::select! {
-                () = waker.notified() => {},
-                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {},
-                () = core.shutdown_signal() => return,
-            }
-            continue;
-        };
-        let entry: Entry = match serde_json::from_slice(&v) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(peer.id = %peer_id, error = %e, "outbox: dropping an unreadable entry");
-                let _ = core.store.apply({
-                    let mut b = crate::store::Batch::new();
-                    b.delete(OUTBOX, k.clone());
-                    b
-                });
-                continue;
-            }
-        };
         let Ok(Some(peer)) = core.peers.get(&peer_id) else {
+            running.abort_all();
             return;
         };
-        let outcome = deliver(&core, &peer, &entry).await;
-        let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or([0; 8]));
-        match outcome {
-            Outcome::Delivered => finish(&core, &peer_id, seq, &entry, None),
-            Outcome::Dead(reason) => {
-                tracing::warn!(peer.id = %peer_id, object = %entry.push.object, reason = %reason, "push refused permanently; kept as a dead letter");
-                finish(&core, &peer_id, seq, &entry, Some(reason));
+        let paused = paused_until.is_some_and(|t| tokio::time::Instant::now() < t);
+        if !paused && in_flight.len() < window {
+            let page = core
+                .store
+                .engine()
+                .scan(OUTBOX, &p, None, window * 4)
+                .unwrap_or_else(|e| {
+                    tracing::error!(peer.id = %peer_id, error = %e, "outbox: store read failed");
+                    Vec::new()
+                });
+            for (k, v) in page {
+                if in_flight.len() >= window {
+                    break;
+                }
+                let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or([0; 8]));
+                if in_flight.contains_key(&seq) {
+                    continue;
+                }
+                let entry: Entry = match serde_json::from_slice(&v) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::error!(peer.id = %peer_id, error = %e, "outbox: dropping an unreadable entry");
+                        let mut b = crate::store::Batch::new();
+                        b.delete(OUTBOX, k.clone());
+                        let _ = core.store.apply(b);
+                        continue;
+                    }
+                };
+                let g = group(&entry.push.object).to_owned();
+                if in_flight.values().any(|x| *x == g) {
+                    continue;
+                }
+                in_flight.insert(seq, g);
+                let (core, peer) = (Arc::clone(&core), Arc::clone(&peer));
+                running.spawn(async move {
+                    let outcome = deliver(&core, &peer, &entry).await;
+                    (seq, k, entry, outcome)
+                });
             }
-            Outcome::Replace(push) => {
-                let r = core.store.transact(|tx| {
-                    if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, &k)? {
-                        if current.rev == entry.rev {
-                            current.push = push;
-                            current.rev += 1;
-                            tx.put_json(OUTBOX, k.clone(), &current)?;
+        }
+        let pause = async {
+            match paused_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            done = running.join_next(), if !running.is_empty() => {
+                // Take every delivery that has finished, and record them in one transaction.
+                let mut ready = Vec::new();
+                let mut next = done;
+                while let Some(Ok(item)) = next {
+                    ready.push(item);
+                    next = running.try_join_next();
+                }
+                let mut finished = Vec::new();
+                for (seq, k, entry, outcome) in ready {
+                    in_flight.remove(&seq);
+                    match outcome {
+                        Outcome::Delivered => {
+                            failures = 0;
+                            paused_until = None;
+                            finished.push((seq, entry, None));
+                        }
+                        Outcome::Dead(reason) => {
+                            tracing::warn!(peer.id = %peer_id, object = %entry.push.object, reason = %reason, "push refused permanently; kept as a dead letter");
+                            finished.push((seq, entry, Some(reason)));
+                        }
+                        Outcome::Replace(push) => replace(&core, &k, &entry, push),
+                        Outcome::Retry(reason) => {
+                            failures += 1;
+                            record_failure(&core, &k, &reason);
+                            let wait = backoff.delay(failures - 1, random_unit());
+                            tracing::info!(peer.id = %peer_id, object = %entry.push.object, failures, retry_in_ms = wait.as_millis() as u64, reason = %reason, "push not delivered; will retry");
+                            paused_until = Some(tokio::time::Instant::now() + wait);
                         }
                     }
-                    Ok::<_, StoreError>(())
-                });
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "outbox: store write failed");
                 }
+                finish(&core, &peer_id, finished);
             }
-            Outcome::Retry(reason) => {
-                let attempts = entry.attempts + 1;
-                let _ = core.store.transact(|tx| {
-                    if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, &k)? {
-                        current.attempts = attempts;
-                        current.last_error = Some(reason.clone());
-                        tx.put_json(OUTBOX, k.clone(), &current)?;
-                    }
-                    Ok::<_, StoreError>(())
-                });
-                let wait = backoff.delay(attempts.saturating_sub(1), random_unit());
-                tracing::info!(peer.id = %peer_id, object = %entry.push.object, attempts, retry_in_ms = wait.as_millis() as u64, reason = %reason, "push not delivered; will retry");
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {},
-                    () = core.shutdown_signal() => return,
-                }
+            () = waker.notified() => {}
+            () = pause => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)), if running.is_empty() => {}
+            () = core.shutdown_signal() => {
+                running.abort_all();
+                return;
             }
         }
     }
 }
 
-/// Removes a delivered (or dead) entry unless it was replaced meanwhile.
-fn finish(core: &Core, peer: &str, seq: u64, delivered: &Entry, dead: Option<String>) {
-    let k = seq_key(peer, seq);
+/// Replaces an entry's push (the T-94 fallback) unless a newer change replaced it meanwhile.
+fn replace(core: &Core, k: &[u8], delivered: &Entry, push: Push) {
     let r = core.store.transact(|tx| {
-        let Some(current) = tx.get_json::<Entry>(OUTBOX, &k)? else {
-            return Ok(());
-        };
-        if current.rev != delivered.rev {
-            // A newer state arrived while this one was in flight: deliver that too.
-            return Ok(());
+        if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, k)? {
+            if current.rev == delivered.rev {
+                current.push = push;
+                current.rev += 1;
+                tx.put_json(OUTBOX, k.to_vec(), &current)?;
+            }
         }
-        tx.delete(OUTBOX, k.clone());
-        tx.delete(OUTBOX_OBJ, obj_key(peer, &current.push.object));
-        if let Some(reason) = dead {
-            let mut d = current.clone();
-            d.last_error = Some(reason);
-            tx.put_json(OUTBOX_DEAD, k.clone(), &d)?;
+        Ok::<_, StoreError>(())
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "outbox: store write failed");
+    }
+}
+
+/// Counts a failed attempt on an entry.
+fn record_failure(core: &Core, k: &[u8], reason: &str) {
+    let r = core.store.transact(|tx| {
+        if let Some(mut current) = tx.get_json::<Entry>(OUTBOX, k)? {
+            current.attempts += 1;
+            current.last_error = Some(reason.to_owned());
+            tx.put_json(OUTBOX, k.to_vec(), &current)?;
+        }
+        Ok::<_, StoreError>(())
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "outbox: store write failed");
+    }
+}
+
+/// Removes delivered (or dead) entries, each unless it was replaced while in flight, in one transaction.
+fn finish(core: &Core, peer: &str, done: Vec<(u64, Entry, Option<String>)>) {
+    if done.is_empty() {
+        return;
+    }
+    let r = core.store.transact(|tx| {
+        for (seq, delivered, dead) in &done {
+            let k = seq_key(peer, *seq);
+            let Some(current) = tx.get_json::<Entry>(OUTBOX, &k)? else {
+                continue;
+            };
+            if current.rev != delivered.rev {
+                // A newer state arrived while this one was in flight: deliver that too.
+                continue;
+            }
+            tx.delete(OUTBOX, k.clone());
+            tx.delete(OUTBOX_OBJ, obj_key(peer, &current.push.object));
+            if let Some(reason) = dead {
+                let mut d = current.clone();
+                d.last_error = Some(reason.clone());
+                tx.put_json(OUTBOX_DEAD, k.clone(), &d)?;
+            }
         }
         Ok::<_, StoreError>(())
     });

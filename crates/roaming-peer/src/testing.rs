@@ -107,6 +107,8 @@ impl TestEndpoint {
         let operator_addr = operator
             .local_addr()
             .map_err(|e| StartError::Other(e.to_string()))?;
+        // The key file first, so that the endpoint and this client read the same key.
+        let key = crate::operator::ensure_key(&data_dir, None)?;
         let (tx, rx) = oneshot::channel();
         let join = tokio::spawn(endpoint::run(
             Arc::clone(&core),
@@ -117,7 +119,6 @@ impl TestEndpoint {
                 let _ = rx.await;
             },
         ));
-        let key = crate::operator::ensure_key(&data_dir, None)?;
         let op = OperatorClient::new(&format!("http://{operator_addr}"), key, None)
             .map_err(|e| StartError::Other(e.to_string()))?;
         // Wait until the operator face answers.

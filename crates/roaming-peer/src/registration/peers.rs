@@ -309,6 +309,10 @@ impl PeerStore {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        *self
+            .all
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         r
     }
 

@@ -115,7 +115,7 @@ impl Store for MemoryStore {
         for op in batch.into_ops() {
             match op {
                 Op::Put(space, k, v) => {
-                    map.insert(full_key(space, &k), v);
+                    map.insert(full_key(space, &k), v.to_vec());
                 }
                 Op::Delete(space, k) => {
                     map.remove(&full_key(space, &k));

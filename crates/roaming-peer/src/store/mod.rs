@@ -74,7 +74,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Insert or replace a value.
-    Put(Space, Vec<u8>, Vec<u8>),
+    Put(Space, Vec<u8>, Arc<[u8]>),
     /// Remove a value (no-op when absent).
     Delete(Space, Vec<u8>),
 }
@@ -93,7 +93,7 @@ impl Batch {
 
     /// Adds a put.
     pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
-        self.ops.push(Op::Put(space, key.into(), value.into()));
+        self.ops.push(Op::Put(space, key.into(), Arc::from(value.into())));
         self
     }
 
@@ -245,6 +245,9 @@ impl fmt::Debug for StoreHandle {
     }
 }
 
+/// A transaction's own writes by (keyspace, key); `None` is a delete.
+type Overlay = std::collections::BTreeMap<(Space, Vec<u8>), Option<Arc<[u8]>>>;
+
 /// A read-modify-write inside [`StoreHandle::transact`]: writes are collected in a batch that is
 /// applied atomically when the closure returns `Ok`. `get` sees the transaction's own writes
 /// (read-your-writes); `scan` sees committed data only.
@@ -253,14 +256,14 @@ pub struct Tx<'a> {
     store: &'a dyn Store,
     batch: Batch,
     /// The transaction's own writes by key (`None` = deleted), for read-your-writes.
-    overlay: std::collections::BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+    overlay: Overlay,
 }
 
 impl Tx<'_> {
     /// Reads one value (the transaction's own writes first).
     pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.overlay.get(&(space, key.to_vec())) {
-            Some(v) => Ok(v.clone()),
+            Some(v) => Ok(v.as_deref().map(<[u8]>::to_vec)),
             None => self.store.get(space, key),
         }
     }
@@ -272,9 +275,10 @@ impl Tx<'_> {
 
     /// Writes a value.
     pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
-        let (key, value) = (key.into(), value.into());
-        self.overlay.insert((space, key.clone()), Some(value.clone()));
-        self.batch.put(space, key, value);
+        let (key, value): (Vec<u8>, Arc<[u8]>) = (key.into(), Arc::from(value.into()));
+        self.overlay
+            .insert((space, key.clone()), Some(Arc::clone(&value)));
+        self.batch.ops.push(Op::Put(space, key, value));
         self
     }
 

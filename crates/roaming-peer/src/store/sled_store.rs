@@ -38,6 +38,9 @@ struct Committer {
     done: watch::Sender<(u64, Option<String>)>,
 }
 
+/// sled's page cache by default (sled's own default is 1 GiB, far more than an endpoint needs).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// sled on disk.
 #[derive(Debug)]
 pub struct SledStore {
@@ -48,14 +51,35 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    /// Opens or creates the database in `dir`.
+    /// Opens or creates the database in `dir` with sled's page cache limited to `cache_bytes`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Like [`open`](Self::open) with an explicit cache size.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(engine)?;
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(engine)?;
+        // A previous instance in this process may still be releasing the file lock for a moment
+        // (sled's background threads finish after the last handle is dropped).
+        let mut attempts = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .cache_capacity(cache_bytes)
+                // Durability comes from our group commit; sled's own periodic flusher only adds
+                // background I/O. Writes never acknowledged (outbox bookkeeping) go with the next commit.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(engine(e)),
+            }
+        };
         let (done, _) = watch::channel((0, None));
         let committer = Arc::new(Committer {
             state: Mutex::new(CommitState::default()),
@@ -108,10 +132,20 @@ fn flush_to_disk(db: &sled::Db, file_path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Under load, flushes are at least this far apart so that each covers many writers: a sled flush is
+/// expensive in CPU and I/O, and the waiting writers would otherwise each get one of their own.
+/// An idle store flushes at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
+#[expect(
+    clippy::disallowed_types,
+    reason = "a plain thread, not a tokio task: std time is right here"
+)]
 fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer) {
     let mut durable = 0u64;
+    let mut last_flush: Option<std::time::Instant> = None;
     loop {
-        let (target, stop) = {
+        {
             let mut state = lock(c);
             while state.requested == durable && !state.stop {
                 state = c
@@ -119,10 +153,23 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer) {
                     .wait(state)
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
+        }
+        if let Some(t) = last_flush {
+            let since = std::time::Instant::now().saturating_duration_since(t);
+            if since < LINGER {
+                std::thread::sleep(LINGER - since);
+            }
+        }
+        // The target is read after the linger, so the writers that arrived meanwhile are included;
+        // every write acknowledged with a ticket ≤ target was applied before this read.
+        let (target, stop) = {
+            let state = lock(c);
             (state.requested, state.stop)
         };
         if target != durable || stop {
             let result = flush_to_disk(db, file_path);
+            let now = std::time::Instant::now();
+            last_flush = Some(now);
             durable = target;
             c.done.send_replace((target, result.err()));
         }
@@ -222,7 +269,7 @@ impl Store for SledStore {
         let mut b = sled::Batch::default();
         for op in batch.into_ops() {
             match op {
-                Op::Put(space, k, v) => b.insert(full_key(space, &k), v),
+                Op::Put(space, k, v) => b.insert(full_key(space, &k), &*v),
                 Op::Delete(space, k) => b.remove(full_key(space, &k)),
             }
         }
