@@ -13,7 +13,9 @@ use crate::ci_string::{CiString, Text, Url};
 use crate::datetime::DateTime;
 use crate::decode::{self, DecodeWarning, Strictness};
 use crate::error::TypeError;
-use crate::ids::{ConnectorId, CountryCode, EvseIdText, EvseUid, GroupId, LocationId, PartyId, PartyRef, TariffId, TokenUid};
+use crate::ids::{
+    ConnectorId, CountryCode, EvseIdText, EvseUid, GroupId, LocationId, PartyId, PartyRef, TariffId, TokenUid,
+};
 use crate::modules::tokens::TokenType;
 use crate::modules::types::DisplayText;
 use crate::money::Number;
@@ -346,7 +348,6 @@ pub struct EnergyMix {
     pub energy_product_name: Option<Text<64>>,
 }
 
-
 // === Enums ===
 
 crate::open_enum! {
@@ -639,7 +640,8 @@ impl HourMinute {
 
     /// As a chrono time.
     pub fn to_naive(self) -> chrono::NaiveTime {
-        chrono::NaiveTime::from_hms_opt(u32::from(self.hour), u32::from(self.minute), 0).unwrap_or(chrono::NaiveTime::MIN)
+        chrono::NaiveTime::from_hms_opt(u32::from(self.hour), u32::from(self.minute), 0)
+            .unwrap_or(chrono::NaiveTime::MIN)
     }
 }
 
@@ -647,7 +649,8 @@ impl FromStr for HourMinute {
     type Err = TypeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let b = s.as_bytes();
-        let ok = b.len() == 5 && b[2] == b':' && b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit());
+        let ok =
+            b.len() == 5 && b[2] == b':' && b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit());
         if !ok {
             return Err(TypeError::format("time of day", s, "expected HH:MM"));
         }
@@ -705,35 +708,70 @@ pub struct Hours {
     /// Open 24/7 (except the exceptional closings).
     pub twentyfourseven: bool,
     /// Weekly hours; at least one when not 24/7.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub regular_hours: Vec<RegularHours>,
     /// Extra openings.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub exceptional_openings: Vec<ExceptionalPeriod>,
     /// Closings; they override regular hours and openings.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub exceptional_closings: Vec<ExceptionalPeriod>,
 }
 
 impl Hours {
     fn validate(&self, path: &str) -> Result<(), TypeError> {
         if !self.twentyfourseven && self.regular_hours.is_empty() {
-            return Err(TypeError::format("Hours", path, "regular_hours needs at least one entry when twentyfourseven is false (§6.3)"));
+            return Err(TypeError::format(
+                "Hours",
+                path,
+                "regular_hours needs at least one entry when twentyfourseven is false (§6.3)",
+            ));
         }
         if self.twentyfourseven && !self.regular_hours.is_empty() {
-            return Err(TypeError::format("Hours", path, "regular_hours may only be used when twentyfourseven is false (§6.3)"));
+            return Err(TypeError::format(
+                "Hours",
+                path,
+                "regular_hours may only be used when twentyfourseven is false (§6.3)",
+            ));
         }
         for (i, r) in self.regular_hours.iter().enumerate() {
             if !(1..=7).contains(&r.weekday) {
-                return Err(TypeError::format("Hours", path, format!("regular_hours[{i}].weekday must be 1 (Monday) to 7 (Sunday)")));
+                return Err(TypeError::format(
+                    "Hours",
+                    path,
+                    format!("regular_hours[{i}].weekday must be 1 (Monday) to 7 (Sunday)"),
+                ));
             }
             if r.period_end <= r.period_begin {
-                return Err(TypeError::format("Hours", path, format!("regular_hours[{i}].period_end must be later than period_begin")));
+                return Err(TypeError::format(
+                    "Hours",
+                    path,
+                    format!("regular_hours[{i}].period_end must be later than period_begin"),
+                ));
             }
         }
-        for (name, list) in [("exceptional_openings", &self.exceptional_openings), ("exceptional_closings", &self.exceptional_closings)] {
+        for (name, list) in [
+            ("exceptional_openings", &self.exceptional_openings),
+            ("exceptional_closings", &self.exceptional_closings),
+        ] {
             if let Some(i) = list.iter().position(|p| p.period_end <= p.period_begin) {
-                return Err(TypeError::format("Hours", path, format!("{name}[{i}].period_end must be after period_begin")));
+                return Err(TypeError::format(
+                    "Hours",
+                    path,
+                    format!("{name}[{i}].period_end must be after period_begin"),
+                ));
             }
         }
         Ok(())
@@ -775,13 +813,25 @@ pub struct PublishTokenType {
 impl PublishTokenType {
     fn validate(&self, path: &str) -> Result<(), TypeError> {
         if self.uid.is_none() && self.visual_number.is_none() && self.group_id.is_none() {
-            return Err(TypeError::format("PublishTokenType", path, "one of uid, visual_number or group_id is required (§6.3)"));
+            return Err(TypeError::format(
+                "PublishTokenType",
+                path,
+                "one of uid, visual_number or group_id is required (§6.3)",
+            ));
         }
         if self.uid.is_some() && self.token_type.is_none() {
-            return Err(TypeError::format("PublishTokenType", path, "type is required with uid (§6.3)"));
+            return Err(TypeError::format(
+                "PublishTokenType",
+                path,
+                "type is required with uid (§6.3)",
+            ));
         }
         if self.visual_number.is_some() && self.issuer.is_none() {
-            return Err(TypeError::format("PublishTokenType", path, "issuer is required with visual_number (§6.3)"));
+            return Err(TypeError::format(
+                "PublishTokenType",
+                path,
+                "issuer is required with visual_number (§6.3)",
+            ));
         }
         Ok(())
     }
@@ -808,7 +858,11 @@ pub struct Connector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_electric_power: Option<u32>,
     /// The tariffs that apply (LOC-08).
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tariff_ids: Vec<TariffId>,
     /// Terms and conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -820,7 +874,8 @@ pub struct Connector {
 impl Connector {
     /// The maximum power in W: `max_electric_power` when given, else voltage × current × phases.
     pub fn max_power_w(&self) -> u64 {
-        let computed = u64::from(self.max_voltage) * u64::from(self.max_amperage) * u64::from(self.power_type.phases());
+        let computed =
+            u64::from(self.max_voltage) * u64::from(self.max_amperage) * u64::from(self.power_type.phases());
         self.max_electric_power.map_or(computed, u64::from)
     }
 
@@ -828,17 +883,31 @@ impl Connector {
     pub fn apply_patch(&mut self, patch: ConnectorPatch) -> Result<(), TypeError> {
         if let Some(id) = patch.id.value() {
             if id != &self.id {
-                return Err(TypeError::format("PATCH", "id", "the id in the body differs from the object's (T-93)"));
+                return Err(TypeError::format(
+                    "PATCH",
+                    "id",
+                    "the id in the body differs from the object's (T-93)",
+                ));
             }
         }
         patch.standard.apply_required(&mut self.standard, "standard")?;
         patch.format.apply_required(&mut self.format, "format")?;
-        patch.power_type.apply_required(&mut self.power_type, "power_type")?;
-        patch.max_voltage.apply_required(&mut self.max_voltage, "max_voltage")?;
-        patch.max_amperage.apply_required(&mut self.max_amperage, "max_amperage")?;
-        patch.max_electric_power.apply_optional(&mut self.max_electric_power);
+        patch
+            .power_type
+            .apply_required(&mut self.power_type, "power_type")?;
+        patch
+            .max_voltage
+            .apply_required(&mut self.max_voltage, "max_voltage")?;
+        patch
+            .max_amperage
+            .apply_required(&mut self.max_amperage, "max_amperage")?;
+        patch
+            .max_electric_power
+            .apply_optional(&mut self.max_electric_power);
         patch.tariff_ids.apply_list(&mut self.tariff_ids);
-        patch.terms_and_conditions.apply_optional(&mut self.terms_and_conditions);
+        patch
+            .terms_and_conditions
+            .apply_optional(&mut self.terms_and_conditions);
         self.last_updated = patch.last_updated;
         Ok(())
     }
@@ -889,10 +958,18 @@ pub struct Evse {
     /// Current status.
     pub status: Status,
     /// Planned statuses (LOC-05).
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub status_schedule: Vec<StatusSchedule>,
     /// Capabilities.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub capabilities: Vec<Capability>,
     /// Connectors (at least one).
     pub connectors: Vec<Connector>,
@@ -906,13 +983,25 @@ pub struct Evse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_reference: Option<Text<16>>,
     /// Directions.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub directions: Vec<DisplayText>,
     /// Parking restrictions.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub parking_restrictions: Vec<ParkingRestriction>,
     /// Images.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub images: Vec<Image>,
     /// Last change of the EVSE or a connector (T-82).
     pub last_updated: DateTime,
@@ -938,11 +1027,19 @@ impl Evse {
     pub fn validate(&self) -> Result<(), TypeError> {
         let path = format!("evse {}", self.uid);
         if self.connectors.is_empty() {
-            return Err(TypeError::format("EVSE", &path, "connectors needs at least one entry (§6.3)"));
+            return Err(TypeError::format(
+                "EVSE",
+                &path,
+                "connectors needs at least one entry (§6.3)",
+            ));
         }
         for (i, c) in self.connectors.iter().enumerate() {
             if self.connectors[..i].iter().any(|d| d.id == c.id) {
-                return Err(TypeError::format("EVSE", &path, format!("connector id {} is used twice", c.id)));
+                return Err(TypeError::format(
+                    "EVSE",
+                    &path,
+                    format!("connector id {} is used twice", c.id),
+                ));
             }
         }
         Ok(())
@@ -952,7 +1049,11 @@ impl Evse {
     pub fn apply_patch(&mut self, patch: EvsePatch) -> Result<(), TypeError> {
         if let Some(uid) = patch.uid.value() {
             if uid != &self.uid {
-                return Err(TypeError::format("PATCH", "uid", "the uid in the body differs from the object's (T-93)"));
+                return Err(TypeError::format(
+                    "PATCH",
+                    "uid",
+                    "the uid in the body differs from the object's (T-93)",
+                ));
             }
         }
         patch.evse_id.apply_optional(&mut self.evse_id);
@@ -962,13 +1063,21 @@ impl Evse {
         if let Patch::Value(c) = patch.connectors {
             self.connectors = c;
         } else if matches!(patch.connectors, Patch::Null) {
-            return Err(TypeError::format("PATCH", "connectors", "a required field cannot be null"));
+            return Err(TypeError::format(
+                "PATCH",
+                "connectors",
+                "a required field cannot be null",
+            ));
         }
         patch.floor_level.apply_optional(&mut self.floor_level);
         patch.coordinates.apply_optional(&mut self.coordinates);
-        patch.physical_reference.apply_optional(&mut self.physical_reference);
+        patch
+            .physical_reference
+            .apply_optional(&mut self.physical_reference);
         patch.directions.apply_list(&mut self.directions);
-        patch.parking_restrictions.apply_list(&mut self.parking_restrictions);
+        patch
+            .parking_restrictions
+            .apply_list(&mut self.parking_restrictions);
         patch.images.apply_list(&mut self.images);
         self.last_updated = patch.last_updated;
         Ok(())
@@ -1030,7 +1139,11 @@ pub struct Location {
     /// Whether it may be published; `false` locations are never sent (LOC-03).
     pub publish: bool,
     /// Token holders who may see an unpublished location (only with `publish = false`).
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub publish_allowed_to: Vec<PublishTokenType>,
     /// Display name, string(255).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1050,16 +1163,28 @@ pub struct Location {
     /// Coordinates (E-20).
     pub coordinates: GeoLocation,
     /// Related points.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub related_locations: Vec<AdditionalGeoLocation>,
     /// Type of parking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parking_type: Option<ParkingType>,
     /// The EVSEs.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub evses: Vec<Evse>,
     /// Directions.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub directions: Vec<DisplayText>,
     /// Operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1071,7 +1196,11 @@ pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<BusinessDetails>,
     /// Facilities.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub facilities: Vec<Facility>,
     /// IANA time zone, string(255): tariffs' local times are in it (§9.2).
     pub time_zone: Text<255>,
@@ -1082,7 +1211,11 @@ pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_when_closed: Option<bool>,
     /// Images.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub images: Vec<Image>,
     /// Energy mix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1131,7 +1264,11 @@ impl Location {
     pub fn validate(&self) -> Result<(), TypeError> {
         let path = format!("location {}", self.id);
         if self.publish && !self.publish_allowed_to.is_empty() {
-            return Err(TypeError::format("Location", &path, "publish_allowed_to may only be used when publish is false (LOC-03)"));
+            return Err(TypeError::format(
+                "Location",
+                &path,
+                "publish_allowed_to may only be used when publish is false (LOC-03)",
+            ));
         }
         for p in &self.publish_allowed_to {
             p.validate(&path)?;
@@ -1140,15 +1277,27 @@ impl Location {
             h.validate(&path)?;
         }
         if self.tz().is_none() {
-            return Err(TypeError::format("Location", &path, format!("time_zone {:?} is not an IANA time zone", self.time_zone.as_str())));
+            return Err(TypeError::format(
+                "Location",
+                &path,
+                format!("time_zone {:?} is not an IANA time zone", self.time_zone.as_str()),
+            ));
         }
         let c = self.country.as_str();
         if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(TypeError::format("Location", &path, "country must be an ISO 3166-1 alpha-3 code such as NLD"));
+            return Err(TypeError::format(
+                "Location",
+                &path,
+                "country must be an ISO 3166-1 alpha-3 code such as NLD",
+            ));
         }
         for (i, e) in self.evses.iter().enumerate() {
             if self.evses[..i].iter().any(|f| f.uid == e.uid) {
-                return Err(TypeError::format("Location", &path, format!("EVSE uid {} is used twice", e.uid)));
+                return Err(TypeError::format(
+                    "Location",
+                    &path,
+                    format!("EVSE uid {} is used twice", e.uid),
+                ));
             }
             e.validate()?;
         }
@@ -1157,11 +1306,16 @@ impl Location {
 
     /// Applies a PATCH (T-92); ids must match (T-93).
     pub fn apply_patch(&mut self, patch: LocationPatch) -> Result<(), TypeError> {
-        let mismatch = |field: &'static str| TypeError::format("PATCH", field, "differs from the object's (T-93)");
+        let mismatch =
+            |field: &'static str| TypeError::format("PATCH", field, "differs from the object's (T-93)");
         if patch.id.value().is_some_and(|v| v != &self.id) {
             return Err(mismatch("id"));
         }
-        if patch.country_code.value().is_some_and(|v| v != &self.country_code) {
+        if patch
+            .country_code
+            .value()
+            .is_some_and(|v| v != &self.country_code)
+        {
             return Err(mismatch("country_code"));
         }
         if patch.party_id.value().is_some_and(|v| v != &self.party_id) {
@@ -1175,7 +1329,9 @@ impl Location {
         patch.postal_code.apply_optional(&mut self.postal_code);
         patch.state.apply_optional(&mut self.state);
         patch.country.apply_required(&mut self.country, "country")?;
-        patch.coordinates.apply_required(&mut self.coordinates, "coordinates")?;
+        patch
+            .coordinates
+            .apply_required(&mut self.coordinates, "coordinates")?;
         patch.related_locations.apply_list(&mut self.related_locations);
         patch.parking_type.apply_optional(&mut self.parking_type);
         patch.evses.apply_list(&mut self.evses);
@@ -1186,7 +1342,9 @@ impl Location {
         patch.facilities.apply_list(&mut self.facilities);
         patch.time_zone.apply_required(&mut self.time_zone, "time_zone")?;
         patch.opening_times.apply_optional(&mut self.opening_times);
-        patch.charging_when_closed.apply_optional(&mut self.charging_when_closed);
+        patch
+            .charging_when_closed
+            .apply_optional(&mut self.charging_when_closed);
         patch.images.apply_list(&mut self.images);
         patch.energy_mix.apply_optional(&mut self.energy_mix);
         self.last_updated = patch.last_updated;
@@ -1314,7 +1472,13 @@ mod tests {
     #[test]
     fn loc03_publish_allowed_to_only_when_unpublished() {
         let mut loc: Location = serde_json::from_value(location_json()).unwrap();
-        loc.publish_allowed_to = vec![PublishTokenType { uid: None, token_type: None, visual_number: None, issuer: None, group_id: Some(GroupId::new("G1").unwrap()) }];
+        loc.publish_allowed_to = vec![PublishTokenType {
+            uid: None,
+            token_type: None,
+            visual_number: None,
+            issuer: None,
+            group_id: Some(GroupId::new("G1").unwrap()),
+        }];
         assert!(loc.validate().is_err());
         loc.publish = false;
         loc.validate().unwrap();
@@ -1326,7 +1490,12 @@ mod tests {
     #[test]
     fn hours_rules() {
         let mut loc: Location = serde_json::from_value(location_json()).unwrap();
-        loc.opening_times = Some(Hours { twentyfourseven: false, regular_hours: vec![], exceptional_openings: vec![], exceptional_closings: vec![] });
+        loc.opening_times = Some(Hours {
+            twentyfourseven: false,
+            regular_hours: vec![],
+            exceptional_openings: vec![],
+            exceptional_closings: vec![],
+        });
         assert!(loc.validate().is_err());
         let h: Result<HourMinute, _> = "24:00".parse();
         assert!(h.is_err());
@@ -1366,24 +1535,37 @@ mod tests {
     #[test]
     fn t81_t92_t93_patches() {
         let mut loc: Location = serde_json::from_value(location_json()).unwrap();
-        let p: LocationPatch = serde_json::from_value(json!({ "name": "Nytt navn", "postal_code": null, "last_updated": "2026-03-02T00:00:00Z" })).unwrap();
+        let p: LocationPatch = serde_json::from_value(
+            json!({ "name": "Nytt navn", "postal_code": null, "last_updated": "2026-03-02T00:00:00Z" }),
+        )
+        .unwrap();
         loc.apply_patch(p).unwrap();
         assert_eq!(loc.name.as_ref().unwrap().as_str(), "Nytt navn");
         assert!(loc.postal_code.is_none());
         assert_eq!(loc.city.as_str(), "Oslo", "absent fields stay");
         assert_eq!(loc.last_updated.to_string(), "2026-03-02T00:00:00Z");
-        let p: LocationPatch = serde_json::from_value(json!({ "id": "OTHER", "last_updated": "2026-03-02T00:00:00Z" })).unwrap();
+        let p: LocationPatch =
+            serde_json::from_value(json!({ "id": "OTHER", "last_updated": "2026-03-02T00:00:00Z" })).unwrap();
         assert!(loc.apply_patch(p).is_err());
-        let p: LocationPatch = serde_json::from_value(json!({ "city": null, "last_updated": "2026-03-02T00:00:00Z" })).unwrap();
+        let p: LocationPatch =
+            serde_json::from_value(json!({ "city": null, "last_updated": "2026-03-02T00:00:00Z" })).unwrap();
         assert!(loc.apply_patch(p).is_err(), "required field cannot be nulled");
-        assert!(serde_json::from_value::<LocationPatch>(json!({ "name": "x" })).is_err(), "T-81");
+        assert!(
+            serde_json::from_value::<LocationPatch>(json!({ "name": "x" })).is_err(),
+            "T-81"
+        );
 
         let evse = loc.evse_mut(&EvseUid::new("fjr-0001-a").unwrap()).unwrap();
-        let p: EvsePatch = serde_json::from_value(json!({ "status": "CHARGING", "last_updated": "2026-03-03T00:00:00Z" })).unwrap();
+        let p: EvsePatch =
+            serde_json::from_value(json!({ "status": "CHARGING", "last_updated": "2026-03-03T00:00:00Z" }))
+                .unwrap();
         evse.apply_patch(p).unwrap();
         assert_eq!(evse.status, Status::Charging);
         let conn = evse.connector_mut(&ConnectorId::new("1").unwrap()).unwrap();
-        let p: ConnectorPatch = serde_json::from_value(json!({ "tariff_ids": ["AC-NEW"], "last_updated": "2026-03-04T00:00:00Z" })).unwrap();
+        let p: ConnectorPatch = serde_json::from_value(
+            json!({ "tariff_ids": ["AC-NEW"], "last_updated": "2026-03-04T00:00:00Z" }),
+        )
+        .unwrap();
         conn.apply_patch(p).unwrap();
         assert_eq!(conn.tariff_ids[0].as_str(), "AC-NEW");
         let t = DateTime::from_ymd_hms(2026, 3, 4, 0, 0, 0).unwrap();

@@ -98,11 +98,18 @@ impl FromStr for LocalDate {
     type Err = TypeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let b = s.as_bytes();
-        let shape = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shape {
             return Err(TypeError::format("date", s, "expected YYYY-MM-DD"));
         }
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Self).map_err(|_| TypeError::format("date", s, "no such date"))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Self)
+            .map_err(|_| TypeError::format("date", s, "no such date"))
     }
 }
 
@@ -180,7 +187,11 @@ pub struct TariffRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<u64>,
     /// Days of the week.
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub day_of_week: Vec<DayOfWeek>,
     /// Marks an element that prices a reservation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,7 +223,11 @@ pub struct Tariff {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub tariff_type: Option<TariffType>,
     /// Alternative texts (must not repeat the prices when elements are given).
-    #[serde(default, deserialize_with = "super::null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tariff_alt_text: Vec<DisplayText>,
     /// Human-readable explanation page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,46 +276,92 @@ impl Tariff {
         let path = format!("tariff {}", self.id);
         let c = self.currency.as_str();
         if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(TypeError::format("Tariff", &path, "currency must be an ISO 4217 code such as EUR"));
+            return Err(TypeError::format(
+                "Tariff",
+                &path,
+                "currency must be an ISO 4217 code such as EUR",
+            ));
         }
         if self.elements.is_empty() {
-            return Err(TypeError::format("Tariff", &path, "elements needs at least one entry (§9.2)"));
+            return Err(TypeError::format(
+                "Tariff",
+                &path,
+                "elements needs at least one entry (§9.2)",
+            ));
         }
         for (i, e) in self.elements.iter().enumerate() {
             if e.price_components.is_empty() {
-                return Err(TypeError::format("Tariff", &path, format!("elements[{i}].price_components needs at least one entry (§9.2)")));
+                return Err(TypeError::format(
+                    "Tariff",
+                    &path,
+                    format!("elements[{i}].price_components needs at least one entry (§9.2)"),
+                ));
             }
-            if let Some(j) = e.price_components.iter().position(|p| p.price.value().is_sign_negative()) {
-                return Err(TypeError::format("Tariff", &path, format!("elements[{i}].price_components[{j}].price must not be negative")));
+            if let Some(j) = e
+                .price_components
+                .iter()
+                .position(|p| p.price.value().is_sign_negative())
+            {
+                return Err(TypeError::format(
+                    "Tariff",
+                    &path,
+                    format!("elements[{i}].price_components[{j}].price must not be negative"),
+                ));
             }
             let Some(r) = &e.restrictions else { continue };
             if r.reservation.is_some()
-                && e.price_components.iter().any(|p| !matches!(p.dimension, TariffDimensionType::Flat | TariffDimensionType::Time))
+                && e.price_components
+                    .iter()
+                    .any(|p| !matches!(p.dimension, TariffDimensionType::Flat | TariffDimensionType::Time))
             {
-                return Err(TypeError::format("Tariff", &path, format!("elements[{i}]: a reservation element may only have FLAT and TIME components (§9.2)")));
+                return Err(TypeError::format(
+                    "Tariff",
+                    &path,
+                    format!(
+                        "elements[{i}]: a reservation element may only have FLAT and TIME components (§9.2)"
+                    ),
+                ));
             }
             let pairs = [
                 ("kwh", r.min_kwh, r.max_kwh),
                 ("current", r.min_current, r.max_current),
                 ("power", r.min_power, r.max_power),
-                ("duration", r.min_duration.map(|v| Number::from(i64::try_from(v).unwrap_or(i64::MAX))), r.max_duration.map(|v| Number::from(i64::try_from(v).unwrap_or(i64::MAX)))),
+                (
+                    "duration",
+                    r.min_duration
+                        .map(|v| Number::from(i64::try_from(v).unwrap_or(i64::MAX))),
+                    r.max_duration
+                        .map(|v| Number::from(i64::try_from(v).unwrap_or(i64::MAX))),
+                ),
             ];
             for (name, min, max) in pairs {
                 if let (Some(a), Some(b)) = (min, max) {
                     if a >= b {
-                        return Err(TypeError::format("Tariff", &path, format!("elements[{i}]: min_{name} must be below max_{name}")));
+                        return Err(TypeError::format(
+                            "Tariff",
+                            &path,
+                            format!("elements[{i}]: min_{name} must be below max_{name}"),
+                        ));
                     }
                 }
             }
             if let (Some(a), Some(b)) = (r.start_date, r.end_date) {
                 if a >= b {
-                    return Err(TypeError::format("Tariff", &path, format!("elements[{i}]: start_date must be before end_date (end is exclusive)")));
+                    return Err(TypeError::format(
+                        "Tariff",
+                        &path,
+                        format!("elements[{i}]: start_date must be before end_date (end is exclusive)"),
+                    ));
                 }
             }
         }
         if let (Some(a), Some(b)) = (self.start_date_time, self.end_date_time) {
             if a >= b {
-                return Err(TypeError::format("Tariff", &path, "start_date_time must be before end_date_time"));
+                return Err(TypeError::format(
+                    "Tariff",
+                    &path,
+                    "start_date_time must be before end_date_time",
+                ));
             }
         }
         if let (Some(min), Some(max)) = (&self.min_price, &self.max_price) {
@@ -312,7 +373,12 @@ impl Tariff {
     }
 
     /// A free tariff (§9.3 item 11) for a party.
-    pub fn free(party: &PartyRef, id: TariffId, currency: &str, last_updated: DateTime) -> Result<Self, TypeError> {
+    pub fn free(
+        party: &PartyRef,
+        id: TariffId,
+        currency: &str,
+        last_updated: DateTime,
+    ) -> Result<Self, TypeError> {
         Ok(Self {
             country_code: party.country_code.clone(),
             party_id: party.party_id.clone(),
@@ -412,7 +478,10 @@ mod tests {
     fn dates_and_times_are_checked() {
         assert!("2026-02-30".parse::<LocalDate>().is_err());
         assert!("2026-2-3".parse::<LocalDate>().is_err());
-        assert_eq!("2026-02-03".parse::<LocalDate>().unwrap().to_string(), "2026-02-03");
+        assert_eq!(
+            "2026-02-03".parse::<LocalDate>().unwrap().to_string(),
+            "2026-02-03"
+        );
         let r: Result<TariffRestrictions, _> = serde_json::from_value(json!({ "start_time": "25:00" }));
         assert!(r.is_err());
     }
