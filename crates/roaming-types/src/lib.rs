@@ -21,6 +21,7 @@ pub mod datetime;
 pub mod decode;
 pub mod envelope;
 pub mod error;
+pub mod global_ids;
 pub mod ids;
 pub mod modules;
 pub mod money;
