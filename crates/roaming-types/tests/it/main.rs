@@ -1,0 +1,7 @@
+//! Integration tests of the vocabulary: every object round-trips through our own example documents
+//! (`tests/fixtures`), and one test per erratum of the checklist (§17) that applies to parsing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod errata;
+mod spec_examples;
