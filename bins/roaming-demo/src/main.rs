@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use roaming_peer::testing::{TestEndpoint, TestTls};
+use serde_json::{Value, json};
 use transcript::Transcript;
 
 /// One node of the demo.
@@ -138,8 +139,158 @@ async fn uc1_1(demo: &mut Demo) -> StepResult {
     Ok(())
 }
 
+/// Waits (up to 10 s) until `f` holds, polling every 50 ms.
+async fn until<F, Fut>(what: &str, mut f: F) -> StepResult
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if f().await {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(format!("timed out waiting for: {what}"))
+}
+
+fn site(id: &str, name: &str, lat: f64, lon: f64, dc: bool) -> Value {
+    let connector = if dc {
+        json!({ "id": "1", "standard": "IEC_62196_T2_COMBO", "format": "CABLE", "power_type": "DC",
+                "max_voltage": 920, "max_amperage": 200, "max_electric_power": 150000, "tariff_ids": ["DC-FAST"] })
+    } else {
+        json!({ "id": "1", "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": "AC_3_PHASE",
+                "max_voltage": 230, "max_amperage": 32, "tariff_ids": ["AC-STD"] })
+    };
+    json!({
+        "id": id, "publish": true, "name": name, "address": "Stationsplein 1", "city": "Utrecht", "country": "NLD",
+        "coordinates": { "latitude": format!("{lat:.6}"), "longitude": format!("{lon:.6}") },
+        "time_zone": "Europe/Amsterdam",
+        "evses": [
+            { "uid": format!("{id}-1"), "evse_id": format!("NL*CSO*E{id}1").replace('-', ""), "status": "AVAILABLE",
+              "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "CHARGING_PROFILE_CAPABLE"],
+              "connectors": [connector.clone()] },
+            { "uid": format!("{id}-2"), "evse_id": format!("NL*CSO*E{id}2").replace('-', ""), "status": "AVAILABLE",
+              "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE"], "connectors": [connector] }
+        ]
+    })
+}
+
+async fn uc1_2_to_2_2(demo: &mut Demo) -> StepResult {
+    let op = |e: roaming_peer::operator::client::OperatorClientError| e.to_string();
+    demo.header("UC2-1 + UC1-2 The CSO loads tariffs and sites; both are pushed to the CSP");
+    let tariffs = json!([
+        { "id": "AC-STD", "currency": "EUR", "type": "REGULAR",
+          "elements": [{ "price_components": [{ "type": "ENERGY", "price": 0.35, "vat": 21, "step_size": 1 }] }] },
+        { "id": "DC-FAST", "currency": "EUR",
+          "elements": [{ "price_components": [{ "type": "FLAT", "price": 1.00, "vat": 21, "step_size": 1 },
+                                              { "type": "ENERGY", "price": 0.59, "vat": 21, "step_size": 1 }] }] }
+    ]);
+    let _: Value = demo
+        .cso
+        .ep
+        .operator
+        .post("/api/tariffs/import", &tariffs)
+        .await
+        .map_err(op)?;
+    let sites = json!([
+        site("UTR-CS", "Utrecht Centraal P+R", 52.0894, 5.1103, true),
+        site("AMS-ZUID", "Amsterdam Zuid", 52.3389, 4.8722, false),
+        site("RTM-CS", "Rotterdam Centraal", 51.9244, 4.4690, false)
+    ]);
+    let _: Value = demo
+        .cso
+        .ep
+        .operator
+        .post("/api/locations/import", &sites)
+        .await
+        .map_err(op)?;
+    println!("   CSO operator: import tariffs (2) and import locations (3 sites, 6 EVSEs)");
+    let csp = demo.csp.ep.operator.clone();
+    until("the CSP holds 3 sites", || {
+        let csp = csp.clone();
+        async move {
+            csp.get::<Value>("/api/locations")
+                .await
+                .is_ok_and(|r| r["total"] == 3)
+        }
+    })
+    .await?;
+    demo.calls();
+    let near: Value = csp
+        .get("/api/locations?near=52.09,5.12&radius_km=50")
+        .await
+        .map_err(op)?;
+    let names: Vec<&str> = near["locations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    println!("   CSP app: sites within 50 km of Utrecht → {}", names.join(", "));
+    let fast: Value = csp.get("/api/locations?min_power_kw=50").await.map_err(op)?;
+    println!("   CSP app: sites with ≥ 50 kW → {} site(s)", fast["total"]);
+
+    demo.header("UC1-3 An EVSE status change at the CSO reaches the CSP (PATCH of status + last_updated)");
+    let _: Value = demo
+        .cso
+        .ep
+        .operator
+        .send(
+            http::Method::PUT,
+            "/api/locations/UTR-CS/UTR-CS-1/status",
+            Some(&json!({ "status": "CHARGING" })),
+        )
+        .await
+        .map_err(op)?;
+    println!("   CSO operator: evse-status UTR-CS UTR-CS-1 CHARGING");
+    until("the CSP sees CHARGING", || {
+        let csp = csp.clone();
+        async move {
+            csp.get::<Value>("/api/locations?status=CHARGING")
+                .await
+                .is_ok_and(|r| r["total"] == 1)
+        }
+    })
+    .await?;
+    demo.calls();
+    println!("   → the CSP's copy shows UTR-CS-1 CHARGING");
+
+    demo.header("UC2-2 The CSP pulls the CSO's tariffs and shows what applies at a connector");
+    let report: Value = csp
+        .send::<(), _>(http::Method::POST, "/api/peers/NL-CSO/sync?full=true", None)
+        .await
+        .map_err(op)?;
+    demo.calls();
+    println!(
+        "   full pull: {} stored, {} unchanged, {} removed",
+        report["stored"], report["unchanged"], report["removed"]
+    );
+    let tariffs: Value = csp
+        .get("/api/locations/NL/CSO/UTR-CS/UTR-CS-1/1/tariffs")
+        .await
+        .map_err(op)?;
+    for t in tariffs.as_array().into_iter().flatten() {
+        let parts: Vec<String> = t["tariff"]["elements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|e| e["price_components"].as_array().cloned().unwrap_or_default())
+            .map(|c| format!("{} {} EUR", c["type"].as_str().unwrap_or(""), c["price"]))
+            .collect();
+        println!(
+            "   connector UTR-CS-1/1: tariff {} ({}) active now: {}",
+            t["tariff_id"],
+            parts.join(" + "),
+            t["active_now"]
+        );
+    }
+    Ok(())
+}
+
 async fn run(demo: &mut Demo) -> StepResult {
     uc1_1(demo).await?;
+    uc1_2_to_2_2(demo).await?;
     Ok(())
 }
 

@@ -172,6 +172,15 @@ pub enum Write {
     Updated,
     /// Older than what is stored: ignored.
     Stale,
+    /// The same as what is stored: nothing to do.
+    Unchanged,
+}
+
+impl Write {
+    /// Whether the store changed.
+    pub fn changed(self) -> bool {
+        matches!(self, Self::Created | Self::Updated)
+    }
 }
 
 impl Sites {
@@ -258,13 +267,14 @@ impl Sites {
         let w = self.store.transact(|tx| {
             let w = match self.location_tx(tx, &loc.party(), loc.id.as_str())? {
                 Some(old) if old.last_updated > loc.last_updated => return Ok(Write::Stale),
+                Some(old) if old == *loc => return Ok(Write::Unchanged),
                 Some(_) => Write::Updated,
                 None => Write::Created,
             };
             self.put_location_tx(tx, loc)?;
             Ok::<_, StoreError>(w)
         })?;
-        if w != Write::Stale {
+        if w.changed() {
             self.indexed(loc);
         }
         Ok(w)
@@ -346,6 +356,7 @@ impl Sites {
                 .transpose()?
             {
                 Some(old) if old.last_updated > t.last_updated => return Ok(Write::Stale),
+                Some(old) if old == *t => return Ok(Write::Unchanged),
                 Some(_) => Write::Updated,
                 None => Write::Created,
             };

@@ -141,7 +141,7 @@ async fn pull_module(
                     },
                 };
                 match outcome {
-                    Ok((Write::Stale, _)) => report.unchanged += 1,
+                    Ok((Write::Stale | Write::Unchanged, _)) => report.unchanged += 1,
                     Ok((_, loc)) => {
                         stored += 1;
                         if let Some(l) = loc {

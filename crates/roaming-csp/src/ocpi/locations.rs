@@ -67,7 +67,7 @@ fn ok(status: Http, message: Option<&str>) -> Response {
 fn written(w: Write) -> Response {
     match w {
         Write::Created => ok(Http::CREATED, None),
-        Write::Updated => ok(Http::OK, None),
+        Write::Updated | Write::Unchanged => ok(Http::OK, None),
         Write::Stale => ok(Http::OK, Some("older than the stored object; ignored")),
     }
 }
@@ -150,7 +150,7 @@ async fn put_location(
     }
     let w = st.sites.upsert_location(&loc)?;
     st.core.store.durable().await?;
-    if w != Write::Stale {
+    if w.changed() {
         st.announce_location(&loc);
     }
     Ok(written(w))
@@ -170,13 +170,13 @@ async fn modify(
             .location_tx(tx, owner, id)?
             .ok_or_else(|| unknown_location(owner, id))?;
         let w = f(&mut loc)?;
-        if w != Write::Stale {
+        if w.changed() {
             st.sites.put_location_tx(tx, &loc)?;
         }
         Ok::<_, OcpiError>((w, loc))
     })?;
     st.core.store.durable().await?;
-    if w != Write::Stale {
+    if w.changed() {
         st.sites.indexed(&loc);
         match changed_evse.and_then(|u| loc.evse(u)) {
             Some(e) => st.events.send(CspEvent::Evse {

@@ -70,13 +70,13 @@ async fn put_tariff(
     let mut e = Envelope::<serde_json::Value>::ok();
     let status = match w {
         Write::Created => http::StatusCode::CREATED,
-        Write::Updated => http::StatusCode::OK,
+        Write::Updated | Write::Unchanged => http::StatusCode::OK,
         Write::Stale => {
             e.status_message = Some("older than the stored tariff; ignored".to_owned());
             http::StatusCode::OK
         }
     };
-    if w != Write::Stale {
+    if w.changed() {
         st.events.send(CspEvent::Tariff {
             owner: owner.to_string(),
             tariff: t.id.as_str().to_owned(),
