@@ -77,9 +77,10 @@ impl Core {
     pub fn open(config: Config, ocpi_addr: SocketAddr) -> Result<Arc<Self>, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::Other(format!("data directory {}: {e}", config.data_dir.display())))?;
-        let store = StoreHandle::new(crate::store::SledStore::open_with_cache(
+        let store = StoreHandle::new(crate::store::SledStore::open_tuned(
             &config.data_dir.join("db"),
             config.store_cache_bytes,
+            config.commit_linger,
         )?);
         Self::with_store(config, ocpi_addr, store)
     }

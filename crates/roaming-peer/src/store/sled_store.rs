@@ -58,6 +58,11 @@ impl SledStore {
 
     /// Like [`open`](Self::open) with an explicit cache size.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_tuned(dir, cache_bytes, DEFAULT_LINGER)
+    }
+
+    /// Like [`open`](Self::open) with an explicit cache size and group-commit linger.
+    pub fn open_tuned(dir: &Path, cache_bytes: u64, linger: std::time::Duration) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(engine)?;
         // A previous instance in this process may still be releasing the file lock for a moment
         // (sled's background threads finish after the last handle is dropped).
@@ -91,7 +96,7 @@ impl SledStore {
         let file_path = dir.join("db");
         let thread = std::thread::Builder::new()
             .name("sled-group-commit".to_owned())
-            .spawn(move || commit_loop(&thread_db, &file_path, &thread_committer))
+            .spawn(move || commit_loop(&thread_db, &file_path, &thread_committer, linger))
             .map_err(engine)?;
         Ok(Self {
             db,
@@ -135,13 +140,13 @@ fn flush_to_disk(db: &sled::Db, file_path: &Path) -> Result<(), String> {
 /// Under load, flushes are at least this far apart so that each covers many writers: a sled flush is
 /// expensive in CPU and I/O, and the waiting writers would otherwise each get one of their own.
 /// An idle store flushes at once.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 #[expect(
     clippy::disallowed_types,
     reason = "a plain thread, not a tokio task: std time is right here"
 )]
-fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer) {
+fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time::Duration) {
     let mut durable = 0u64;
     let mut last_flush: Option<std::time::Instant> = None;
     loop {
@@ -156,8 +161,8 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer) {
         }
         if let Some(t) = last_flush {
             let since = std::time::Instant::now().saturating_duration_since(t);
-            if since < LINGER {
-                std::thread::sleep(LINGER - since);
+            if since < linger {
+                std::thread::sleep(linger - since);
             }
         }
         // The target is read after the linger, so the writers that arrived meanwhile are included;
