@@ -285,9 +285,25 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_told_apart_from_rule_errors() {
-        assert!(decode_slice::<Vec<u32>>(b"[1,", DecodeOptions::LENIENT).unwrap_err().syntax);
-        assert!(decode_slice::<serde_json::Value>(b"{\"a\" 1}", DecodeOptions::LENIENT).unwrap_err().syntax);
-        assert!(!decode_slice::<u32>(b"\"x\"", DecodeOptions::LENIENT).unwrap_err().syntax);
-        assert!(!decode_slice::<u32>(b"{}", DecodeOptions::LENIENT).unwrap_err().syntax);
+        assert!(
+            decode_slice::<Vec<u32>>(b"[1,", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
+        assert!(
+            decode_slice::<serde_json::Value>(b"{\"a\" 1}", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
+        assert!(
+            !decode_slice::<u32>(b"\"x\"", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
+        assert!(
+            !decode_slice::<u32>(b"{}", DecodeOptions::LENIENT)
+                .unwrap_err()
+                .syntax
+        );
     }
 }
