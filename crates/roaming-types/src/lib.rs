@@ -15,6 +15,8 @@
 //!
 //! See `docs/types.md` for the OCPI type → Rust type table.
 
+#![warn(clippy::float_arithmetic)]
+
 pub mod auth;
 pub mod ci_string;
 pub mod datetime;
