@@ -266,6 +266,11 @@ async fn uc1_1_token_a_reaches_only_versions_and_credentials() {
             .status,
         200
     );
+    // T-22: a functional module with token A → 401.
+    let w = raw
+        .get(&format!("{}/ocpi/2.2.1/locations", cso.ocpi_url), &inv.token)
+        .await;
+    assert_eq!(w.status, 401, "{}", w.body);
     // CR-22 / CR-31: PUT, DELETE (and GET) of credentials before registration → 405.
     let url = format!("{}{CREDENTIALS}", cso.ocpi_url);
     let body = credentials_body("abc", "https://peer.example/ocpi/versions", "EMSP", "DE", "XYZ");
