@@ -671,6 +671,7 @@ pub fn location_push(
         path,
         op,
         to: None,
+        query: Vec::new(),
     }
 }
 
@@ -687,6 +688,7 @@ pub fn tariff_push(party: &PartyRef, id: &TariffId, op: PushOp) -> Push {
         ],
         op,
         to: None,
+        query: Vec::new(),
     }
 }
 

@@ -163,25 +163,7 @@ pub struct Sites {
     seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// What happened to a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    /// New object.
-    Created,
-    /// Replaced or changed.
-    Updated,
-    /// Older than what is stored: ignored.
-    Stale,
-    /// The same as what is stored: nothing to do.
-    Unchanged,
-}
-
-impl Write {
-    /// Whether the store changed.
-    pub fn changed(self) -> bool {
-        matches!(self, Self::Created | Self::Updated)
-    }
-}
+pub use roaming_peer::store::Write;
 
 impl Sites {
     /// Loads the search index from the store.

@@ -200,6 +200,44 @@ impl Core {
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
+
+    /// Calls `url` at `peer` with the peer's token and the routing headers from our party to `to`
+    /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is one attribute of the call"
+    )]
+    pub async fn call_peer<B: serde::Serialize + ?Sized>(
+        &self,
+        peer: &PeerRecord,
+        method: http::Method,
+        url: &str,
+        to: Option<roaming_types::ids::PartyRef>,
+        body: Option<&B>,
+        timeout: Option<Duration>,
+        correlation_id: Option<&str>,
+    ) -> Result<crate::client::Answer, crate::client::ClientError> {
+        let to = to.or_else(|| peer.parties(&self.counterpart_role()).into_iter().next());
+        let routing = to.map(|to| crate::client::Routing {
+            from: self.config.party.clone(),
+            to,
+        });
+        let correlation = correlation_id.map_or_else(crate::headers::new_id, str::to_owned);
+        self.client
+            .call(
+                method,
+                url,
+                crate::client::Auth {
+                    token: &peer.token_out,
+                    raw: peer.compat.raw_token_out,
+                },
+                routing.as_ref(),
+                &correlation,
+                body,
+                timeout,
+            )
+            .await
+    }
 }
 
 fn unreachable_text<const N: usize>() -> Text<N> {

@@ -77,6 +77,9 @@ pub struct Push {
     pub op: PushOp,
     /// The receiving party (routing headers); the peer's first counterpart party when `None`.
     pub to: Option<PartyRef>,
+    /// Query parameters (e.g. the Tokens module's `type`, TOK-11).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<(String, String)>,
 }
 
 /// A stored entry.
@@ -132,12 +135,22 @@ fn obj_key(peer: &str, object: &str) -> Vec<u8> {
     key([peer.to_ascii_lowercase(), object.to_owned()])
 }
 
+/// Merges a later PATCH into a pending PUT or PATCH body: newer field values win, except
+/// `charging_periods`, which a Sessions PATCH **appends** (SES-02, §7.1), so the merged body carries
+/// the periods of both.
 fn merge_patch(
     into: &mut serde_json::Map<String, serde_json::Value>,
     patch: serde_json::Map<String, serde_json::Value>,
 ) {
     for (k, v) in patch {
-        into.insert(k, v);
+        match (k.as_str(), into.get_mut(&k), v) {
+            ("charging_periods", Some(serde_json::Value::Array(have)), serde_json::Value::Array(more)) => {
+                have.extend(more);
+            }
+            (_, _, v) => {
+                into.insert(k, v);
+            }
+        }
     }
 }
 
@@ -493,7 +506,16 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
         return Outcome::Dead(format!("the peer has no {} {} endpoint", push.module, push.role));
     };
     let segments: Vec<&str> = push.path.iter().map(String::as_str).collect();
-    let url = join_url(base, &segments);
+    let mut url = join_url(base, &segments);
+    if !push.query.is_empty() {
+        let q: Vec<String> = push
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+            .collect();
+        url.push('?');
+        url.push_str(&q.join("&"));
+    }
     let counterpart = core.counterpart_role();
     let to = push
         .to
@@ -530,6 +552,10 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
         Ok(_) => Outcome::Delivered,
         Err(e) => classify(core, push, &e),
     }
+}
+
+fn query_escape(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
@@ -572,7 +598,29 @@ mod tests {
             path: vec!["x".to_owned()],
             op,
             to: None,
+            query: Vec::new(),
         }
+    }
+
+    #[test]
+    fn merged_session_patches_keep_every_charging_period() {
+        // SES-02: a Sessions PATCH appends periods, so two pending PATCHes merge into one that carries
+        // the periods of both, in order; a PATCH merged into a pending PUT extends the PUT's periods.
+        let store = StoreHandle::memory();
+        let q = |p: Push| store.transact(|tx| Outbox::enqueue(tx, "de-csp", p)).unwrap();
+        q(push("s", patch(json!({"kwh": 1, "charging_periods": [{"n": 1}]}))));
+        q(push("s", patch(json!({"kwh": 2, "charging_periods": [{"n": 2}, {"n": 3}]}))));
+        q(push("s", patch(json!({"kwh": 3}))));
+        assert_eq!(
+            entries(&store, "de-csp")[0].push.op,
+            patch(json!({"kwh": 3, "charging_periods": [{"n": 1}, {"n": 2}, {"n": 3}]}))
+        );
+        q(push("t", PushOp::Put { body: json!({"kwh": 0, "charging_periods": [{"n": 1}]}) }));
+        q(push("t", patch(json!({"kwh": 1, "charging_periods": [{"n": 2}]}))));
+        assert_eq!(
+            entries(&store, "de-csp")[1].push.op,
+            PushOp::Put { body: json!({"kwh": 1, "charging_periods": [{"n": 1}, {"n": 2}]}) }
+        );
     }
 
     fn patch(v: serde_json::Value) -> PushOp {

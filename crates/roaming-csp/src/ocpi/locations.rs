@@ -9,12 +9,11 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use http::StatusCode as Http;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
-use roaming_types::Envelope;
+use roaming_peer::server::reply::{data, written};
 use roaming_types::ids::{ConnectorId, CountryCode, EvseUid, LocationId, PartyId, PartyRef};
 use roaming_types::modules::locations::{
     Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch,
@@ -56,25 +55,6 @@ fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError
     let pid = PartyId::new(pid).map_err(invalid)?;
     caller.require_owner(&cc, &pid, &Role::Cpo)?;
     Ok(PartyRef::new(cc, pid))
-}
-
-fn ok(status: Http, message: Option<&str>) -> Response {
-    let mut e = Envelope::<serde_json::Value>::ok();
-    e.status_message = message.map(str::to_owned);
-    (status, axum::Json(e)).into_response()
-}
-
-fn written(w: Write) -> Response {
-    match w {
-        Write::Created => ok(Http::CREATED, None),
-        Write::Updated | Write::Unchanged => ok(Http::OK, None),
-        Write::Stale => ok(Http::OK, Some("older than the stored object; ignored")),
-    }
-}
-
-fn data<T: serde::Serialize>(v: &T) -> Result<Response, OcpiError> {
-    let v = serde_json::to_value(v).map_err(|e| OcpiError::Internal(e.to_string()))?;
-    Ok(axum::Json(Envelope::success(v)).into_response())
 }
 
 fn unknown_location(owner: &PartyRef, id: &str) -> OcpiError {

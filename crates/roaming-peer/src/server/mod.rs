@@ -13,6 +13,7 @@
 
 pub mod extract;
 pub mod paginate;
+pub mod reply;
 pub mod serve;
 #[cfg(test)]
 mod tests;

@@ -197,6 +197,26 @@ where
     out
 }
 
+/// What happened to a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// New object.
+    Created,
+    /// Replaced or changed.
+    Updated,
+    /// Older than what is stored (by `last_updated`): ignored.
+    Stale,
+    /// The same as what is stored: nothing to do.
+    Unchanged,
+}
+
+impl Write {
+    /// Whether the store changed.
+    pub fn changed(self) -> bool {
+        matches!(self, Self::Created | Self::Updated)
+    }
+}
+
 /// A key prefix: the parts followed by the separator, so that `a` does not match `ab`.
 pub fn prefix<I, P>(parts: I) -> Vec<u8>
 where
