@@ -201,6 +201,16 @@ impl Core {
         *self.shutdown.borrow()
     }
 
+    /// Makes everything written so far durable, then wakes the outbox of every peer in `woken` (the
+    /// peers a transaction queued pushes for). Call before acknowledging a change.
+    pub async fn commit(&self, woken: impl IntoIterator<Item = String>) -> Result<(), StoreError> {
+        self.store.durable().await?;
+        for p in woken {
+            self.outbox.wake(&p);
+        }
+        Ok(())
+    }
+
     /// Calls `url` at `peer` with the peer's token and the routing headers from our party to `to`
     /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors.
     #[expect(

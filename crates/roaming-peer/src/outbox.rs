@@ -608,18 +608,34 @@ mod tests {
         // the periods of both, in order; a PATCH merged into a pending PUT extends the PUT's periods.
         let store = StoreHandle::memory();
         let q = |p: Push| store.transact(|tx| Outbox::enqueue(tx, "de-csp", p)).unwrap();
-        q(push("s", patch(json!({"kwh": 1, "charging_periods": [{"n": 1}]}))));
-        q(push("s", patch(json!({"kwh": 2, "charging_periods": [{"n": 2}, {"n": 3}]}))));
+        q(push(
+            "s",
+            patch(json!({"kwh": 1, "charging_periods": [{"n": 1}]})),
+        ));
+        q(push(
+            "s",
+            patch(json!({"kwh": 2, "charging_periods": [{"n": 2}, {"n": 3}]})),
+        ));
         q(push("s", patch(json!({"kwh": 3}))));
         assert_eq!(
             entries(&store, "de-csp")[0].push.op,
             patch(json!({"kwh": 3, "charging_periods": [{"n": 1}, {"n": 2}, {"n": 3}]}))
         );
-        q(push("t", PushOp::Put { body: json!({"kwh": 0, "charging_periods": [{"n": 1}]}) }));
-        q(push("t", patch(json!({"kwh": 1, "charging_periods": [{"n": 2}]}))));
+        q(push(
+            "t",
+            PushOp::Put {
+                body: json!({"kwh": 0, "charging_periods": [{"n": 1}]}),
+            },
+        ));
+        q(push(
+            "t",
+            patch(json!({"kwh": 1, "charging_periods": [{"n": 2}]})),
+        ));
         assert_eq!(
             entries(&store, "de-csp")[1].push.op,
-            PushOp::Put { body: json!({"kwh": 1, "charging_periods": [{"n": 1}, {"n": 2}]}) }
+            PushOp::Put {
+                body: json!({"kwh": 1, "charging_periods": [{"n": 1}, {"n": 2}]})
+            }
         );
     }
 

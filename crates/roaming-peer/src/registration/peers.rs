@@ -279,6 +279,11 @@ impl PeerStore {
         Ok(Some(p))
     }
 
+    /// The peer that hosts `party` in `role` (the owner of a token, the CSP of a session), if any.
+    pub fn hosting(&self, party: &PartyRef, role: &Role) -> Result<Option<Arc<PeerRecord>>, StoreError> {
+        Ok(self.all()?.iter().find(|p| p.hosts(party, role)).cloned())
+    }
+
     /// Every peer, by id.
     pub fn list(&self) -> Result<Vec<PeerRecord>, StoreError> {
         self.store.list_json(Space::PEERS, &[])
