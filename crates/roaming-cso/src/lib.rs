@@ -5,21 +5,97 @@
 //! stations. It plugs its OCPI modules, operator API routes and background tasks into the shared
 //! machinery of `roaming-peer`.
 
+pub mod authorization;
+pub mod commands;
 pub mod error;
+pub mod gateway;
 pub mod ocpi;
 pub mod operator;
+pub mod reservations;
+pub mod sessions;
 pub mod sites;
+pub mod stations;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
 use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::outbox::{Fallback, Push};
 use roaming_peer::server::OcpiModules;
+use roaming_peer::store::{StoreError, StoreHandle};
 use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::ModuleId;
 
 /// The CSO's own settings (`cso.*`).
-pub const SETTINGS: &[KeySpec] = &[];
+pub const SETTINGS: &[KeySpec] = &[
+    KeySpec {
+        key: "cso.currency",
+        help: "currency of sessions whose connector has no tariff (ISO 4217; default EUR)",
+    },
+    KeySpec {
+        key: "cso.authorization.timeout_ms",
+        help: "how long a real-time authorization may take before the whitelist fallback applies (default 3000, TOK-07)",
+    },
+    KeySpec {
+        key: "cso.authorization.allowed_whitelist",
+        help: "ALLOWED tokens: `local` (allow valid tokens from the copy; default) or `realtime` (ask the CSP first)",
+    },
+    KeySpec {
+        key: "cso.commands.timeout_secs",
+        help: "the `timeout` of CommandResponses: after it a command without a charger answer gets TIMEOUT (default 30)",
+    },
+    KeySpec {
+        key: "cso.sessions.period_secs",
+        help: "longest charging period before a new one is started (default 900, SES-02)",
+    },
+    KeySpec {
+        key: "cso.gateway",
+        help: "how chargers are reached: `simulator` (default) or `webhook`",
+    },
+    KeySpec {
+        key: "cso.gateway.webhook_url",
+        help: "where the webhook gateway POSTs commands (https, or http on loopback)",
+    },
+    KeySpec {
+        key: "cso.gateway.webhook_token",
+        help: "bearer token the webhook gateway sends to the station-management system",
+    },
+    KeySpec {
+        key: "cso.simulator.plug_in_delay_ms",
+        help: "simulator: delay between an authorized start and the plug-in (default 2000)",
+    },
+    KeySpec {
+        key: "cso.simulator.power_kw",
+        help: "simulator: power an EV draws, capped by the connector (default 11)",
+    },
+    KeySpec {
+        key: "cso.simulator.meter_interval_ms",
+        help: "simulator: meter-value interval (default 5000)",
+    },
+];
+
+/// What the CSO's handlers and tasks share.
+#[derive(Debug, Clone)]
+pub struct CsoState {
+    /// The shared machinery.
+    pub core: Arc<Core>,
+    /// Sites and tariffs.
+    pub sites: sites::Sites,
+    /// The CSPs' tokens.
+    pub tokens: tokens::Tokens,
+    /// Authorization decisions.
+    pub authorizer: authorization::Authorizer,
+    /// Sessions.
+    pub sessions: sessions::Sessions,
+    /// Commands.
+    pub commands: commands::Commands,
+    /// Charger events.
+    pub stations: stations::Stations,
+    /// The simulator, when it is the gateway.
+    pub simulator: Option<gateway::simulator::Simulator>,
+}
 
 /// The defaults of a CSO endpoint: OCPI on 127.0.0.1:9410, operator API on 127.0.0.1:9411, data in
 /// `./cso-data`.
@@ -38,20 +114,107 @@ pub fn defaults() -> RoleDefaults {
     }
 }
 
-/// Builds the CSO role on a core: its OCPI modules, operator routes and the push fallback.
+/// T-94: the full object to PUT when a CSP does not know a location or session we PATCHed.
+#[derive(Debug)]
+struct CsoFallback {
+    sites: sites::SitesFallback,
+    store: StoreHandle,
+}
+
+impl Fallback for CsoFallback {
+    fn full_put(&self, push: &Push, parent_unknown: bool) -> Result<Option<Push>, StoreError> {
+        match push.module {
+            ModuleId::Sessions => sessions::fallback_put(&self.store, push),
+            _ => self.sites.full_put(push, parent_unknown),
+        }
+    }
+}
+
+/// Builds the CSO role on a core: its OCPI modules, operator routes, the station gateway and the
+/// background tasks.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     let sites = sites::Sites::new(Arc::clone(&core));
-    core.outbox
-        .set_fallback(Arc::new(sites::SitesFallback::new(&core)));
+    core.outbox.set_fallback(Arc::new(CsoFallback {
+        sites: sites::SitesFallback::new(&core),
+        store: core.store.clone(),
+    }));
+    let tokens = tokens::Tokens::new(core.store.clone());
+    let authorizer = authorization::Authorizer::new(Arc::clone(&core), tokens.clone())?;
+    let sessions = sessions::Sessions::new(Arc::clone(&core), sites.clone())?;
+    let (sink, inbound) = stations::EventSink::channel();
+    let (gateway, simulator): (Arc<dyn gateway::StationGateway>, _) =
+        match core.config.role("cso.gateway").unwrap_or("simulator") {
+            "simulator" => {
+                let sim = gateway::simulator::Simulator::new(Arc::clone(&core), sites.clone(), sink)?;
+                (Arc::new(sim.clone()), Some(sim))
+            }
+            "webhook" => (
+                Arc::new(gateway::webhook::Webhook::from_config(&core.config).map_err(StartError::Other)?),
+                None,
+            ),
+            other => {
+                return Err(StartError::Other(format!(
+                    "cso.gateway {other:?} is not simulator or webhook"
+                )));
+            }
+        };
+    let commands = commands::Commands::new(Arc::clone(&core), sessions.clone(), gateway)?;
+    let stations = stations::Stations::new(
+        Arc::clone(&core),
+        sessions.clone(),
+        commands.clone(),
+        authorizer.clone(),
+        tokens.clone(),
+    );
+    if let Some(sim) = &simulator {
+        let running: Vec<gateway::RunningTransaction> = sessions
+            .running()
+            .map_err(|e| StartError::Other(e.to_string()))?
+            .into_iter()
+            .filter_map(|(s, rt)| {
+                Some(gateway::RunningTransaction {
+                    transaction_id: rt.transaction_id?,
+                    session_id: s.id.clone(),
+                    location_id: s.location_id.clone(),
+                    evse_uid: s.evse_uid.clone(),
+                    connector_id: s.connector_id.clone(),
+                    token_uid: s.cdr_token.uid.as_str().to_owned(),
+                    energy_wh: rt
+                        .samples
+                        .last()
+                        .map_or(rust_decimal::Decimal::ZERO, |x| x.energy_wh),
+                    charging: rt.samples.last().is_none_or(|x| x.charging),
+                })
+            })
+            .collect();
+        sim.resume(&running);
+    }
+    let state = CsoState {
+        core: Arc::clone(&core),
+        sites,
+        tokens,
+        authorizer,
+        sessions,
+        commands: commands.clone(),
+        stations: stations.clone(),
+        simulator,
+    };
     let router = axum::Router::new()
         .merge(ocpi::locations::router(Arc::clone(&core)))
-        .merge(ocpi::tariffs::router(Arc::clone(&core)));
+        .merge(ocpi::tariffs::router(Arc::clone(&core)))
+        .merge(ocpi::tokens::router(state.clone()))
+        .merge(ocpi::commands::router(state.clone()))
+        .merge(ocpi::sessions::router(state.clone()));
+    let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+        Box::pin(stations::run(stations, inbound)),
+        Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),
+    ];
     Ok(RoleParts {
         ocpi: OcpiModules {
             endpoints: ocpi::endpoints(),
             router,
         },
-        operator: operator::router(sites),
-        tasks: Vec::new(),
+        operator: operator::router(state),
+        tasks,
     })
 }

@@ -229,11 +229,7 @@ impl Sites {
     }
 
     async fn commit(&self, woken: Vec<String>) -> Result<(), CsoError> {
-        self.core.store.durable().await?;
-        for p in woken {
-            self.core.outbox.wake(&p);
-        }
-        Ok(())
+        Ok(self.core.commit(woken).await?)
     }
 
     /// A location in the operator's view (private ones included).
@@ -464,6 +460,41 @@ impl Sites {
         })?;
         self.commit(woken).await?;
         Ok(evse)
+    }
+
+    /// Sets the status of an EVSE inside a transaction (sessions and reservations move EVSEs between
+    /// AVAILABLE, CHARGING and RESERVED); a PATCH of `status` is queued for every CSP. Returns the peers
+    /// to wake; nothing when the status is already `status`.
+    pub fn set_status_tx(
+        &self,
+        tx: &mut Tx<'_>,
+        location_id: &str,
+        uid: &EvseUid,
+        status: Status,
+    ) -> Result<Vec<String>, CsoError> {
+        let before = self.location_tx(tx, location_id)?;
+        let mut loc = before.clone();
+        let evse = loc
+            .evse_mut(uid)
+            .ok_or_else(|| CsoError::NotFound(format!("no EVSE {uid} at {location_id}")))?;
+        if evse.status == status {
+            return Ok(Vec::new());
+        }
+        let now = DateTime::now();
+        evse.status = status.clone();
+        evse.last_updated = now;
+        let mut body = Map::new();
+        body.insert("status".to_owned(), json!(status));
+        body.insert("last_updated".to_owned(), json!(now));
+        self.store_child(tx, &before, &mut loc, uid, None, PushOp::Patch { body })
+    }
+
+    /// A location inside a transaction (operator view).
+    pub fn location_in(&self, tx: &Tx<'_>, id: &str) -> Result<Option<Location>, CsoError> {
+        LOCATIONS
+            .get_tx(tx, &key(id))?
+            .map(|d| serde_json::from_slice(&d.json).map_err(CsoError::internal))
+            .transpose()
     }
 
     /// Sets the status of an EVSE (UC1-3).

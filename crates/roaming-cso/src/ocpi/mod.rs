@@ -1,7 +1,10 @@
 //! The CSO's OCPI modules (CPO role), one file per module, each with its `router()`.
 
+pub mod commands;
 pub mod locations;
+pub mod sessions;
 pub mod tariffs;
+pub mod tokens;
 
 use roaming_peer::server::ModuleEndpoint;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
@@ -18,6 +21,21 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Tariffs,
             role: InterfaceRole::Sender,
             path: tariffs::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Sessions,
+            role: InterfaceRole::Sender,
+            path: sessions::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Tokens,
+            role: InterfaceRole::Receiver,
+            path: tokens::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Commands,
+            role: InterfaceRole::Receiver,
+            path: commands::PATH.to_owned(),
         },
     ]
 }

@@ -1,4 +1,4 @@
-//! The CSO's operator API: sites, EVSE status and tariffs (`docs/api.md`).
+//! Operator routes for sites, EVSE status and tariffs.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

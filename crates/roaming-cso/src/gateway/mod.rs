@@ -1,0 +1,243 @@
+//! The station gateway: how the CSO endpoint reaches its chargers (issue #5, `docs/api.md`
+//! "Station gateway").
+//!
+//! Commands go **out** through a [`StationGateway`]; what happens at the chargers comes **back** as
+//! [`StationEvent`]s, which the CSO turns into sessions, EVSE statuses and command results
+//! ([`crate::stations`]). Two implementations:
+//! - [`simulator::Simulator`] (the default): EVSEs in this process, with configurable plug-in delay,
+//!   power, meter-value interval and faults; it also plays the driver (RFID, plug in, unplug);
+//! - [`webhook::Webhook`]: commands are POSTed as JSON to a station-management system, which reports
+//!   events back through the operator API (`POST /api/stations/events`, `POST /api/stations/authorize`).
+
+pub mod simulator;
+pub mod webhook;
+
+use futures::future::BoxFuture;
+use roaming_types::DateTime;
+use roaming_types::ids::{ConnectorId, EvseUid, LocationId, SessionId};
+use roaming_types::modules::commands::CommandResultType;
+use roaming_types::modules::locations::Status;
+use roaming_types::modules::tokens::TokenType;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A command for a charger. `command_id` ties the outcome ([`StationEvent::CommandResult`]) to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StationCommand {
+    /// Start charging for a driver (UC3-2). The token is pre-authorized by the CSP (CMD-03).
+    StartSession {
+        /// Command id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// Connector, when the CSP chose one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connector_id: Option<ConnectorId>,
+        /// The token's uid.
+        token_uid: String,
+        /// The token's type.
+        token_type: TokenType,
+        /// The charger's id of a reservation this start uses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        station_reservation_id: Option<u64>,
+    },
+    /// Stop a session (UC3-4).
+    StopSession {
+        /// Command id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// The charger's transaction.
+        transaction_id: String,
+    },
+    /// Reserve an EVSE (UC3-8). `station_reservation_id` is unique per charger (CMD-05).
+    ReserveNow {
+        /// Command id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// The EVSE; any EVSE of the location when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evse_uid: Option<EvseUid>,
+        /// The charger-unique reservation id.
+        station_reservation_id: u64,
+        /// The token it is for.
+        token_uid: String,
+        /// Its type.
+        token_type: TokenType,
+        /// Until when.
+        expiry_date: DateTime,
+    },
+    /// Cancel a reservation.
+    CancelReservation {
+        /// Command id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE, when the reservation had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evse_uid: Option<EvseUid>,
+        /// The charger-unique reservation id.
+        station_reservation_id: u64,
+    },
+    /// Unlock a connector (helpdesk, CMD-08).
+    UnlockConnector {
+        /// Command id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// Connector.
+        connector_id: ConnectorId,
+    },
+}
+
+impl StationCommand {
+    /// The command id.
+    pub fn command_id(&self) -> &str {
+        match self {
+            Self::StartSession { command_id, .. }
+            | Self::StopSession { command_id, .. }
+            | Self::ReserveNow { command_id, .. }
+            | Self::CancelReservation { command_id, .. }
+            | Self::UnlockConnector { command_id, .. } => command_id,
+        }
+    }
+}
+
+/// Something that happened at a charger. The station-management system posts these as JSON
+/// (`type` = the variant name in snake case).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StationEvent {
+    /// The outcome of a command.
+    CommandResult {
+        /// The command.
+        command_id: String,
+        /// The outcome.
+        result: CommandResultType,
+        /// A message for the CSP.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A transaction began at a charger (cable connected and authorized).
+    SessionStarted {
+        /// The charger's transaction id (unique per CSO).
+        transaction_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// Connector.
+        connector_id: ConnectorId,
+        /// The token used.
+        token_uid: String,
+        /// Its type.
+        token_type: TokenType,
+        /// The START_SESSION command that caused it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_id: Option<String>,
+        /// The reservation it uses, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        station_reservation_id: Option<u64>,
+        /// Meter reading at start, Wh.
+        meter_start_wh: Decimal,
+        /// When.
+        at: DateTime,
+    },
+    /// A meter reading of a running transaction.
+    MeterValues {
+        /// The transaction.
+        transaction_id: String,
+        /// Cumulative meter reading, Wh.
+        energy_wh: Decimal,
+        /// Instantaneous power, W.
+        power_w: Decimal,
+        /// Instantaneous current, A (sum over phases).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current_a: Option<Decimal>,
+        /// Whether the EV is drawing power (false = parking, E-07).
+        charging: bool,
+        /// When.
+        at: DateTime,
+    },
+    /// The transaction ended (the cable was unplugged or charging was stopped).
+    SessionStopped {
+        /// The transaction.
+        transaction_id: String,
+        /// Meter reading at the end, Wh.
+        energy_wh: Decimal,
+        /// When.
+        at: DateTime,
+    },
+    /// An EVSE's status changed at the charger (fault, back online).
+    EvseStatus {
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// New status.
+        status: Status,
+    },
+}
+
+/// A charger's question: may this token charge here? (the CSO answers with a
+/// [`crate::authorization::Decision`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// The uid read.
+    pub token_uid: String,
+    /// Its type (RFID by default).
+    #[serde(default = "rfid")]
+    pub token_type: TokenType,
+}
+
+fn rfid() -> TokenType {
+    TokenType::Rfid
+}
+
+/// Why a command could not be handed to the chargers.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct GatewayError(pub String);
+
+/// The way out to the chargers.
+pub trait StationGateway: Send + Sync + std::fmt::Debug + 'static {
+    /// Hands a command over; `Ok` means it was accepted for delivery, and its outcome will come back
+    /// as a [`StationEvent::CommandResult`] (or never, which the CSO reports as TIMEOUT).
+    fn send(&self, command: StationCommand) -> BoxFuture<'_, Result<(), GatewayError>>;
+
+    /// The name shown in the operator API (`simulator`, `webhook`).
+    fn name(&self) -> &'static str;
+}
+
+/// A session the CSO knows is running at a charger (what the simulator resumes after a restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningTransaction {
+    /// The transaction.
+    pub transaction_id: String,
+    /// The session.
+    pub session_id: SessionId,
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// Connector.
+    pub connector_id: ConnectorId,
+    /// The token's uid.
+    pub token_uid: String,
+    /// Last meter reading, Wh.
+    pub energy_wh: Decimal,
+    /// Whether the EV was drawing power.
+    pub charging: bool,
+}

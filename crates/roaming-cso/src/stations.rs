@@ -1,0 +1,349 @@
+//! What the chargers report, turned into sessions, EVSE statuses and command results.
+//!
+//! Events reach [`Stations::handle`] from the simulator (through an [`EventSink`] channel, processed
+//! in order by [`run`]) or from a station-management system through the operator API. A charger's
+//! question "may this token charge here?" is answered by [`Stations::authorize`].
+//!
+//! A started transaction is tied to what authorized it, in this order: the START_SESSION command it
+//! names (auth_method COMMAND, the command's `authorization_reference`); the reservation it uses; the
+//! authorization decision taken for this token at this EVSE in the last 15 minutes (WHITELIST or
+//! AUTH_REQUEST with the CSP's reference); the token in the CSO's copy (WHITELIST). SES-04, SES-05.
+
+use std::sync::Arc;
+
+use roaming_peer::endpoint::Core;
+use roaming_types::ids::{ContractId, EvseUid, LocationId, TokenUid};
+use roaming_types::modules::cdrs::{AuthMethod, CdrToken};
+use roaming_types::modules::commands::StartSession;
+use roaming_types::modules::sessions::Session;
+use roaming_types::modules::tokens::TokenType;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::authorization::{Authorizer, Decision};
+use crate::commands::Commands;
+use crate::error::CsoError;
+use crate::gateway::{AuthorizeRequest, StationEvent};
+use crate::reservations::{self, Reservation};
+use crate::sessions::{Sample, Sessions, StartAuth};
+use crate::tokens::Tokens;
+
+/// Something a charger sends in.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An event.
+    Event(StationEvent),
+    /// A question, with where to send the answer.
+    Authorize(AuthorizeRequest, oneshot::Sender<Result<Decision, String>>),
+}
+
+/// Where the simulator sends what its chargers do.
+#[derive(Debug, Clone)]
+pub struct EventSink(mpsc::Sender<Inbound>);
+
+impl EventSink {
+    /// A sink and the receiving end for [`run`].
+    pub fn channel() -> (Self, mpsc::Receiver<Inbound>) {
+        let (tx, rx) = mpsc::channel(4096);
+        (Self(tx), rx)
+    }
+
+    /// Reports an event; `false` when the endpoint is shutting down.
+    pub async fn event(&self, e: StationEvent) -> bool {
+        self.0.send(Inbound::Event(e)).await.is_ok()
+    }
+
+    /// Asks whether a token may charge.
+    pub async fn authorize(&self, r: AuthorizeRequest) -> Result<Decision, String> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(Inbound::Authorize(r, tx))
+            .await
+            .map_err(|_| "the endpoint is shutting down".to_owned())?;
+        rx.await.map_err(|_| "the endpoint is shutting down".to_owned())?
+    }
+
+    /// Whether the endpoint stopped listening.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// The CSO's handling of charger events.
+#[derive(Debug, Clone)]
+pub struct Stations {
+    core: Arc<Core>,
+    sessions: Sessions,
+    commands: Commands,
+    authorizer: Authorizer,
+    tokens: Tokens,
+}
+
+impl Stations {
+    /// Event handling over the CSO's parts.
+    pub fn new(
+        core: Arc<Core>,
+        sessions: Sessions,
+        commands: Commands,
+        authorizer: Authorizer,
+        tokens: Tokens,
+    ) -> Self {
+        Self {
+            core,
+            sessions,
+            commands,
+            authorizer,
+            tokens,
+        }
+    }
+
+    /// Answers a charger's authorization question (UC3-1).
+    pub async fn authorize(&self, r: &AuthorizeRequest) -> Result<Decision, CsoError> {
+        if self
+            .sessions
+            .sites()
+            .location(r.location_id.as_str())?
+            .and_then(|l| l.evse(&r.evse_uid).cloned())
+            .is_none()
+        {
+            return Err(CsoError::NotFound(format!(
+                "no EVSE {} at {}",
+                r.evse_uid, r.location_id
+            )));
+        }
+        self.authorizer
+            .authorize(&r.token_uid, &r.token_type, &r.location_id, &r.evse_uid)
+            .await
+    }
+
+    /// Applies one event. Returns the session it changed, if any.
+    pub async fn handle(&self, e: StationEvent) -> Result<Option<Session>, CsoError> {
+        match e {
+            StationEvent::CommandResult {
+                command_id,
+                result,
+                message,
+            } => {
+                self.commands.complete(&command_id, result, message).await?;
+                Ok(None)
+            }
+            StationEvent::SessionStarted {
+                transaction_id,
+                location_id,
+                evse_uid,
+                connector_id,
+                token_uid,
+                token_type,
+                command_id,
+                station_reservation_id,
+                meter_start_wh,
+                at,
+            } => {
+                let (auth, reservation) = self.start_auth(
+                    &token_uid,
+                    &token_type,
+                    &location_id,
+                    &evse_uid,
+                    command_id.as_deref(),
+                    station_reservation_id,
+                )?;
+                let (s, woken) = self.core.store.transact(|tx| {
+                    let mut reservation = reservation;
+                    let out = self.sessions.start(
+                        tx,
+                        &transaction_id,
+                        &location_id,
+                        &evse_uid,
+                        &connector_id,
+                        auth,
+                        reservation.as_ref().and_then(|r| r.session_id.as_deref()),
+                        meter_start_wh,
+                        at,
+                    )?;
+                    if let Some(r) = reservation.as_mut() {
+                        Commands::use_reservation(tx, r)?;
+                    }
+                    Ok::<_, CsoError>(out)
+                })?;
+                self.sessions.commit(woken).await?;
+                tracing::info!(session.id = %s.id, transaction.id = %transaction_id, evse = %evse_uid, "session started");
+                Ok(Some(s))
+            }
+            StationEvent::MeterValues {
+                transaction_id,
+                energy_wh,
+                power_w,
+                current_a,
+                charging,
+                at,
+            } => {
+                let sample = Sample {
+                    at,
+                    energy_wh,
+                    power_w,
+                    current_a,
+                    charging,
+                };
+                let (s, woken) = self
+                    .core
+                    .store
+                    .transact(|tx| self.sessions.meter(tx, &transaction_id, sample))?;
+                self.sessions.commit(woken).await?;
+                Ok(s)
+            }
+            StationEvent::SessionStopped {
+                transaction_id,
+                energy_wh,
+                at,
+            } => {
+                let (s, woken) = self
+                    .core
+                    .store
+                    .transact(|tx| self.sessions.stop(tx, &transaction_id, energy_wh, at))?;
+                self.sessions.commit(woken).await?;
+                if let Some(s) = &s {
+                    tracing::info!(session.id = %s.id, kwh = %s.kwh, "session completed");
+                }
+                Ok(s)
+            }
+            StationEvent::EvseStatus {
+                location_id,
+                evse_uid,
+                status,
+            } => {
+                self.sessions
+                    .sites()
+                    .set_status(location_id.as_str(), evse_uid.as_str(), status)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// What authorized a start (see the module documentation), and the reservation it uses.
+    fn start_auth(
+        &self,
+        uid: &str,
+        token_type: &TokenType,
+        location: &LocationId,
+        evse: &EvseUid,
+        command_id: Option<&str>,
+        station_reservation_id: Option<u64>,
+    ) -> Result<(StartAuth, Option<Reservation>), CsoError> {
+        let reservation = match station_reservation_id {
+            Some(id) => self
+                .core
+                .store
+                .transact(|tx| reservations::by_station_id(tx, id))?,
+            None => reservations::on_evse(&self.core.store, location, evse)?.filter(|r| {
+                r.token.uid.as_str().eq_ignore_ascii_case(uid) && &r.token.token_type == token_type
+            }),
+        }
+        .filter(|r| r.state.is_open());
+        if let Some(rec) = command_id.map(|id| self.commands.get(id)).transpose()?.flatten() {
+            if let Ok(req) = serde_json::from_value::<StartSession>(rec.request.clone()) {
+                let reference = req.authorization_reference.clone().or_else(|| {
+                    reservation
+                        .as_ref()
+                        .and_then(|r| r.authorization_reference.clone())
+                });
+                return Ok((
+                    StartAuth {
+                        token: req.token.cdr_token(),
+                        emsp: Some(req.token.party()),
+                        auth_method: AuthMethod::Command,
+                        authorization_reference: reference,
+                    },
+                    reservation,
+                ));
+            }
+        }
+        let decision = self.authorizer.recent(uid, token_type, location, evse)?;
+        if let Some(d) = decision.filter(|d| d.allowed) {
+            if let Some(t) = &d.token {
+                let reference = d.authorization_reference.clone().or_else(|| {
+                    reservation
+                        .as_ref()
+                        .and_then(|r| r.authorization_reference.clone())
+                });
+                return Ok((
+                    StartAuth {
+                        token: t.cdr_token(),
+                        emsp: Some(t.party()),
+                        auth_method: d.auth_method,
+                        authorization_reference: reference,
+                    },
+                    reservation,
+                ));
+            }
+        }
+        if let Some(r) = &reservation {
+            return Ok((
+                StartAuth {
+                    token: r.token.cdr_token(),
+                    emsp: Some(r.emsp.clone()),
+                    auth_method: AuthMethod::Whitelist,
+                    authorization_reference: r.authorization_reference.clone(),
+                },
+                reservation,
+            ));
+        }
+        if let Some(t) = self.tokens.find(uid, token_type)?.into_iter().next() {
+            return Ok((
+                StartAuth {
+                    token: t.cdr_token(),
+                    emsp: Some(t.party()),
+                    auth_method: AuthMethod::Whitelist,
+                    authorization_reference: None,
+                },
+                None,
+            ));
+        }
+        // A token no CSP issued (the charger let it charge on its own): recorded, never pushed.
+        tracing::warn!(location = %location, evse = %evse, "a session started with a token no connected CSP issued");
+        let party = &self.core.config.party;
+        Ok((
+            StartAuth {
+                token: CdrToken {
+                    country_code: party.country_code.clone(),
+                    party_id: party.party_id.clone(),
+                    uid: TokenUid::new(uid).map_err(|e| CsoError::Invalid(e.to_string()))?,
+                    token_type: token_type.clone(),
+                    contract_id: ContractId::new(uid).map_err(|e| CsoError::Invalid(e.to_string()))?,
+                },
+                emsp: None,
+                auth_method: AuthMethod::Whitelist,
+                authorization_reference: None,
+            },
+            None,
+        ))
+    }
+}
+
+/// Processes what the simulator's chargers send, in order, until shutdown. Authorizations run
+/// concurrently (they may wait for a CSP).
+pub async fn run(stations: Stations, mut rx: mpsc::Receiver<Inbound>) {
+    let shutdown = stations.core.shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let item = tokio::select! {
+            () = &mut shutdown => break,
+            item = rx.recv() => item,
+        };
+        let Some(item) = item else { break };
+        match item {
+            Inbound::Event(e) => {
+                let what = format!("{e:?}").chars().take(80).collect::<String>();
+                if let Err(err) = stations.handle(e).await {
+                    tracing::warn!(error = %err, event = %what, "a charger event could not be applied");
+                }
+            }
+            Inbound::Authorize(r, reply) => {
+                let s = stations.clone();
+                tokio::spawn(async move {
+                    let d = s.authorize(&r).await.map_err(|e| e.to_string());
+                    let _ = reply.send(d);
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The CSO's copy of the CSPs' tokens (UC3-1), filled by the Tokens Receiver (checklist §10.1) and
+//! read by the authorization decision.
+//!
+//! A token is unique by (uid, type) within its eMSP (TOK-11), so the key is
+//! `<type>\0<uid>\0<cc>\0<pid>` (lower case): a lookup by what a charger reads (uid and type) is one
+//! prefix scan, and two CSPs that happen to issue the same uid stay apart. Tokens are never deleted:
+//! a CSP invalidates them (`valid = false`). Updates older than the stored token are ignored (T-80).
+
+use roaming_peer::store::{Space, StoreError, StoreHandle, Tx, Write, key, prefix};
+use roaming_types::ids::PartyRef;
+use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
+
+use crate::error::CsoError;
+
+/// Tokens by `<type>\0<uid>\0<cc>\0<pid>`.
+pub const TOKENS: Space = Space("cso_tokens");
+
+/// The store key of a token.
+pub fn token_key(token_type: &TokenType, uid: &str, owner: &PartyRef) -> Vec<u8> {
+    key([
+        token_type.as_str().to_ascii_lowercase(),
+        uid.to_ascii_lowercase(),
+        owner.country_code.to_key(),
+        owner.party_id.to_key(),
+    ])
+}
+
+/// The tokens the CSPs pushed.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    store: StoreHandle,
+}
+
+impl Tokens {
+    /// Tokens over a store.
+    pub fn new(store: StoreHandle) -> Self {
+        Self { store }
+    }
+
+    /// One token of one owner.
+    pub fn get(
+        &self,
+        owner: &PartyRef,
+        uid: &str,
+        token_type: &TokenType,
+    ) -> Result<Option<Token>, StoreError> {
+        self.store.get_json(TOKENS, &token_key(token_type, uid, owner))
+    }
+
+    /// Every stored token with this uid and type, whatever CSP issued it.
+    pub fn find(&self, uid: &str, token_type: &TokenType) -> Result<Vec<Token>, StoreError> {
+        self.store.list_json(
+            TOKENS,
+            &prefix([token_type.as_str().to_ascii_lowercase(), uid.to_ascii_lowercase()]),
+        )
+    }
+
+    /// Every token, optionally of one owner (operator view).
+    pub fn list(&self, owner: Option<&PartyRef>) -> Result<Vec<Token>, StoreError> {
+        let all: Vec<Token> = self.store.list_json(TOKENS, &[])?;
+        Ok(all
+            .into_iter()
+            .filter(|t| owner.is_none_or(|o| t.party() == *o))
+            .collect())
+    }
+
+    /// Stores a full token (PUT, T-91) unless the stored one is newer.
+    pub fn put(&self, token: &Token) -> Result<Write, StoreError> {
+        self.store.transact(|tx| Self::put_tx(tx, token))
+    }
+
+    /// [`put`](Self::put) inside a transaction.
+    pub fn put_tx(tx: &mut Tx<'_>, token: &Token) -> Result<Write, StoreError> {
+        let k = token_key(&token.token_type, token.uid.as_str(), &token.party());
+        let stored: Option<Token> = tx.get_json(TOKENS, &k)?;
+        let w = match &stored {
+            None => Write::Created,
+            Some(s) if token.last_updated < s.last_updated => Write::Stale,
+            Some(s) if s == token => Write::Unchanged,
+            Some(_) => Write::Updated,
+        };
+        if w.changed() {
+            tx.put_json(TOKENS, k, token)?;
+        }
+        Ok(w)
+    }
+
+    /// Applies a PATCH (T-92) to a stored token; unknown → `NotFound` (T-94).
+    pub fn patch(
+        &self,
+        owner: &PartyRef,
+        uid: &str,
+        token_type: &TokenType,
+        patch: TokenPatch,
+    ) -> Result<Write, CsoError> {
+        self.store.transact(|tx| {
+            let k = token_key(token_type, uid, owner);
+            let mut token: Token = tx.get_json(TOKENS, &k)?.ok_or_else(|| {
+                CsoError::NotFound(format!(
+                    "unknown token {owner}/{uid} of type {token_type}; PUT it first (T-94)"
+                ))
+            })?;
+            if patch.last_updated < token.last_updated {
+                return Ok(Write::Stale);
+            }
+            let before = token.clone();
+            token
+                .apply_patch(patch)
+                .map_err(|e| CsoError::Invalid(e.to_string()))?;
+            if token == before {
+                return Ok(Write::Unchanged);
+            }
+            tx.put_json(TOKENS, k, &token)?;
+            Ok(Write::Updated)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use roaming_types::DateTime;
+    use serde_json::json;
+
+    use super::*;
+
+    fn token(party: &str, uid: &str, valid: bool, at: &str) -> Token {
+        let (cc, pid) = party.split_once('-').unwrap_or(("DE", "CSP"));
+        serde_json::from_value(json!({
+            "country_code": cc, "party_id": pid, "uid": uid, "type": "RFID",
+            "contract_id": "DE-CSP-C12345678-X", "issuer": "Test", "valid": valid,
+            "whitelist": "ALLOWED", "last_updated": at
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn same_uid_of_two_csps_stays_apart_and_old_updates_are_ignored() {
+        let t = Tokens::new(StoreHandle::memory());
+        let a = token("DE-CSP", "04AABB", true, "2026-01-01T00:00:00Z");
+        let b = token("FR-OTH", "04aabb", true, "2026-01-01T00:00:00Z");
+        assert_eq!(t.put(&a).ok(), Some(Write::Created));
+        assert_eq!(t.put(&b).ok(), Some(Write::Created));
+        assert_eq!(t.find("04AABB", &TokenType::Rfid).map(|v| v.len()).ok(), Some(2));
+        // T-80: an older full token does not overwrite a newer one.
+        let old = token("DE-CSP", "04AABB", false, "2025-01-01T00:00:00Z");
+        assert_eq!(t.put(&old).ok(), Some(Write::Stale));
+        let patch: TokenPatch =
+            serde_json::from_value(json!({"valid": false, "last_updated": "2026-02-01T00:00:00Z"}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.patch(&a.party(), "04aabb", &TokenType::Rfid, patch).ok(),
+            Some(Write::Updated)
+        );
+        let got = t.get(&a.party(), "04AABB", &TokenType::Rfid).ok().flatten();
+        assert_eq!(
+            got.map(|g| (g.valid, g.last_updated)),
+            DateTime::parse_strict("2026-02-01T00:00:00Z")
+                .ok()
+                .map(|d| (false, d))
+        );
+        // Another type with the same uid is another token.
+        assert!(t.find("04AABB", &TokenType::AppUser).is_ok_and(|v| v.is_empty()));
+    }
+}
