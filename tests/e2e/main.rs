@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod charging;
 mod smoke;
 mod uc1_1;
 mod uc1_2;
 mod uc1_3;
 mod uc2;
+mod uc3_1;

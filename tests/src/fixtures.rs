@@ -12,7 +12,7 @@ pub fn location(id: &str, lat: f64, lon: f64, evses: usize) -> Value {
                 "uid": format!("{id}-E{i}"),
                 "evse_id": format!("NL*CSO*E{}{i}", id.replace('-', "")),
                 "status": "AVAILABLE",
-                "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "CHARGING_PROFILE_CAPABLE"],
+                "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "CHARGING_PROFILE_CAPABLE", "UNLOCK_CAPABLE", "CHARGING_PREFERENCES_CAPABLE"],
                 "connectors": [{
                     "id": "1",
                     "standard": if dc { "IEC_62196_T2_COMBO" } else { "IEC_62196_T2" },

@@ -39,6 +39,35 @@ pub enum CspEvent {
         /// Whether it was deleted.
         deleted: bool,
     },
+    /// A session of one of our drivers changed (UC3-6).
+    Session {
+        /// The CSO `CC-PID`.
+        owner: String,
+        /// Session id.
+        session: String,
+        /// The driver's contract id.
+        contract_id: String,
+        /// Its status.
+        status: String,
+        /// Energy so far, kWh.
+        kwh: String,
+        /// Charging periods held.
+        periods: usize,
+        /// Its `last_updated`.
+        last_updated: String,
+    },
+    /// A command got its response or result (UC3-2, UC3-4, UC3-8).
+    Command {
+        /// Command id (the last segment of its `response_url`).
+        id: String,
+        /// START_SESSION, STOP_SESSION, …
+        command: String,
+        /// The driver's contract id, when the command is for a token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contract_id: Option<String>,
+        /// Where it is: SENT, ACCEPTED, REJECTED, … or the CommandResult.
+        state: String,
+    },
     /// A pull from a CSO finished.
     Synced {
         /// The peer.
@@ -60,10 +89,46 @@ impl Default for Events {
     }
 }
 
+impl CspEvent {
+    /// The `type` of the event, as in its JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Location { .. } => "location",
+            Self::Evse { .. } => "evse",
+            Self::Tariff { .. } => "tariff",
+            Self::Session { .. } => "session",
+            Self::Command { .. } => "command",
+            Self::Synced { .. } => "synced",
+        }
+    }
+
+    /// The contract id the event concerns, if any.
+    pub fn contract_id(&self) -> Option<&str> {
+        match self {
+            Self::Session { contract_id, .. } => Some(contract_id),
+            Self::Command { contract_id, .. } => contract_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl Events {
     /// Announces an event (nobody listening is fine).
     pub fn send(&self, e: CspEvent) {
         let _ = self.0.send(e);
+    }
+
+    /// Announces a stored session.
+    pub fn session(&self, s: &roaming_types::modules::sessions::Session) {
+        self.send(CspEvent::Session {
+            owner: s.party().to_string(),
+            session: s.id.as_str().to_owned(),
+            contract_id: s.cdr_token.contract_id.as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            kwh: s.kwh.to_string(),
+            periods: s.charging_periods.len(),
+            last_updated: s.last_updated.to_string(),
+        });
     }
 
     /// Subscribes.

@@ -5,11 +5,15 @@
 //! connected CSOs. It plugs its OCPI modules, operator API routes and background tasks into the shared
 //! machinery of `roaming-peer`.
 
+pub mod commands;
+pub mod error;
 pub mod events;
 pub mod ocpi;
 pub mod operator;
+pub mod sessions;
 pub mod sites;
 pub mod sync;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +36,12 @@ pub struct CspState {
     pub core: Arc<Core>,
     /// Sites and tariffs received.
     pub sites: sites::Sites,
+    /// The driver's tokens.
+    pub tokens: tokens::Tokens,
+    /// Sessions at the CSOs.
+    pub sessions: sessions::Sessions,
+    /// Commands sent.
+    pub commands: commands::Commands,
     /// Live events.
     pub events: events::Events,
 }
@@ -69,21 +79,34 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     let interval = core
         .config
         .role_secs("csp.sync.interval_secs", std::time::Duration::from_secs(3600))?;
+    let events = events::Events::default();
+    let tokens = tokens::Tokens::new(Arc::clone(&core));
+    let sessions = sessions::Sessions::new(Arc::clone(&core));
+    let commands = commands::Commands::new(Arc::clone(&core), tokens.clone(), sessions.clone(), events.clone());
     let state = CspState {
         sites: sites::Sites::open(core.store.clone())?,
-        events: events::Events::default(),
+        tokens,
+        sessions,
+        commands: commands.clone(),
+        events,
         core,
     };
     let router = axum::Router::new()
         .merge(ocpi::locations::router(state.clone()))
-        .merge(ocpi::tariffs::router(state.clone()));
-    let task: futures::future::BoxFuture<'static, ()> = Box::pin(sync::run(state.clone(), interval));
+        .merge(ocpi::tariffs::router(state.clone()))
+        .merge(ocpi::tokens::router(state.clone()))
+        .merge(ocpi::commands::router(state.clone()))
+        .merge(ocpi::sessions::router(state.clone()));
+    let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+        Box::pin(sync::run(state.clone(), interval)),
+        Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),
+    ];
     Ok(RoleParts {
         ocpi: OcpiModules {
             endpoints: ocpi::endpoints(),
             router,
         },
         operator: operator::router(state),
-        tasks: vec![task],
+        tasks,
     })
 }

@@ -9,14 +9,19 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use roaming_peer::operator::OperatorError;
+use roaming_peer::operator::{OpJson, OperatorError};
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
 use roaming_types::modules::locations::Location;
+use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tariffs::Tariff;
+use roaming_types::modules::tokens::TokenType;
 use serde::{Deserialize, Serialize};
 
 use crate::CspState;
+use crate::commands::{CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest};
+use crate::events::CspEvent;
+use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
 use crate::sites::{Search, SearchResult};
 use crate::sync::{SyncReport, SyncState};
 
@@ -35,6 +40,18 @@ pub fn router(state: CspState) -> Router {
         .route("/api/sync", get(sync_states))
         .route("/api/peers/{id}/sync", post(sync_now))
         .route("/api/events", get(events))
+        .route("/api/tokens", get(list_tokens).post(issue_token))
+        .route("/api/tokens/{type}/{uid}", get(get_token).patch(update_token))
+        .route("/api/authorizations", get(list_authorizations))
+        .route("/api/commands", get(list_commands))
+        .route("/api/commands/start", post(start))
+        .route("/api/commands/stop", post(stop))
+        .route("/api/commands/reserve", post(reserve))
+        .route("/api/commands/cancel-reservation", post(cancel_reservation))
+        .route("/api/commands/unlock", post(unlock))
+        .route("/api/commands/{id}", get(get_command))
+        .route("/api/sessions", get(list_sessions))
+        .route("/api/sessions/{cc}/{pid}/{id}", get(get_session))
         .with_state(state)
 }
 
@@ -140,10 +157,44 @@ async fn sync_now(
 }
 
 /// Server-sent events: one `data:` line of JSON per change the CSP stored.
-async fn events(State(st): State<CspState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// Filters of `GET /api/events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventFilter {
+    /// Only events of this contract (sessions and commands of one driver).
+    #[serde(default)]
+    pub contract_id: Option<String>,
+    /// Only events of these types (comma-separated: `session,command`).
+    #[serde(default, rename = "type")]
+    pub kinds: Option<String>,
+}
+
+impl EventFilter {
+    fn admits(&self, e: &CspEvent) -> bool {
+        let kind_ok = self
+            .kinds
+            .as_deref()
+            .is_none_or(|k| k.split(',').any(|k| k.trim().eq_ignore_ascii_case(e.kind())));
+        let contract_ok = self
+            .contract_id
+            .as_deref()
+            .is_none_or(|c| e.contract_id().is_some_and(|x| x.eq_ignore_ascii_case(c)));
+        kind_ok && contract_ok
+    }
+}
+
+async fn events(
+    State(st): State<CspState>,
+    Query(filter): Query<EventFilter>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = st.events.subscribe();
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let ev = match rx.recv().await {
+    let stream = futures::stream::unfold((rx, filter), |(mut rx, filter)| async move {
+        let ev = loop {
+            match rx.recv().await {
+                Ok(e) if !filter.admits(&e) => {}
+                other => break other,
+            }
+        };
+        let ev = match ev {
             Ok(e) => Event::default()
                 .json_data(&e)
                 .unwrap_or_else(|_| Event::default().comment("unserializable")),
@@ -153,7 +204,109 @@ async fn events(State(st): State<CspState>) -> Sse<impl Stream<Item = Result<Eve
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(ev), rx))
+        Some((Ok(ev), (rx, filter)))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn token_type(t: &str) -> Result<TokenType, OperatorError> {
+    serde_json::from_value(serde_json::Value::String(t.to_ascii_uppercase()))
+        .map_err(|e| OperatorError::invalid(format!("token type {t:?}: {e}")))
+}
+
+async fn list_tokens(State(st): State<CspState>) -> Answer<Vec<TokenView>> {
+    Ok(Json(st.tokens.list()?))
+}
+
+async fn issue_token(State(st): State<CspState>, OpJson(req): OpJson<TokenIssue>) -> Answer<TokenView> {
+    Ok(Json(st.tokens.issue(req).await?))
+}
+
+async fn get_token(State(st): State<CspState>, Path((t, uid)): Path<(String, String)>) -> Answer<TokenView> {
+    let t = token_type(&t)?;
+    st.tokens
+        .get(&t, &uid)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no {t} token {uid}")))
+}
+
+async fn update_token(
+    State(st): State<CspState>,
+    Path((t, uid)): Path<(String, String)>,
+    OpJson(change): OpJson<TokenChange>,
+) -> Answer<TokenView> {
+    let t = token_type(&t)?;
+    Ok(Json(st.tokens.update(&t, &uid, change).await?))
+}
+
+async fn list_authorizations(State(st): State<CspState>) -> Answer<Vec<AuthorizationRecord>> {
+    Ok(Json(st.tokens.authorizations()?))
+}
+
+async fn list_commands(State(st): State<CspState>) -> Answer<Vec<CommandRecord>> {
+    Ok(Json(st.commands.list()?))
+}
+
+async fn get_command(State(st): State<CspState>, Path(id): Path<String>) -> Answer<CommandRecord> {
+    st.commands
+        .get(&id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no command {id}")))
+}
+
+async fn start(State(st): State<CspState>, OpJson(req): OpJson<StartRequest>) -> Answer<CommandRecord> {
+    Ok(Json(st.commands.start(req).await?))
+}
+
+async fn stop(State(st): State<CspState>, OpJson(req): OpJson<StopRequest>) -> Answer<CommandRecord> {
+    Ok(Json(st.commands.stop(req).await?))
+}
+
+async fn reserve(State(st): State<CspState>, OpJson(req): OpJson<ReserveRequest>) -> Answer<CommandRecord> {
+    Ok(Json(st.commands.reserve(req).await?))
+}
+
+async fn cancel_reservation(
+    State(st): State<CspState>,
+    OpJson(req): OpJson<CancelRequest>,
+) -> Answer<CommandRecord> {
+    Ok(Json(st.commands.cancel_reservation(req).await?))
+}
+
+async fn unlock(State(st): State<CspState>, OpJson(req): OpJson<UnlockRequest>) -> Answer<CommandRecord> {
+    Ok(Json(st.commands.unlock(req).await?))
+}
+
+/// Filters of `GET /api/sessions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SessionFilter {
+    /// One driver's contract.
+    #[serde(default)]
+    pub contract_id: Option<String>,
+    /// One status.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+async fn list_sessions(State(st): State<CspState>, Query(f): Query<SessionFilter>) -> Answer<Vec<Session>> {
+    let status = f
+        .status
+        .as_deref()
+        .map(|v| {
+            serde_json::from_value::<SessionStatus>(serde_json::Value::String(v.to_ascii_uppercase()))
+                .map_err(|e| OperatorError::invalid(format!("status {v:?}: {e}")))
+        })
+        .transpose()?;
+    Ok(Json(st.sessions.list(f.contract_id.as_deref(), status.as_ref())?))
+}
+
+async fn get_session(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<Session> {
+    let owner = party(&cc, &pid)?;
+    st.sessions
+        .get(&owner, &id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no session {owner}/{id}")))
 }

@@ -16,6 +16,7 @@ use roaming_peer::store::{Space, StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
 use roaming_types::modules::locations::Location;
+use roaming_types::modules::sessions::Session;
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
@@ -131,6 +132,18 @@ async fn pull_module(
                         Ok(d) => Err(format!("location {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
                         Err(e) => Err(format!("invalid location skipped (T-65): {e}")),
                     },
+                    ModuleId::Sessions => match decode_value::<Session>(item, options) {
+                        Ok(d) if parties.contains(&d.value.party()) => {
+                            st.sessions.put(&d.value).map(|w| {
+                                if w.changed() {
+                                    st.events.session(&d.value);
+                                }
+                                (w, None)
+                            }).map_err(|e| e.to_string())
+                        }
+                        Ok(d) => Err(format!("session {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
+                        Err(e) => Err(format!("invalid session skipped (T-65): {e}")),
+                    },
                     _ => match decode_value::<Tariff>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {
                             seen.push(object_key(&d.value.party(), d.value.id.as_str()));
@@ -199,6 +212,10 @@ pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncR
     };
     let tariffs = pull_module(st, &peer, &ModuleId::Tariffs, full, &mut report).await;
     let locations = pull_module(st, &peer, &ModuleId::Locations, full, &mut report).await;
+    // Sessions are never removed: a pull only catches up on what a push may have missed (UC3-6).
+    if let Err(e) = pull_module(st, &peer, &ModuleId::Sessions, false, &mut report).await {
+        report.errors.push(e.to_string());
+    }
     match (tariffs, locations) {
         (Ok(t), Ok(l)) if full => {
             for party in peer.parties(&Role::Cpo) {
@@ -236,6 +253,16 @@ pub async fn run(st: CspState, interval: Duration) {
                 if let Ok(PeerEvent::Registered(id)) = ev {
                     let st = st.clone();
                     tokio::spawn(async move {
+                        // A new CSO starts with a full copy of our tokens (UC3-1).
+                        let takes_tokens = st.core.peers.get(&id).ok().flatten().is_some_and(|p| {
+                            p.endpoint(&ModuleId::Tokens, &InterfaceRole::Receiver).is_some()
+                        });
+                        if takes_tokens {
+                            match st.tokens.push_all_to(&id).await {
+                                Ok(n) => tracing::info!(peer.id = %id, tokens = n, "tokens queued for a new CSO"),
+                                Err(e) => tracing::error!(peer.id = %id, error = %e, "tokens not queued for a new CSO"),
+                            }
+                        }
                         if let Err(e) = sync_peer(&st, &id, true).await {
                             tracing::error!(peer.id = %id, error = %e, "first pull failed");
                         }

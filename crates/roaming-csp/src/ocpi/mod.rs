@@ -1,7 +1,10 @@
 //! The CSP's OCPI modules (eMSP role), one file per module, each with its `router()`.
 
+pub mod commands;
 pub mod locations;
+pub mod sessions;
 pub mod tariffs;
+pub mod tokens;
 
 use roaming_peer::server::ModuleEndpoint;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
@@ -18,6 +21,21 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Tariffs,
             role: InterfaceRole::Receiver,
             path: tariffs::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Sessions,
+            role: InterfaceRole::Receiver,
+            path: sessions::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Tokens,
+            role: InterfaceRole::Sender,
+            path: tokens::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Commands,
+            role: InterfaceRole::Sender,
+            path: commands::PATH.to_owned(),
         },
     ]
 }
