@@ -10,3 +10,6 @@ mod uc1_2;
 mod uc1_3;
 mod uc2;
 mod uc3_1;
+mod uc3_2;
+mod uc3_4;
+mod uc3_6;

@@ -48,7 +48,7 @@ async fn uc3_1_every_whitelist_type_online() {
     // The CSP remembers the real-time authorizations it gave (TOK-09).
     let given: Vec<Value> = csp.op_get("/api/authorizations").await;
     assert_eq!(given.len(), 2, "{given:?}");
-    assert!(given.iter().all(|g| g["allowed"] == "ALLOWED" && g["cpo"]["party_id"] == "CSO"), "{given:?}");
+    assert!(given.iter().all(|g| g["allowed"] == "ALLOWED" && g["cpo"] == "NL-CSO"), "{given:?}");
 }
 
 #[tokio::test]

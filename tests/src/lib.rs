@@ -383,9 +383,14 @@ pub struct EventStream {
 impl EventStream {
     /// Subscribes to the events of `node` (a CSP).
     pub async fn open(node: &Node) -> Self {
+        Self::open_filtered(node, "").await
+    }
+
+    /// Subscribes with a query (`contract_id=…&type=session,command`).
+    pub async fn open_filtered(node: &Node, query: &str) -> Self {
         let key = std::fs::read_to_string(node.data_dir.join("operator.key")).unwrap();
         let resp = reqwest::Client::new()
-            .get(format!("{}/api/events", node.operator.base()))
+            .get(format!("{}/api/events?{query}", node.operator.base()))
             .bearer_auth(key.trim())
             .send()
             .await

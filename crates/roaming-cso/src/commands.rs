@@ -362,10 +362,10 @@ impl Commands {
             ));
         };
         if !Self::owns_token(caller, &s.emsp()) {
-            // CMD-02: a session of another CSP.
+            // UC3-4: another CSP's session is unknown to the caller (and its existence not revealed).
             return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some("this session is not one of your customers'"),
+                CommandResponseType::UnknownSession,
+                Some(&format!("unknown session {}", req.session_id)),
             ));
         }
         let rt = self.sessions.runtime(s.id.as_str())?.unwrap_or_default();

@@ -490,6 +490,15 @@ impl Sessions {
                 .ok_or_else(|| CsoError::internal("transaction index without session"))?;
             return Ok((s, Vec::new()));
         }
+        // The ids as the site spells them (chargers and gateways may not keep the case).
+        let (location, evse) = match self.sites.location_in(tx, location.as_str())? {
+            Some(l) => {
+                let e = l.evse(evse).map_or_else(|| evse.clone(), |e| e.uid.clone());
+                (l.id.clone(), e)
+            }
+            None => (location.clone(), evse.clone()),
+        };
+        let (location, evse) = (&location, &evse);
         let reused = match reservation_session {
             Some(id) => self
                 .get_tx(tx, id)?

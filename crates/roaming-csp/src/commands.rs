@@ -67,6 +67,7 @@ pub struct CommandRecord {
     /// The CSO peer.
     pub peer: String,
     /// The CSO party.
+    #[serde(with = "crate::party_text::one")]
     pub cpo: PartyRef,
     /// The driver's contract id, for commands with a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +116,7 @@ fn rfid() -> TokenType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartRequest {
     /// The CSO (`CC-PID`); the only connected CSO when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// The driver's token.
     pub token: TokenRef,
@@ -133,7 +134,7 @@ pub struct StartRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopRequest {
     /// The CSO; found from the session when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// The session.
     pub session_id: String,
@@ -143,7 +144,7 @@ pub struct StopRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReserveRequest {
     /// The CSO; the only connected CSO when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// The driver's token.
     pub token: TokenRef,
@@ -163,7 +164,7 @@ pub struct ReserveRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {
     /// The CSO; the only connected CSO when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// The reservation.
     pub reservation_id: String,
@@ -173,7 +174,7 @@ pub struct CancelRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockRequest {
     /// The CSO; the only connected CSO when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// Location.
     pub location_id: LocationId,

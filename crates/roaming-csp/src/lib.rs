@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod ocpi;
 pub mod operator;
+pub mod party_text;
 pub mod sessions;
 pub mod sites;
 pub mod sync;

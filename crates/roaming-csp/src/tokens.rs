@@ -68,7 +68,7 @@ pub struct Account {
     #[serde(default)]
     pub state: AccountState,
     /// The CSOs where it may charge (`CC-PID`; anywhere when empty).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::party_text::list")]
     pub allowed_cpos: Vec<PartyRef>,
     /// The locations where it may charge (anywhere when empty). A CSO must then say where the
     /// driver is (TOK-03).
@@ -143,7 +143,7 @@ pub struct TokenChange {
     pub default_profile_type: Option<ProfileType>,
     /// The CSOs where it may charge.
     #[serde(default)]
-    pub allowed_cpos: Option<Vec<PartyRef>>,
+    pub allowed_cpos: Option<Vec<String>>,
     /// The locations where it may charge.
     #[serde(default)]
     pub allowed_locations: Option<Vec<String>>,
@@ -159,6 +159,7 @@ pub struct AuthorizationRecord {
     /// The token uid.
     pub uid: String,
     /// The CSO party that asked.
+    #[serde(default, with = "crate::party_text::option")]
     pub cpo: Option<PartyRef>,
     /// Where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,7 +338,10 @@ impl Tokens {
                 fields.insert("default_profile_type".to_owned(), json!(p));
             }
             if let Some(c) = &change.allowed_cpos {
-                account.allowed_cpos.clone_from(c);
+                account.allowed_cpos = c
+                    .iter()
+                    .map(|p| text::<PartyRef>("allowed_cpos", p))
+                    .collect::<Result<_, _>>()?;
             }
             if let Some(l) = &change.allowed_locations {
                 account.allowed_locations.clone_from(l);
