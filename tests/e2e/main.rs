@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod charging;
+mod gateway;
 mod smoke;
 mod uc1_1;
 mod uc1_2;
@@ -13,3 +14,4 @@ mod uc3_1;
 mod uc3_2;
 mod uc3_4;
 mod uc3_6;
+mod uc3_8;
