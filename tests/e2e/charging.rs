@@ -87,7 +87,8 @@ pub(crate) async fn present(cso: &Node, evse: &str, uid: &str) -> Value {
 
 /// Sends a command through the CSP's operator API.
 pub(crate) async fn command(csp: &Node, kind: &str, body: Value) -> Value {
-    csp.op(Method::POST, &format!("/api/commands/{kind}"), &body).await
+    csp.op(Method::POST, &format!("/api/commands/{kind}"), &body)
+        .await
 }
 
 /// Waits until the command has its result (or its timeout) and returns it.

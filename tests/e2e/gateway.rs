@@ -19,7 +19,11 @@ const SECS10: Duration = Duration::from_secs(10);
 async fn received(sms: &MockServer, n: usize) -> Vec<Value> {
     eventually(SECS10, || async {
         let r = sms.received_requests().await.unwrap_or_default();
-        (r.len() >= n).then(|| r.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect())
+        (r.len() >= n).then(|| {
+            r.iter()
+                .map(|r| serde_json::from_slice(&r.body).unwrap())
+                .collect()
+        })
     })
     .await
     .unwrap_or_else(|| panic!("the station-management system did not get {n} commands"))
@@ -131,7 +135,11 @@ async fn webhook_gateway_carries_a_whole_remote_session() {
     // A bad event is a 400 with a reason, not a half-written session.
     let err = cso
         .operator
-        .send::<Value, Value>(Method::POST, "/api/stations/events", Some(&json!({ "type": "meter_values" })))
+        .send::<Value, Value>(
+            Method::POST,
+            "/api/stations/events",
+            Some(&json!({ "type": "meter_values" })),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");

@@ -42,7 +42,13 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) fn start(name: &str, data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(name, data_dir, extra, &[])
+    }
+
+    /// Starts with extra `ROAMING_*` environment variables (settings of the role crates).
+    pub(crate) fn start_with_env(name: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(bin(name));
+        cmd.envs(env.iter().copied());
         cmd.args([
             "serve",
             "--listen",
@@ -234,4 +240,101 @@ fn uc1_2_smoke_import_push_and_search_with_the_binaries() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("422"));
     let report = csp.cli_json(&["sync", "NL-CSO", "--full"]);
     assert_eq!(report["removed"], 0);
+}
+
+/// Polls the CLI until `f` accepts its JSON.
+fn cli_until(node: &Served, args: &[&str], f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..150 {
+        last = node.cli_json(args);
+        if f(&last) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{args:?} never gave the expected answer: {last}");
+}
+
+#[test]
+fn uc3_smoke_tokens_local_and_remote_start_and_stop_with_the_binaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cso = Served::start_with_env(
+        "cso-endpoint",
+        &dir.path().join("cso"),
+        &["--country-code", "NL", "--party-id", "CSO"],
+        &[
+            ("ROAMING_CSO_SIMULATOR_PLUG_IN_DELAY_MS", "100"),
+            ("ROAMING_CSO_SIMULATOR_METER_INTERVAL_MS", "200"),
+        ],
+    );
+    let csp = Served::start(
+        "csp-endpoint",
+        &dir.path().join("csp"),
+        &["--country-code", "DE", "--party-id", "CSP"],
+    );
+    let inv = cso.cli_json(&["peers", "invite"]);
+    csp.cli_json(&[
+        "peers",
+        "connect",
+        inv["versions_url"].as_str().unwrap(),
+        inv["token"].as_str().unwrap(),
+    ]);
+    let tariffs = dir.path().join("tariffs.json");
+    std::fs::write(&tariffs, roaming_e2e::fixtures::tariffs().to_string()).unwrap();
+    let locations = dir.path().join("locations.json");
+    let locs = serde_json::json!([roaming_e2e::fixtures::location("BIN-1", 52.37, 4.89, 2)]);
+    std::fs::write(&locations, locs.to_string()).unwrap();
+    cso.cli_json(&["import", "tariffs", tariffs.to_str().unwrap()]);
+    cso.cli_json(&["import", "locations", locations.to_str().unwrap()]);
+
+    // UC3-1: an RFID card issued at the CSP, pushed to the CSO, presented at the charger.
+    let card = csp.cli_json(&["tokens", "issue", "--uid", "SMOKE001", "--whitelist", "ALWAYS"]);
+    assert_eq!(card["token"]["uid"], "SMOKE001");
+    cli_until(&cso, &["tokens"], |t| t.as_array().is_some_and(|a| a.len() == 1));
+    let out = cso.cli_json(&["simulate", "present-token", "BIN-1", "BIN-1-E0", "SMOKE001"]);
+    assert_eq!(out["outcome"], "starting", "{out}");
+    cli_until(&csp, &["sessions", "--status", "ACTIVE"], |s| {
+        s.as_array().is_some_and(|a| a.len() == 1)
+    });
+
+    // UC3-2 / UC3-4: an app token started and stopped from the CSP.
+    let app = csp.cli_json(&["tokens", "issue", "--type", "APP_USER"]);
+    let uid = app["token"]["uid"].as_str().unwrap();
+    let contract = app["token"]["contract_id"].as_str().unwrap();
+    let c = csp.cli_json(&[
+        "start",
+        "--token",
+        uid,
+        "--token-type",
+        "APP_USER",
+        "BIN-1",
+        "BIN-1-E1",
+    ]);
+    assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
+    let id = c["id"].as_str().unwrap();
+    let done = cli_until(&csp, &["commands", id], |c| c.get("result").is_some());
+    assert_eq!(done["result"]["result"], "ACCEPTED");
+    let mine = cli_until(
+        &csp,
+        &["sessions", "--contract-id", contract, "--status", "ACTIVE"],
+        |s| s.as_array().is_some_and(|a| a.len() == 1),
+    );
+    let session = mine[0]["id"].as_str().unwrap();
+    let stop = csp.cli_json(&["stop", session]);
+    assert_eq!(stop["response"]["result"], "ACCEPTED", "{stop}");
+    cli_until(
+        &csp,
+        &["sessions", "--contract-id", contract, "--status", "COMPLETED"],
+        |s| s.as_array().is_some_and(|a| a.len() == 1),
+    );
+    // The CSO sees both sessions; blocking the card reaches it as valid = false.
+    let all = cso.cli_json(&["sessions", "--party", "DE-CSP"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    csp.cli_json(&["tokens", "block", "RFID", "SMOKE001"]);
+    cli_until(&cso, &["tokens"], |t| {
+        t.as_array()
+            .is_some_and(|a| a.iter().any(|t| t["uid"] == "SMOKE001" && t["valid"] == false))
+    });
+    assert!(cso.terminate().success());
+    assert!(csp.terminate().success());
 }

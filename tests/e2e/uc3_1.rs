@@ -8,7 +8,9 @@ use http::Method;
 use roaming_e2e::{Node, RawOcpi};
 use serde_json::{Value, json};
 
-use crate::charging::{cso_session, csp_session, cso_token, evse, fast_cso, issue, load_site, pair, present, rfid};
+use crate::charging::{
+    cso_session, cso_token, csp_session, evse, fast_cso, issue, load_site, pair, present, rfid,
+};
 
 const SECS10: Duration = Duration::from_secs(10);
 
@@ -35,7 +37,11 @@ async fn uc3_1_every_whitelist_type_online() {
         assert_eq!(d["source"], *source, "{whitelist}: {d}");
         assert_eq!(d["auth_method"], *method, "{whitelist}");
         let real_time = *source == "REAL_TIME";
-        assert_eq!(d.get("authorization_reference").is_some(), real_time, "{whitelist}: {d}");
+        assert_eq!(
+            d.get("authorization_reference").is_some(),
+            real_time,
+            "{whitelist}: {d}"
+        );
 
         // The session carries the decision (SES-04, SES-05) and reaches the CSP.
         let s = cso_session(&cso, SECS10, |s| s["cdr_token"]["uid"] == *uid).await;
@@ -48,7 +54,12 @@ async fn uc3_1_every_whitelist_type_online() {
     // The CSP remembers the real-time authorizations it gave (TOK-09).
     let given: Vec<Value> = csp.op_get("/api/authorizations").await;
     assert_eq!(given.len(), 2, "{given:?}");
-    assert!(given.iter().all(|g| g["allowed"] == "ALLOWED" && g["cpo"] == "NL-CSO"), "{given:?}");
+    assert!(
+        given
+            .iter()
+            .all(|g| g["allowed"] == "ALLOWED" && g["cpo"] == "NL-CSO"),
+        "{given:?}"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +86,11 @@ async fn uc3_1_every_whitelist_type_offline() {
         let d = decision(&out);
         assert_eq!(d["allowed"], *allowed, "{uid}: {out}");
         assert_eq!(d["source"], *source, "{uid}: {out}");
-        assert_eq!(out["outcome"], if *allowed { "starting" } else { "refused" }, "{uid}");
+        assert_eq!(
+            out["outcome"],
+            if *allowed { "starting" } else { "refused" },
+            "{uid}"
+        );
     }
     // The fallback start of the ALLOWED_OFFLINE token is a whitelist start without reference.
     let s = cso_session(&cso, SECS10, |s| s["cdr_token"]["uid"] == "B0000003").await;
@@ -104,7 +119,11 @@ async fn uc3_1_blocked_expired_and_unknown_tokens_are_refused() {
     // Blocked: the PATCH valid=false reaches the CSO, which refuses from its copy.
     rfid(&csp, &cso, "D0000001", "ALWAYS").await;
     let _: Value = csp
-        .op(Method::PATCH, "/api/tokens/RFID/D0000001", &json!({ "state": "BLOCKED" }))
+        .op(
+            Method::PATCH,
+            "/api/tokens/RFID/D0000001",
+            &json!({ "state": "BLOCKED" }),
+        )
         .await;
     cso_token(&cso, "D0000001", |t| t["valid"] == false).await;
     let out = present(&cso, &evse(0), "D0000001").await;
@@ -114,7 +133,11 @@ async fn uc3_1_blocked_expired_and_unknown_tokens_are_refused() {
     // Expired, decided in real time (NEVER): the CSP answers EXPIRED (TOK-08).
     rfid(&csp, &cso, "D0000002", "NEVER").await;
     let _: Value = csp
-        .op(Method::PATCH, "/api/tokens/RFID/D0000002", &json!({ "state": "EXPIRED" }))
+        .op(
+            Method::PATCH,
+            "/api/tokens/RFID/D0000002",
+            &json!({ "state": "EXPIRED" }),
+        )
         .await;
     cso_token(&cso, "D0000002", |t| t["valid"] == false).await;
     let out = present(&cso, &evse(2), "D0000002").await;
@@ -143,7 +166,9 @@ async fn uc3_1_real_time_authorization_rules() {
 
     // ALLOWED with LocationReferences: the allowed EVSEs come back with a reference (TOK-04, TOK-09).
     issue(&csp, json!({ "uid": "E0000001", "whitelist": "NEVER" })).await;
-    let w = raw.json(Method::POST, &url("E0000001", "?type=RFID"), &token, &here).await;
+    let w = raw
+        .json(Method::POST, &url("E0000001", "?type=RFID"), &token, &here)
+        .await;
     assert_eq!((w.status, w.code()), (200, 1000), "{:?}", w.body);
     let info = w.envelope().data.unwrap();
     assert_eq!(info["allowed"], "ALLOWED");
@@ -151,12 +176,20 @@ async fn uc3_1_real_time_authorization_rules() {
     assert!(info["authorization_reference"].is_string());
     // No body at all is fine for an unrestricted token.
     let w = raw
-        .send(Method::POST, &url("E0000001", ""), Some(&roaming_e2e::token_header(&token)), &[], None)
+        .send(
+            Method::POST,
+            &url("E0000001", ""),
+            Some(&roaming_e2e::token_header(&token)),
+            &[],
+            None,
+        )
         .await;
     assert_eq!(w.envelope().data.unwrap()["allowed"], "ALLOWED", "{:?}", w.body);
 
     // The type matters (TOK-11): the same uid as APP_USER is unknown.
-    let w = raw.json(Method::POST, &url("E0000001", "?type=APP_USER"), &token, &here).await;
+    let w = raw
+        .json(Method::POST, &url("E0000001", "?type=APP_USER"), &token, &here)
+        .await;
     assert_eq!((w.status, w.code()), (404, 2004));
 
     // A token limited to some locations: without LocationReferences 2002 (TOK-03), elsewhere NOT_ALLOWED.
@@ -165,13 +198,19 @@ async fn uc3_1_real_time_authorization_rules() {
         json!({ "uid": "E0000002", "whitelist": "NEVER", "allowed_locations": ["U-9"] }),
     )
     .await;
-    let w = raw.json(Method::POST, &url("E0000002", ""), &token, &Value::Null).await;
+    let w = raw
+        .json(Method::POST, &url("E0000002", ""), &token, &Value::Null)
+        .await;
     assert_eq!((w.status, w.code()), (200, 2002), "{:?}", w.body);
     let w = raw.json(Method::POST, &url("E0000002", ""), &token, &here).await;
     assert_eq!(w.envelope().data.unwrap()["allowed"], "NOT_ALLOWED");
 
     // Blocked and out of credit: 200 + 1000 with that verdict (TOK-08), no reference.
-    for (uid, state) in [("E0000003", "BLOCKED"), ("E0000004", "NO_CREDIT"), ("E0000005", "EXPIRED")] {
+    for (uid, state) in [
+        ("E0000003", "BLOCKED"),
+        ("E0000004", "NO_CREDIT"),
+        ("E0000005", "EXPIRED"),
+    ] {
         issue(&csp, json!({ "uid": uid, "whitelist": "NEVER", "state": state })).await;
         let w = raw.json(Method::POST, &url(uid, ""), &token, &here).await;
         assert_eq!((w.status, w.code()), (200, 1000), "{:?}", w.body);
@@ -200,19 +239,30 @@ async fn uc3_1_tokens_receiver_rules_at_the_cso() {
         "whitelist": "ALWAYS", "last_updated": "2026-01-01T00:00:00Z"
     });
     // Created, then read back with the default type RFID.
-    let w = raw.json(Method::PUT, &url("DE/CSP", "F0000001"), &token, &t).await;
+    let w = raw
+        .json(Method::PUT, &url("DE/CSP", "F0000001"), &token, &t)
+        .await;
     assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
     let w = raw.get(&url("DE/CSP", "F0000001"), &token).await;
     assert_eq!(w.envelope().data.unwrap()["uid"], "F0000001");
     // Another party's token: 404 + 2001 (T-90).
-    let w = raw.json(Method::PUT, &url("NL/OTH", "F0000001"), &token, &t).await;
+    let w = raw
+        .json(Method::PUT, &url("NL/OTH", "F0000001"), &token, &t)
+        .await;
     assert_eq!(w.code(), 2001, "{:?}", w.body);
     // URL and body disagree (T-93).
-    let w = raw.json(Method::PUT, &url("DE/CSP", "F0000002"), &token, &t).await;
+    let w = raw
+        .json(Method::PUT, &url("DE/CSP", "F0000002"), &token, &t)
+        .await;
     assert_eq!(w.code(), 2001);
     // PATCH without last_updated (T-81), and of an unknown token (T-94).
     let w = raw
-        .json(Method::PATCH, &url("DE/CSP", "F0000001"), &token, &json!({ "valid": false }))
+        .json(
+            Method::PATCH,
+            &url("DE/CSP", "F0000001"),
+            &token,
+            &json!({ "valid": false }),
+        )
         .await;
     assert_eq!(w.code(), 2001);
     let w = raw
@@ -228,7 +278,9 @@ async fn uc3_1_tokens_receiver_rules_at_the_cso() {
     let mut old = t.clone();
     old["valid"] = json!(false);
     old["last_updated"] = json!("2025-01-01T00:00:00Z");
-    let w = raw.json(Method::PUT, &url("DE/CSP", "F0000001"), &token, &old).await;
+    let w = raw
+        .json(Method::PUT, &url("DE/CSP", "F0000001"), &token, &old)
+        .await;
     assert_eq!((w.status, w.code()), (200, 1000));
     cso_token(&cso, "F0000001", |t| t["valid"] == true).await;
 }

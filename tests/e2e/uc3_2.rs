@@ -39,7 +39,10 @@ async fn uc3_2_remote_start() {
     assert_eq!(c["status_code"], 1000);
     assert_eq!(c["response"]["result"], "ACCEPTED");
     let url = c["request"]["response_url"].as_str().unwrap();
-    assert!(url.ends_with(&format!("/commands/START_SESSION/{}", c["id"].as_str().unwrap())), "{url}");
+    assert!(
+        url.ends_with(&format!("/commands/START_SESSION/{}", c["id"].as_str().unwrap())),
+        "{url}"
+    );
     let reference = c["request"]["authorization_reference"].clone();
 
     let done = finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
@@ -96,7 +99,10 @@ async fn uc3_2_busy_offline_and_silent_chargers() {
         assert_eq!(done["result"]["result"], expected, "EVSE {i}: {done}");
     }
     let sessions: Vec<Value> = csp.op_get("/api/sessions").await;
-    assert!(sessions.is_empty(), "no session from a failed start: {sessions:?}");
+    assert!(
+        sessions.is_empty(),
+        "no session from a failed start: {sessions:?}"
+    );
 }
 
 #[tokio::test]
@@ -115,11 +121,19 @@ async fn uc3_2_occupied_evse_and_refused_tokens() {
     // A blocked token is not sent at all (CMD-03: the CSP pre-authorizes).
     let uid = b["token"]["uid"].as_str().unwrap();
     let _: Value = csp
-        .op(Method::PATCH, &format!("/api/tokens/APP_USER/{uid}"), &json!({ "state": "BLOCKED" }))
+        .op(
+            Method::PATCH,
+            &format!("/api/tokens/APP_USER/{uid}"),
+            &json!({ "state": "BLOCKED" }),
+        )
         .await;
     let err = csp
         .operator
-        .send::<Value, Value>(Method::POST, "/api/commands/start", Some(&start_body(&b, &evse(1))))
+        .send::<Value, Value>(
+            Method::POST,
+            "/api/commands/start",
+            Some(&start_body(&b, &evse(1))),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("409"), "{err}");
@@ -136,7 +150,12 @@ async fn uc3_2_command_results_only_from_the_cso_it_went_to() {
     // The right CSO with the wrong command type in the URL: unknown (404 + 2001).
     let wrong = url.replace("START_SESSION", "STOP_SESSION");
     let w = raw
-        .json(Method::POST, &wrong, &cso.token_for(&csp), &json!({ "result": "ACCEPTED" }))
+        .json(
+            Method::POST,
+            &wrong,
+            &cso.token_for(&csp),
+            &json!({ "result": "ACCEPTED" }),
+        )
         .await;
     assert_eq!((w.status, w.code()), (404, 2001), "{:?}", w.body);
     // An unknown command id.

@@ -25,7 +25,10 @@ async fn started(csp: &Node, evse_uid: &str) -> Value {
     let done = finished(csp, c["id"].as_str().unwrap(), SECS10).await;
     assert_eq!(done["result"]["result"], "ACCEPTED", "{done}");
     let uid = token["token"]["uid"].clone();
-    csp_session(csp, SECS10, |s| s["cdr_token"]["uid"] == uid && s["status"] == "ACTIVE").await
+    csp_session(csp, SECS10, |s| {
+        s["cdr_token"]["uid"] == uid && s["status"] == "ACTIVE"
+    })
+    .await
 }
 
 #[tokio::test]
@@ -51,7 +54,12 @@ async fn uc3_4_remote_stop() {
 #[tokio::test]
 async fn uc3_4_stop_of_an_unknown_session() {
     let (_cso, csp) = pair(1).await;
-    let c = command(&csp, "stop", json!({ "session_id": "no-such-session", "cpo": "NL-CSO" })).await;
+    let c = command(
+        &csp,
+        "stop",
+        json!({ "session_id": "no-such-session", "cpo": "NL-CSO" }),
+    )
+    .await;
     assert_eq!(c["response"]["result"], "UNKNOWN_SESSION", "{c}");
     assert_eq!(c["state"], "NOT_ACCEPTED");
 }
@@ -73,7 +81,11 @@ async fn uc3_4_another_csps_session_is_unknown_to_it() {
 
 async fn load_site_seen(csp: &Node) {
     roaming_e2e::eventually(SECS10, || async {
-        csp.operator.get::<Value>("/api/locations/NL/CSO/U-1").await.ok().map(|_| ())
+        csp.operator
+            .get::<Value>("/api/locations/NL/CSO/U-1")
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await
     .expect("the second CSP received the site");

@@ -66,7 +66,10 @@ async fn uc3_6_live_session_with_periods() {
     let id = live["id"].as_str().unwrap().to_owned();
     let c = command(&csp, "stop", json!({ "session_id": id })).await;
     finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
-    let end = csp_session(&csp, SECS10, |s| s["id"] == id.as_str() && s["status"] == "COMPLETED").await;
+    let end = csp_session(&csp, SECS10, |s| {
+        s["id"] == id.as_str() && s["status"] == "COMPLETED"
+    })
+    .await;
     let at_cso = cso_session(&cso, SECS10, |s| s["id"] == id.as_str()).await;
     assert_eq!(end, at_cso, "the CSP holds exactly the CSO's session");
     // Periods are in order and do not overlap.
@@ -99,10 +102,20 @@ async fn uc3_6_csp_restart_in_the_middle_of_a_session() {
     let csp = paused.start().await;
     // Stop from the CSO side (driver unplugs).
     let _: Value = cso
-        .op(Method::POST, &format!("/api/simulator/evses/U-1/{}/unplug", evse(0)), &json!({}))
+        .op(
+            Method::POST,
+            &format!("/api/simulator/evses/U-1/{}/unplug", evse(0)),
+            &json!({}),
+        )
         .await;
-    let at_cso = cso_session(&cso, SECS10, |s| s["id"] == id.as_str() && s["status"] == "COMPLETED").await;
-    let end = csp_session(&csp, SECS20, |s| s["id"] == id.as_str() && s["status"] == "COMPLETED").await;
+    let at_cso = cso_session(&cso, SECS10, |s| {
+        s["id"] == id.as_str() && s["status"] == "COMPLETED"
+    })
+    .await;
+    let end = csp_session(&csp, SECS20, |s| {
+        s["id"] == id.as_str() && s["status"] == "COMPLETED"
+    })
+    .await;
     assert_eq!(end, at_cso, "nothing lost: the session and all its periods");
     assert!(end["charging_periods"].as_array().unwrap().len() >= 3);
 }
@@ -123,13 +136,19 @@ async fn uc3_6_sessions_receiver_rules() {
         })
     };
     // Not a token of ours: refused (2001).
-    let w = raw.json(Method::PUT, &url("NL/CSO", "S-1"), &token, &session("NL", "OTH")).await;
+    let w = raw
+        .json(Method::PUT, &url("NL/CSO", "S-1"), &token, &session("NL", "OTH"))
+        .await;
     assert_eq!(w.code(), 2001, "{:?}", w.body);
     // Another CSO's session: 404 + 2001 (T-90).
-    let w = raw.json(Method::PUT, &url("BE/XYZ", "S-1"), &token, &session("DE", "CSP")).await;
+    let w = raw
+        .json(Method::PUT, &url("BE/XYZ", "S-1"), &token, &session("DE", "CSP"))
+        .await;
     assert_eq!(w.code(), 2001);
     // Created, then a PATCH with one period, delivered twice: appended once.
-    let w = raw.json(Method::PUT, &url("NL/CSO", "S-1"), &token, &session("DE", "CSP")).await;
+    let w = raw
+        .json(Method::PUT, &url("NL/CSO", "S-1"), &token, &session("DE", "CSP"))
+        .await;
     assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
     let patch = json!({
         "kwh": 1.5,
@@ -137,7 +156,9 @@ async fn uc3_6_sessions_receiver_rules() {
         "last_updated": "2026-01-01T10:15:00Z"
     });
     for _ in 0..2 {
-        let w = raw.json(Method::PATCH, &url("NL/CSO", "S-1"), &token, &patch).await;
+        let w = raw
+            .json(Method::PATCH, &url("NL/CSO", "S-1"), &token, &patch)
+            .await;
         assert_eq!(w.code(), 1000, "{:?}", w.body);
     }
     let w = raw.get(&url("NL/CSO", "S-1"), &token).await;
@@ -145,10 +166,17 @@ async fn uc3_6_sessions_receiver_rules() {
     assert_eq!(s["charging_periods"].as_array().unwrap().len(), 1);
     assert_eq!(s["kwh"], 1.5);
     // PATCH without last_updated (T-81); of an unknown session (T-94).
-    let w = raw.json(Method::PATCH, &url("NL/CSO", "S-1"), &token, &json!({ "kwh": 2 })).await;
+    let w = raw
+        .json(Method::PATCH, &url("NL/CSO", "S-1"), &token, &json!({ "kwh": 2 }))
+        .await;
     assert_eq!(w.code(), 2001);
     let w = raw
-        .json(Method::PATCH, &url("NL/CSO", "S-9"), &token, &json!({ "kwh": 2, "last_updated": "2026-01-01T11:00:00Z" }))
+        .json(
+            Method::PATCH,
+            &url("NL/CSO", "S-9"),
+            &token,
+            &json!({ "kwh": 2, "last_updated": "2026-01-01T11:00:00Z" }),
+        )
         .await;
     assert_eq!((w.status, w.code()), (404, 2001));
 }
@@ -161,13 +189,19 @@ async fn uc3_6_sessions_sender_serves_only_the_callers_sessions() {
     let raw = RawOcpi::new(None);
     // E-14: without date_from, served from the epoch.
     let w = raw
-        .get(&format!("{}/ocpi/2.2.1/sessions", cso.ocpi_url), &csp.token_for(&cso))
+        .get(
+            &format!("{}/ocpi/2.2.1/sessions", cso.ocpi_url),
+            &csp.token_for(&cso),
+        )
         .await;
     assert_eq!(w.code(), 1000, "{:?}", w.body);
     assert_eq!(w.envelope().data.unwrap().as_array().unwrap().len(), 1);
     let w = raw
         .get(
-            &format!("{}/ocpi/2.2.1/sessions?date_from=2099-01-01T00:00:00Z", cso.ocpi_url),
+            &format!(
+                "{}/ocpi/2.2.1/sessions?date_from=2099-01-01T00:00:00Z",
+                cso.ocpi_url
+            ),
             &csp.token_for(&cso),
         )
         .await;

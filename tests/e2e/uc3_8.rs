@@ -76,15 +76,26 @@ async fn uc3_8_reservations_are_isolated_between_csps() {
     let other = Node::csp().party("DE-OTH").start().await;
     other.connect_to(&cso).await;
     eventually(SECS10, || async {
-        other.operator.get::<Value>("/api/locations/NL/CSO/U-1").await.ok().map(|_| ())
+        other
+            .operator
+            .get::<Value>("/api/locations/NL/CSO/U-1")
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await
     .unwrap();
     issue(&csp, json!({ "uid": "I0000001" })).await;
     issue(&other, json!({ "uid": "I0000002" })).await;
     // Both use the same reservation id, on different EVSEs.
-    assert_eq!(reserve(&csp, "I0000001", &evse(0), "SAME", 600).await["result"]["result"], "ACCEPTED");
-    assert_eq!(reserve(&other, "I0000002", &evse(2), "SAME", 600).await["result"]["result"], "ACCEPTED");
+    assert_eq!(
+        reserve(&csp, "I0000001", &evse(0), "SAME", 600).await["result"]["result"],
+        "ACCEPTED"
+    );
+    assert_eq!(
+        reserve(&other, "I0000002", &evse(2), "SAME", 600).await["result"]["result"],
+        "ACCEPTED"
+    );
     // The other CSP cannot take this CSP's reserved EVSE.
     let c = command(
         &other,

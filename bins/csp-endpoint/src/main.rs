@@ -6,7 +6,7 @@ use clap::Parser;
 use roaming_peer::cli::{
     CliError, CommonCommand, OperatorArgs, exit_code, print_json, process_env, run_common,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The CSP roaming endpoint: IEC 63119-2 use cases over OCPI 2.2.1, peer to peer with CSOs.
 #[derive(Debug, Parser)]
@@ -56,6 +56,234 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Issues, lists, changes, blocks and unblocks the drivers' tokens (UC3-1).
+    Tokens {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(subcommand)]
+        action: Tokens,
+    },
+    /// Starts a charge for a driver at a CSO's EVSE (UC3-2).
+    Start {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(flatten)]
+        token: TokenArgs,
+        /// Location id.
+        location: String,
+        /// EVSE uid.
+        evse: Option<String>,
+        /// Connector id.
+        #[arg(long)]
+        connector: Option<String>,
+        /// The CSO (`CC-PID`); the only connected one when left out.
+        #[arg(long)]
+        cpo: Option<String>,
+    },
+    /// Stops a session (UC3-4).
+    Stop {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Session id.
+        session: String,
+        /// The CSO (`CC-PID`); found from the session when left out.
+        #[arg(long)]
+        cpo: Option<String>,
+    },
+    /// Reserves an EVSE for a driver (UC3-8).
+    Reserve {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(flatten)]
+        token: TokenArgs,
+        /// Location id.
+        location: String,
+        /// EVSE uid (any at the location when left out).
+        evse: Option<String>,
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 15)]
+        minutes: i64,
+        /// Our reservation id (generated when left out; the same id replaces a reservation).
+        #[arg(long)]
+        reservation_id: Option<String>,
+        /// The CSO (`CC-PID`).
+        #[arg(long)]
+        cpo: Option<String>,
+    },
+    /// Cancels a reservation.
+    CancelReservation {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Reservation id.
+        reservation_id: String,
+        /// The CSO (`CC-PID`).
+        #[arg(long)]
+        cpo: Option<String>,
+    },
+    /// Unlocks a connector (helpdesk only, CMD-08).
+    Unlock {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Location id.
+        location: String,
+        /// EVSE uid.
+        evse: String,
+        /// Connector id.
+        connector: String,
+        /// The CSO (`CC-PID`).
+        #[arg(long)]
+        cpo: Option<String>,
+    },
+    /// Lists the commands sent, or shows one with its response and result.
+    Commands {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// One command.
+        id: Option<String>,
+    },
+    /// Lists the drivers' sessions (live: `GET /api/events?type=session`).
+    Sessions {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Only this contract id.
+        #[arg(long)]
+        contract_id: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+/// A driver's token.
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// Token uid.
+    #[arg(long = "token")]
+    uid: String,
+    /// Token type.
+    #[arg(long = "token-type", default_value = "RFID")]
+    token_type: String,
+}
+
+impl TokenArgs {
+    fn json(&self) -> Value {
+        json!({ "uid": self.uid, "type": self.token_type.to_ascii_uppercase() })
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Tokens {
+    /// Lists every token with its account.
+    List,
+    /// Issues a token (pushed to every connected CSO).
+    Issue {
+        /// The uid (required for RFID; generated for APP_USER / AD_HOC_USER when left out).
+        #[arg(long)]
+        uid: Option<String>,
+        /// RFID, APP_USER, AD_HOC_USER or OTHER.
+        #[arg(long = "type", default_value = "RFID")]
+        token_type: String,
+        /// ALWAYS, ALLOWED, ALLOWED_OFFLINE or NEVER.
+        #[arg(long, default_value = "ALLOWED")]
+        whitelist: String,
+        /// Contract id (a new eMAID of ours when left out).
+        #[arg(long)]
+        contract_id: Option<String>,
+        /// Printed number.
+        #[arg(long)]
+        visual_number: Option<String>,
+        /// Limit to these CSOs (`CC-PID`, repeatable).
+        #[arg(long = "allowed-cpo")]
+        allowed_cpos: Vec<String>,
+        /// Limit to these locations (repeatable).
+        #[arg(long = "allowed-location")]
+        allowed_locations: Vec<String>,
+    },
+    /// Changes a token's account state or whitelist rule (pushed as PATCH).
+    Update {
+        /// Token type.
+        token_type: String,
+        /// Token uid.
+        uid: String,
+        /// ACTIVE, BLOCKED, EXPIRED or NO_CREDIT.
+        #[arg(long)]
+        state: Option<String>,
+        /// ALWAYS, ALLOWED, ALLOWED_OFFLINE or NEVER.
+        #[arg(long)]
+        whitelist: Option<String>,
+    },
+    /// Blocks a token (valid = false at every CSO).
+    Block {
+        /// Token type.
+        token_type: String,
+        /// Token uid.
+        uid: String,
+    },
+    /// Unblocks a token.
+    Unblock {
+        /// Token type.
+        token_type: String,
+        /// Token uid.
+        uid: String,
+    },
+}
+
+async fn tokens(
+    client: &roaming_peer::operator::client::OperatorClient,
+    action: Tokens,
+) -> Result<Value, CliError> {
+    let update = |t: &str, uid: &str| format!("/api/tokens/{}/{uid}", t.to_ascii_uppercase());
+    Ok(match action {
+        Tokens::List => client.get("/api/tokens").await?,
+        Tokens::Issue {
+            uid,
+            token_type,
+            whitelist,
+            contract_id,
+            visual_number,
+            allowed_cpos,
+            allowed_locations,
+        } => {
+            let body = json!({
+                "uid": uid, "type": token_type.to_ascii_uppercase(), "whitelist": whitelist.to_ascii_uppercase(),
+                "contract_id": contract_id, "visual_number": visual_number,
+                "allowed_cpos": allowed_cpos, "allowed_locations": allowed_locations
+            });
+            client.post("/api/tokens", &body).await?
+        }
+        Tokens::Update {
+            token_type,
+            uid,
+            state,
+            whitelist,
+        } => {
+            let body = json!({
+                "state": state.map(|s| s.to_ascii_uppercase()),
+                "whitelist": whitelist.map(|s| s.to_ascii_uppercase())
+            });
+            client
+                .send(http::Method::PATCH, &update(&token_type, &uid), Some(&body))
+                .await?
+        }
+        Tokens::Block { token_type, uid } => {
+            client
+                .send(
+                    http::Method::PATCH,
+                    &update(&token_type, &uid),
+                    Some(&json!({ "state": "BLOCKED" })),
+                )
+                .await?
+        }
+        Tokens::Unblock { token_type, uid } => {
+            client
+                .send(
+                    http::Method::PATCH,
+                    &update(&token_type, &uid),
+                    Some(&json!({ "state": "ACTIVE" })),
+                )
+                .await?
+        }
+    })
 }
 
 async fn run(command: Command) -> Result<(), CliError> {
@@ -95,6 +323,100 @@ async fn run(command: Command) -> Result<(), CliError> {
             let client = operator.client(&defaults, process_env())?;
             let path = format!("/api/peers/{peer}/sync{}", if full { "?full=true" } else { "" });
             let answer: Value = client.send::<(), _>(http::Method::POST, &path, None).await?;
+            print_json(&answer)
+        }
+        Command::Tokens { operator, action } => {
+            let client = operator.client(&defaults, process_env())?;
+            print_json(&tokens(&client, action).await?)
+        }
+        Command::Start {
+            operator,
+            token,
+            location,
+            evse,
+            connector,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let body = json!({ "token": token.json(), "location_id": location, "evse_uid": evse,
+                               "connector_id": connector, "cpo": cpo });
+            let answer: Value = client.post("/api/commands/start", &body).await?;
+            print_json(&answer)
+        }
+        Command::Stop {
+            operator,
+            session,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let answer: Value = client
+                .post(
+                    "/api/commands/stop",
+                    &json!({ "session_id": session, "cpo": cpo }),
+                )
+                .await?;
+            print_json(&answer)
+        }
+        Command::Reserve {
+            operator,
+            token,
+            location,
+            evse,
+            minutes,
+            reservation_id,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let expiry = roaming_types::DateTime::now().plus(chrono::Duration::minutes(minutes));
+            let body = json!({ "token": token.json(), "location_id": location, "evse_uid": evse,
+                               "expiry_date": expiry, "reservation_id": reservation_id, "cpo": cpo });
+            let answer: Value = client.post("/api/commands/reserve", &body).await?;
+            print_json(&answer)
+        }
+        Command::CancelReservation {
+            operator,
+            reservation_id,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let body = json!({ "reservation_id": reservation_id, "cpo": cpo });
+            let answer: Value = client.post("/api/commands/cancel-reservation", &body).await?;
+            print_json(&answer)
+        }
+        Command::Unlock {
+            operator,
+            location,
+            evse,
+            connector,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let body =
+                json!({ "location_id": location, "evse_uid": evse, "connector_id": connector, "cpo": cpo });
+            let answer: Value = client.post("/api/commands/unlock", &body).await?;
+            print_json(&answer)
+        }
+        Command::Commands { operator, id } => {
+            let client = operator.client(&defaults, process_env())?;
+            let answer: Value = match id {
+                Some(id) => client.get(&format!("/api/commands/{id}")).await?,
+                None => client.get("/api/commands").await?,
+            };
+            print_json(&answer)
+        }
+        Command::Sessions {
+            operator,
+            contract_id,
+            status,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in [("contract_id", contract_id), ("status", status)] {
+                if let Some(v) = v {
+                    q.append_pair(k, &v);
+                }
+            }
+            let answer: Value = client.get(&format!("/api/sessions?{}", q.finish())).await?;
             print_json(&answer)
         }
     }

@@ -234,7 +234,10 @@ impl Commands {
                 let all = self.core.peers.all()?;
                 let mut with: Vec<_> = all
                     .iter()
-                    .filter(|p| p.endpoint(&ModuleId::Commands, &InterfaceRole::Receiver).is_some())
+                    .filter(|p| {
+                        p.endpoint(&ModuleId::Commands, &InterfaceRole::Receiver)
+                            .is_some()
+                    })
                     .cloned()
                     .collect();
                 if with.len() != 1 {
@@ -246,8 +249,14 @@ impl Commands {
                 with.remove(0)
             }
         };
-        if peer.endpoint(&ModuleId::Commands, &InterfaceRole::Receiver).is_none() {
-            return Err(CspError::Conflict(format!("CSO {} does not take commands", peer.id)));
+        if peer
+            .endpoint(&ModuleId::Commands, &InterfaceRole::Receiver)
+            .is_none()
+        {
+            return Err(CspError::Conflict(format!(
+                "CSO {} does not take commands",
+                peer.id
+            )));
         }
         let party = match cpo {
             Some(p) => p.clone(),
@@ -276,8 +285,11 @@ impl Commands {
     }
 
     fn response_url(&self, command: &CommandType, id: &str) -> String {
-        self.core
-            .url_of(&format!("{}/{}/{id}", crate::ocpi::commands::PATH, command.as_str()))
+        self.core.url_of(&format!(
+            "{}/{}/{id}",
+            crate::ocpi::commands::PATH,
+            command.as_str()
+        ))
     }
 
     /// UC3-2.
@@ -297,8 +309,15 @@ impl Commands {
             ),
         };
         body.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
-        self.send(id, CommandType::StartSession, peer, cpo, Some(token.contract_id.as_str().to_owned()), &body)
-            .await
+        self.send(
+            id,
+            CommandType::StartSession,
+            peer,
+            cpo,
+            Some(token.contract_id.as_str().to_owned()),
+            &body,
+        )
+        .await
     }
 
     /// UC3-4.
@@ -318,7 +337,8 @@ impl Commands {
             session_id: serde_json::from_value(Value::String(req.session_id.clone()))
                 .map_err(|e| CspError::Invalid(format!("session_id: {e}")))?,
         };
-        self.send(id, CommandType::StopSession, peer, cpo, contract, &body).await
+        self.send(id, CommandType::StopSession, peer, cpo, contract, &body)
+            .await
     }
 
     /// UC3-8.
@@ -343,8 +363,15 @@ impl Commands {
                     .map_err(CspError::internal)?,
             ),
         };
-        self.send(id, CommandType::ReserveNow, peer, cpo, Some(token.contract_id.as_str().to_owned()), &body)
-            .await
+        self.send(
+            id,
+            CommandType::ReserveNow,
+            peer,
+            cpo,
+            Some(token.contract_id.as_str().to_owned()),
+            &body,
+        )
+        .await
     }
 
     /// Cancels a reservation.
@@ -356,7 +383,8 @@ impl Commands {
             reservation_id: serde_json::from_value(Value::String(req.reservation_id))
                 .map_err(|e| CspError::Invalid(format!("reservation_id: {e}")))?,
         };
-        self.send(id, CommandType::CancelReservation, peer, cpo, None, &body).await
+        self.send(id, CommandType::CancelReservation, peer, cpo, None, &body)
+            .await
     }
 
     /// Unlocks a connector (CMD-08).
@@ -369,7 +397,8 @@ impl Commands {
             evse_uid: req.evse_uid,
             connector_id: req.connector_id,
         };
-        self.send(id, CommandType::UnlockConnector, peer, cpo, None, &body).await
+        self.send(id, CommandType::UnlockConnector, peer, cpo, None, &body)
+            .await
     }
 
     fn url(&self, command: &CommandType, id: &str) -> Result<roaming_types::Url, CspError> {
@@ -475,7 +504,9 @@ impl Commands {
         }
         // A fast CSO may already have posted the result: keep it.
         let stored = self.get(&r.id)?;
-        let early = stored.as_ref().and_then(|s| s.result.clone().map(|res| (res, s.result_at)));
+        let early = stored
+            .as_ref()
+            .and_then(|s| s.result.clone().map(|res| (res, s.result_at)));
         self.core.store.transact(|tx| {
             if let Some((res, at)) = &early {
                 r.result = Some(res.clone());
@@ -495,7 +526,13 @@ impl Commands {
 
     /// A CommandResult POSTed by `peer` to the `response_url` of command `id` of type `command`.
     /// Durable on return.
-    pub async fn result(&self, peer: &str, command: &str, id: &str, result: CommandResult) -> Result<(), CspError> {
+    pub async fn result(
+        &self,
+        peer: &str,
+        command: &str,
+        id: &str,
+        result: CommandResult,
+    ) -> Result<(), CspError> {
         let unknown = || CspError::NotFound(format!("unknown command {command}/{id}"));
         let r = self.core.store.transact(|tx| {
             let mut r: CommandRecord = tx.get_json(COMMANDS, id.as_bytes())?.ok_or_else(unknown)?;

@@ -83,7 +83,12 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     let events = events::Events::default();
     let tokens = tokens::Tokens::new(Arc::clone(&core));
     let sessions = sessions::Sessions::new(Arc::clone(&core));
-    let commands = commands::Commands::new(Arc::clone(&core), tokens.clone(), sessions.clone(), events.clone());
+    let commands = commands::Commands::new(
+        Arc::clone(&core),
+        tokens.clone(),
+        sessions.clone(),
+        events.clone(),
+    );
     let state = CspState {
         sites: sites::Sites::open(core.store.clone())?,
         tokens,

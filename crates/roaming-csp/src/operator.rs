@@ -19,11 +19,13 @@ use roaming_types::modules::tokens::TokenType;
 use serde::{Deserialize, Serialize};
 
 use crate::CspState;
-use crate::commands::{CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest};
+use crate::commands::{
+    CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest,
+};
 use crate::events::CspEvent;
-use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
 use crate::sites::{Search, SearchResult};
 use crate::sync::{SyncReport, SyncState};
+use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
 
 type Answer<T> = Result<Json<T>, OperatorError>;
 

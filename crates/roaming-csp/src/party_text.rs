@@ -23,9 +23,7 @@ pub mod option {
 
     /// Reads `CC-PID` (or null).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PartyRef>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|s| parse(&s))
-            .transpose()
+        Option::<String>::deserialize(d)?.map(|s| parse(&s)).transpose()
     }
 }
 

@@ -24,7 +24,11 @@ pub const SESSIONS: Collection = Collection::new("csp_sessions", "csp_sessions_i
 const ALL: &str = "all";
 
 fn skey(owner: &PartyRef, id: &str) -> Vec<u8> {
-    key([owner.country_code.to_key(), owner.party_id.to_key(), id.to_ascii_lowercase()])
+    key([
+        owner.country_code.to_key(),
+        owner.party_id.to_key(),
+        id.to_ascii_lowercase(),
+    ])
 }
 
 /// The CSP's session book.
@@ -56,7 +60,11 @@ impl Sessions {
     }
 
     /// The sessions, optionally of one contract and/or in one status, oldest change first.
-    pub fn list(&self, contract_id: Option<&str>, status: Option<&SessionStatus>) -> Result<Vec<Session>, CspError> {
+    pub fn list(
+        &self,
+        contract_id: Option<&str>,
+        status: Option<&SessionStatus>,
+    ) -> Result<Vec<Session>, CspError> {
         let mut out = Vec::new();
         for (_, d) in SESSIONS.all(&self.core.store, &[])? {
             let s: Session = serde_json::from_slice(&d.json).map_err(CspError::internal)?;
@@ -105,7 +113,10 @@ impl Sessions {
             let old = SESSIONS.get_tx(tx, &k)?;
             let w = match &old {
                 Some(d) if d.last_updated > s.last_updated => return Ok(Write::Stale),
-                Some(d) if d.last_updated == s.last_updated && d.json == serde_json::to_vec(s).unwrap_or_default() => {
+                Some(d)
+                    if d.last_updated == s.last_updated
+                        && d.json == serde_json::to_vec(s).unwrap_or_default() =>
+                {
                     return Ok(Write::Unchanged);
                 }
                 Some(_) => Write::Updated,
@@ -117,7 +128,12 @@ impl Sessions {
     }
 
     /// Applies a PATCH of a CSO's session; not yet durable. Returns the write and the session.
-    pub fn patch(&self, owner: &PartyRef, id: &str, mut patch: SessionPatch) -> Result<(Write, Session), CspError> {
+    pub fn patch(
+        &self,
+        owner: &PartyRef,
+        id: &str,
+        mut patch: SessionPatch,
+    ) -> Result<(Write, Session), CspError> {
         self.core.store.transact(|tx| {
             let k = skey(owner, id);
             let doc = SESSIONS
@@ -131,7 +147,8 @@ impl Sessions {
                 let last = s.charging_periods.last().map(|p| p.start_date_time);
                 periods.retain(|p| last.is_none_or(|l| p.start_date_time > l));
             }
-            s.apply_patch(patch).map_err(|e| CspError::Invalid(e.to_string()))?;
+            s.apply_patch(patch)
+                .map_err(|e| CspError::Invalid(e.to_string()))?;
             s.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
             Self::store(tx, owner, &s)?;
             Ok((Write::Updated, s))

@@ -68,7 +68,11 @@ pub struct Account {
     #[serde(default)]
     pub state: AccountState,
     /// The CSOs where it may charge (`CC-PID`; anywhere when empty).
-    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::party_text::list")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::party_text::list"
+    )]
     pub allowed_cpos: Vec<PartyRef>,
     /// The locations where it may charge (anywhere when empty). A CSO must then say where the
     /// driver is (TOK-03).
@@ -183,7 +187,8 @@ where
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> Result<T, CspError> {
-    serde_json::from_value(Value::String(v.to_owned())).map_err(|e| CspError::Invalid(format!("{field} {v:?}: {e}")))
+    serde_json::from_value(Value::String(v.to_owned()))
+        .map_err(|e| CspError::Invalid(format!("{field} {v:?}: {e}")))
 }
 
 /// `n` characters from the CSPRNG over an alphabet of digits and upper-case letters.
@@ -244,7 +249,11 @@ impl Tokens {
         let token_type = req.token_type.clone().unwrap_or(TokenType::Rfid);
         let uid = match req.uid.as_deref().map(str::trim) {
             Some(u) if !u.is_empty() => u.to_owned(),
-            _ if matches!(token_type, TokenType::AppUser | TokenType::AdHocUser | TokenType::OtherToken) => {
+            _ if matches!(
+                token_type,
+                TokenType::AppUser | TokenType::AdHocUser | TokenType::OtherToken
+            ) =>
+            {
                 random_code(20)
             }
             _ => {
@@ -269,12 +278,24 @@ impl Tokens {
             uid: text::<TokenUid>("uid", &uid)?,
             token_type: token_type.clone(),
             contract_id: text::<ContractId>("contract_id", &contract_id)?,
-            visual_number: req.visual_number.as_deref().map(|v| from_json("visual_number", v)).transpose()?,
+            visual_number: req
+                .visual_number
+                .as_deref()
+                .map(|v| from_json("visual_number", v))
+                .transpose()?,
             issuer: from_json("issuer", req.issuer.as_deref().unwrap_or(&self.core.config.name))?,
-            group_id: req.group_id.as_deref().map(|v| from_json("group_id", v)).transpose()?,
+            group_id: req
+                .group_id
+                .as_deref()
+                .map(|v| from_json("group_id", v))
+                .transpose()?,
             valid: req.account.state == AccountState::Active,
             whitelist: req.whitelist.clone().unwrap_or(WhitelistType::Allowed),
-            language: req.language.as_deref().map(|v| from_json("language", v)).transpose()?,
+            language: req
+                .language
+                .as_deref()
+                .map(|v| from_json("language", v))
+                .transpose()?,
             default_profile_type: req.default_profile_type.clone(),
             energy_contract: None,
             last_updated: DateTime::now(),
@@ -300,7 +321,12 @@ impl Tokens {
     }
 
     /// Changes a token and queues its PATCH to every CSO; durable on return.
-    pub async fn update(&self, token_type: &TokenType, uid: &str, change: TokenChange) -> Result<TokenView, CspError> {
+    pub async fn update(
+        &self,
+        token_type: &TokenType,
+        uid: &str,
+        change: TokenChange,
+    ) -> Result<TokenView, CspError> {
         let k = token_key(token_type, uid);
         let (view, woken) = self.core.store.transact(|tx| {
             let doc = TOKENS
@@ -346,7 +372,8 @@ impl Tokens {
             if let Some(l) = &change.allowed_locations {
                 account.allowed_locations.clone_from(l);
             }
-            token.last_updated = DateTime::now().max(doc.last_updated.plus(chrono::Duration::milliseconds(1)));
+            token.last_updated =
+                DateTime::now().max(doc.last_updated.plus(chrono::Duration::milliseconds(1)));
             token.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
             self.store(tx, &token, &account)?;
             let woken = if fields.is_empty() {
@@ -378,7 +405,12 @@ impl Tokens {
 
     /// Queues the PUT (`fields` = `None`) or PATCH of a token to every CSO with a Tokens Receiver;
     /// returns the peers to wake.
-    fn queue(&self, tx: &mut Tx<'_>, token: &Token, fields: Option<Map<String, Value>>) -> Result<Vec<String>, CspError> {
+    fn queue(
+        &self,
+        tx: &mut Tx<'_>,
+        token: &Token,
+        fields: Option<Map<String, Value>>,
+    ) -> Result<Vec<String>, CspError> {
         let op = match fields {
             None => PushOp::Put {
                 body: serde_json::to_value(token).map_err(CspError::internal)?,
@@ -387,7 +419,10 @@ impl Tokens {
         };
         let mut woken = Vec::new();
         for peer in self.core.peers.all()?.iter() {
-            if peer.endpoint(&ModuleId::Tokens, &InterfaceRole::Receiver).is_none() {
+            if peer
+                .endpoint(&ModuleId::Tokens, &InterfaceRole::Receiver)
+                .is_none()
+            {
                 continue;
             }
             Self::queue_to(tx, &peer.id, token, op.clone())?;
@@ -468,7 +503,8 @@ impl Tokens {
             match &location {
                 None => {
                     return Err(CspError::NotEnoughInformation(
-                        "this token may charge at some locations only: send LocationReferences (TOK-03)".to_owned(),
+                        "this token may charge at some locations only: send LocationReferences (TOK-03)"
+                            .to_owned(),
                     ));
                 }
                 Some(l)
@@ -501,9 +537,10 @@ impl Tokens {
         };
         // Kept for the operator and the CDR check; not awaited durable: the answer carries no state
         // the CSO could lose, and the latency is the driver's (TOK-07).
-        self.core
-            .store
-            .transact(|tx| tx.put_json(AUTHORIZATIONS, reference.into_bytes(), &record).map(|_| ()))?;
+        self.core.store.transact(|tx| {
+            tx.put_json(AUTHORIZATIONS, reference.into_bytes(), &record)
+                .map(|_| ())
+        })?;
         Ok(Some(info))
     }
 

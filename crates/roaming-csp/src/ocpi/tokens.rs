@@ -76,6 +76,8 @@ async fn authorize(
     let cpo = caller.parties(&Role::Cpo).into_iter().next();
     match st.tokens.authorize(cpo.as_ref(), &token_type, &uid, location)? {
         Some(info) => data(&info),
-        None => Err(OcpiError::unknown_token(format!("unknown {token_type} token {uid}"))),
+        None => Err(OcpiError::unknown_token(format!(
+            "unknown {token_type} token {uid}"
+        ))),
     }
 }
