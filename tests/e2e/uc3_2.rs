@@ -169,3 +169,25 @@ async fn uc3_2_command_results_only_from_the_cso_it_went_to() {
         .await;
     assert_eq!((w.status, w.code()), (404, 2001));
 }
+
+#[tokio::test]
+async fn uc3_2_unlock_connector_for_the_helpdesk() {
+    let (_cso, csp) = pair(1).await;
+    let c = command(
+        &csp,
+        "unlock",
+        json!({ "location_id": "U-1", "evse_uid": evse(0), "connector_id": "1" }),
+    )
+    .await;
+    assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
+    let done = finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
+    assert_eq!(done["result"]["result"], "ACCEPTED", "{done}");
+    // An unknown connector is refused at once.
+    let c = command(
+        &csp,
+        "unlock",
+        json!({ "location_id": "U-1", "evse_uid": evse(0), "connector_id": "9" }),
+    )
+    .await;
+    assert_ne!(c["response"]["result"], "ACCEPTED", "{c}");
+}
