@@ -53,6 +53,10 @@ async fn start(tls: &TestTls) -> Result<(Node, Node), String> {
         ("party.country_code", "NL".to_owned()),
         ("party.party_id", "CSO".to_owned()),
         ("party.name", "Demo Charging Operator".to_owned()),
+        // Quick simulated chargers, so that a session takes seconds.
+        ("cso.simulator.plug_in_delay_ms", "300".to_owned()),
+        ("cso.simulator.meter_interval_ms", "400".to_owned()),
+        ("cso.sessions.period_secs", "1".to_owned()),
     ];
     let csp_settings = [
         ("party.country_code", "DE".to_owned()),
@@ -288,9 +292,231 @@ async fn uc1_2_to_2_2(demo: &mut Demo) -> StepResult {
     Ok(())
 }
 
+/// Waits (up to 10 s) for a value the operator API returns, polling every 50 ms.
+async fn wait_for(
+    client: &roaming_peer::operator::client::OperatorClient,
+    what: &str,
+    path: &str,
+    f: impl Fn(&Value) -> Option<Value>,
+) -> Result<Value, String> {
+    for _ in 0..200 {
+        if let Ok(v) = client.get::<Value>(path).await {
+            if let Some(found) = f(&v) {
+                return Ok(found);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(format!("timed out waiting for: {what}"))
+}
+
+/// The first element of an array answer that satisfies `f`.
+fn first(v: &Value, f: impl Fn(&Value) -> bool) -> Option<Value> {
+    v.as_array().and_then(|a| a.iter().find(|x| f(x)).cloned())
+}
+
+async fn group3(demo: &mut Demo) -> StepResult {
+    let op = |e: roaming_peer::operator::client::OperatorClientError| e.to_string();
+    let csp = demo.csp.ep.operator.clone();
+    let cso = demo.cso.ep.operator.clone();
+
+    demo.header("UC3-1 The CSP issues a driver's RFID card and an app token; both are pushed to the CSO");
+    let card: Value = csp
+        .post(
+            "/api/tokens",
+            &json!({ "uid": "04A1B2C3D4E5F6", "whitelist": "ALLOWED", "visual_number": "DE-CSP-0042" }),
+        )
+        .await
+        .map_err(op)?;
+    let app: Value = csp
+        .post(
+            "/api/tokens",
+            &json!({ "type": "APP_USER", "whitelist": "NEVER" }),
+        )
+        .await
+        .map_err(op)?;
+    let app_uid = app["token"]["uid"].as_str().unwrap_or_default().to_owned();
+    let contract = app["token"]["contract_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "   CSP operator: tokens issue → RFID {} ({}), APP_USER {} ({})",
+        card["token"]["uid"], card["token"]["contract_id"], app_uid, contract
+    );
+    wait_for(&cso, "the CSO holds both tokens", "/api/tokens", |v| {
+        (v.as_array().map(Vec::len) == Some(2)).then(|| v.clone())
+    })
+    .await?;
+    demo.calls();
+
+    demo.header("UC3-2 The driver starts charging from the CSP's app (START_SESSION → result → session)");
+    let c: Value = csp
+        .post(
+            "/api/commands/start",
+            &json!({ "token": { "uid": app_uid, "type": "APP_USER" }, "location_id": "AMS-ZUID", "evse_uid": "AMS-ZUID-1" }),
+        )
+        .await
+        .map_err(op)?;
+    println!(
+        "   CSP app: start at AMS-ZUID-1 → CommandResponse {} (timeout {} s)",
+        c["response"]["result"], c["response"]["timeout"]
+    );
+    let id = c["id"].as_str().unwrap_or_default().to_owned();
+    let done = wait_for(
+        &csp,
+        "the START_SESSION result",
+        &format!("/api/commands/{id}"),
+        |v| v.get("result").map(|_| v.clone()),
+    )
+    .await?;
+    println!("   → CommandResult {}", done["result"]["result"]);
+    let session = wait_for(
+        &csp,
+        "an ACTIVE session",
+        &format!("/api/sessions?contract_id={contract}"),
+        |v| first(v, |s| s["status"] == "ACTIVE"),
+    )
+    .await?;
+    demo.calls();
+    let sid = session["id"].as_str().unwrap_or_default().to_owned();
+    println!(
+        "   → session {sid} ACTIVE, auth_method {}",
+        session["auth_method"]
+    );
+
+    demo.header("UC3-6 The CSP follows the live session (PATCHes with kwh and charging periods)");
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        let all: Value = csp
+            .get(&format!("/api/sessions?contract_id={contract}"))
+            .await
+            .map_err(op)?;
+        if let Some(s) = first(&all, |s| s["id"] == sid.as_str()) {
+            println!(
+                "   CSP app: {} kWh, {} charging period(s), status {}",
+                s["kwh"],
+                s["charging_periods"].as_array().map_or(0, Vec::len),
+                s["status"]
+            );
+        }
+    }
+    demo.calls();
+
+    demo.header("UC3-4 The driver stops from the app (STOP_SESSION → session COMPLETED)");
+    let c: Value = csp
+        .post("/api/commands/stop", &json!({ "session_id": sid }))
+        .await
+        .map_err(op)?;
+    println!(
+        "   CSP app: stop {sid} → CommandResponse {}",
+        c["response"]["result"]
+    );
+    let end = wait_for(
+        &csp,
+        "the COMPLETED session",
+        &format!("/api/sessions?contract_id={contract}"),
+        |v| first(v, |s| s["id"] == sid.as_str() && s["status"] == "COMPLETED"),
+    )
+    .await?;
+    demo.calls();
+    println!(
+        "   → COMPLETED: {} kWh in {} charging period(s), ended {}",
+        end["kwh"],
+        end["charging_periods"].as_array().map_or(0, Vec::len),
+        end["end_date_time"]
+    );
+
+    demo.header("UC3-1 A driver holds the RFID card to the charger (the CSO decides from its copy)");
+    let out: Value = cso
+        .post(
+            "/api/simulator/evses/AMS-ZUID/AMS-ZUID-2/present-token",
+            &json!({ "uid": "04A1B2C3D4E5F6" }),
+        )
+        .await
+        .map_err(op)?;
+    println!(
+        "   charger AMS-ZUID-2: {} ({}, {})",
+        out["outcome"], out["decision"]["source"], out["decision"]["auth_method"]
+    );
+    let local = wait_for(&csp, "the RFID session", "/api/sessions?status=ACTIVE", |v| {
+        first(v, |s| s["cdr_token"]["uid"] == "04A1B2C3D4E5F6")
+    })
+    .await?;
+    let _: Value = cso
+        .post("/api/simulator/evses/AMS-ZUID/AMS-ZUID-2/unplug", &json!({}))
+        .await
+        .map_err(op)?;
+    println!("   driver unplugs");
+    let lid = local["id"].as_str().unwrap_or_default().to_owned();
+    wait_for(
+        &csp,
+        "the RFID session COMPLETED",
+        "/api/sessions?status=COMPLETED",
+        |v| first(v, |s| s["id"] == lid.as_str()),
+    )
+    .await?;
+    demo.calls();
+    println!("   → session {lid} COMPLETED at the CSP");
+
+    demo.header("UC3-8 The CSP reserves RTM-CS-1 for the card holder, who then starts on it");
+    let expiry = roaming_types::DateTime::now().plus(chrono::Duration::minutes(15));
+    let c: Value = csp
+        .post(
+            "/api/commands/reserve",
+            &json!({ "token": { "uid": "04A1B2C3D4E5F6" }, "location_id": "RTM-CS", "evse_uid": "RTM-CS-1",
+                     "expiry_date": expiry, "reservation_id": "R-2026-001" }),
+        )
+        .await
+        .map_err(op)?;
+    let id = c["id"].as_str().unwrap_or_default().to_owned();
+    let done = wait_for(
+        &csp,
+        "the RESERVE_NOW result",
+        &format!("/api/commands/{id}"),
+        |v| v.get("result").map(|_| v.clone()),
+    )
+    .await?;
+    println!(
+        "   CSP app: reserve RTM-CS-1 until {expiry} → {}",
+        done["result"]["result"]
+    );
+    wait_for(
+        &csp,
+        "RTM-CS-1 RESERVED at the CSP",
+        "/api/locations/NL/CSO/RTM-CS",
+        |v| (v["evses"][0]["status"] == "RESERVED").then(|| v.clone()),
+    )
+    .await?;
+    println!("   → RTM-CS-1 shows RESERVED to everyone; the CSP holds a RESERVATION session");
+    let out: Value = cso
+        .post(
+            "/api/simulator/evses/RTM-CS/RTM-CS-1/present-token",
+            &json!({ "uid": "04A1B2C3D4E5F6" }),
+        )
+        .await
+        .map_err(op)?;
+    println!("   the card holder arrives: {}", out["outcome"]);
+    wait_for(
+        &csp,
+        "the reserved session ACTIVE",
+        "/api/sessions?status=ACTIVE",
+        |v| first(v, |s| s["location_id"] == "RTM-CS"),
+    )
+    .await?;
+    let _: Value = cso
+        .post("/api/simulator/evses/RTM-CS/RTM-CS-1/unplug", &json!({}))
+        .await
+        .map_err(op)?;
+    demo.calls();
+    println!("   → the reservation became the charging session; the driver unplugs");
+    Ok(())
+}
+
 async fn run(demo: &mut Demo) -> StepResult {
     uc1_1(demo).await?;
     uc1_2_to_2_2(demo).await?;
+    group3(demo).await?;
     Ok(())
 }
 
