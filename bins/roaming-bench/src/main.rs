@@ -8,8 +8,12 @@
 //! - `status`: EVSE status changes fed to the CSO's operator API, at full speed and at a fixed rate,
 //!   delivered to 1 and to 10 CSPs: delivered updates per second and the lag from the operator API call
 //!   to the CSP's durable copy (p50/p99), next to a baseline of the same PATCH against a bare handler
-//!   without storage and against the CSP receiver directly.
+//!   without storage and against the CSP receiver directly;
+//! - `auth`: real-time authorizations (UC3-1): the CSP's authorize endpoint and a charger's question
+//!   to the CSO answered in real time by the CSP, at full speed and at a fixed rate, next to a bare
+//!   handler (p50/p99/max, peak memory).
 
+mod auth;
 mod procs;
 mod status;
 mod sync;
@@ -44,6 +48,18 @@ enum What {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Real-time authorizations, with a bare-handler baseline.
+    Auth {
+        /// Requests sent at full speed per run.
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+        /// Rate of the paced runs, requests per second.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        /// Duration of the paced runs in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Everything, with the default sizes.
     All,
 }
@@ -59,8 +75,16 @@ async fn main() -> std::process::ExitCode {
             rate,
             seconds,
         } => status::run(changes, rate, seconds).await,
+        What::Auth {
+            requests,
+            rate,
+            seconds,
+        } => auth::run(requests, rate, seconds).await,
         What::All => match sync::run(20_000).await {
-            Ok(()) => status::run(5_000, 1_000, 10).await,
+            Ok(()) => match status::run(5_000, 1_000, 10).await {
+                Ok(()) => auth::run(5_000, 1_000, 10).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
     };
