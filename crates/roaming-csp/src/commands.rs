@@ -218,7 +218,7 @@ impl Commands {
     /// Every command, newest first.
     pub fn list(&self) -> Result<Vec<CommandRecord>, CspError> {
         let mut all: Vec<CommandRecord> = self.core.store.list_json(COMMANDS, &[])?;
-        all.sort_by(|a, b| b.sent_at.cmp(&a.sent_at));
+        all.sort_by_key(|c| std::cmp::Reverse(c.sent_at));
         Ok(all)
     }
 

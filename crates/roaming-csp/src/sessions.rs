@@ -76,7 +76,7 @@ impl Sessions {
             }
             out.push(s);
         }
-        out.sort_by(|a, b| a.last_updated.cmp(&b.last_updated));
+        out.sort_by_key(|s| s.last_updated);
         Ok(out)
     }
 

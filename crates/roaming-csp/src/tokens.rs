@@ -547,7 +547,7 @@ impl Tokens {
     /// The authorizations given for a token (most recent first).
     pub fn authorizations(&self) -> Result<Vec<AuthorizationRecord>, CspError> {
         let mut all: Vec<AuthorizationRecord> = self.core.store.list_json(AUTHORIZATIONS, &[])?;
-        all.sort_by(|a, b| b.at.cmp(&a.at));
+        all.sort_by_key(|a| std::cmp::Reverse(a.at));
         Ok(all)
     }
 
