@@ -207,3 +207,34 @@ async fn uc3_6_sessions_sender_serves_only_the_callers_sessions() {
         .await;
     assert!(w.envelope().data.unwrap().as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn uc3_6_charging_preferences_and_invalid_sessions() {
+    let (cso, csp) = pair(1).await;
+    start(&csp, &evse(0)).await;
+    let s = cso_session(&cso, SECS10, |s| s["status"] == "ACTIVE").await;
+    let id = s["id"].as_str().unwrap();
+    let raw = RawOcpi::new(None);
+    let token = csp.token_for(&cso);
+    let url = format!("{}/ocpi/2.2.1/sessions/{id}/charging_preferences", cso.ocpi_url);
+    // SES-07: REGULAR is always possible; a profile without a tariff of that type is not.
+    let w = raw.json(Method::PUT, &url, &token, &json!({ "profile_type": "REGULAR" })).await;
+    assert_eq!(w.envelope().data.unwrap(), "ACCEPTED", "{:?}", w.body);
+    let w = raw.json(Method::PUT, &url, &token, &json!({ "profile_type": "FAST" })).await;
+    assert_eq!(w.envelope().data.unwrap(), "PROFILE_TYPE_NOT_SUPPORTED");
+    // Unknown session: 404 + 2001.
+    let w = raw
+        .json(
+            Method::PUT,
+            &format!("{}/ocpi/2.2.1/sessions/NOPE/charging_preferences", cso.ocpi_url),
+            &token,
+            &json!({ "profile_type": "REGULAR" }),
+        )
+        .await;
+    assert_eq!((w.status, w.code()), (404, 2001));
+    // The CSO operator invalidates the session: INVALID reaches the CSP.
+    let _: Value = cso
+        .op(Method::POST, &format!("/api/sessions/{id}/invalidate"), &json!({}))
+        .await;
+    csp_session(&csp, SECS10, |x| x["id"] == id && x["status"] == "INVALID").await;
+}
