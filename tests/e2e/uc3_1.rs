@@ -284,3 +284,15 @@ async fn uc3_1_tokens_receiver_rules_at_the_cso() {
     assert_eq!((w.status, w.code()), (200, 1000));
     cso_token(&cso, "F0000001", |t| t["valid"] == true).await;
 }
+
+#[tokio::test]
+async fn uc3_1_a_cso_connecting_later_gets_every_token() {
+    let cso = fast_cso().start().await;
+    let csp = Node::csp().start().await;
+    issue(&csp, json!({ "uid": "G0000001", "whitelist": "ALWAYS" })).await;
+    issue(&csp, json!({ "type": "APP_USER" })).await;
+    csp.connect_to(&cso).await;
+    cso_token(&cso, "G0000001", |t| t["whitelist"] == "ALWAYS").await;
+    let all: Vec<Value> = cso.op_get("/api/tokens").await;
+    assert_eq!(all.len(), 2, "{all:?}");
+}

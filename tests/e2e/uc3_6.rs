@@ -218,9 +218,13 @@ async fn uc3_6_charging_preferences_and_invalid_sessions() {
     let token = csp.token_for(&cso);
     let url = format!("{}/ocpi/2.2.1/sessions/{id}/charging_preferences", cso.ocpi_url);
     // SES-07: REGULAR is always possible; a profile without a tariff of that type is not.
-    let w = raw.json(Method::PUT, &url, &token, &json!({ "profile_type": "REGULAR" })).await;
+    let w = raw
+        .json(Method::PUT, &url, &token, &json!({ "profile_type": "REGULAR" }))
+        .await;
     assert_eq!(w.envelope().data.unwrap(), "ACCEPTED", "{:?}", w.body);
-    let w = raw.json(Method::PUT, &url, &token, &json!({ "profile_type": "FAST" })).await;
+    let w = raw
+        .json(Method::PUT, &url, &token, &json!({ "profile_type": "FAST" }))
+        .await;
     assert_eq!(w.envelope().data.unwrap(), "PROFILE_TYPE_NOT_SUPPORTED");
     // Unknown session: 404 + 2001.
     let w = raw
@@ -234,7 +238,11 @@ async fn uc3_6_charging_preferences_and_invalid_sessions() {
     assert_eq!((w.status, w.code()), (404, 2001));
     // The CSO operator invalidates the session: INVALID reaches the CSP.
     let _: Value = cso
-        .op(Method::POST, &format!("/api/sessions/{id}/invalidate"), &json!({}))
+        .op(
+            Method::POST,
+            &format!("/api/sessions/{id}/invalidate"),
+            &json!({}),
+        )
         .await;
     csp_session(&csp, SECS10, |x| x["id"] == id && x["status"] == "INVALID").await;
 }
