@@ -15,3 +15,4 @@ mod uc3_2;
 mod uc3_4;
 mod uc3_6;
 mod uc3_8;
+mod uc3_9;

@@ -56,3 +56,32 @@ pub fn tariffs() -> Value {
         }
     ])
 }
+
+/// A CDR of NL-CSO for a token of DE-CSP: 10 kWh at 0.35 EUR/kWh + 21 % VAT, on EVSE `U-1-E0` of
+/// location `U-1` (one hour, one charging period).
+pub fn cdr(id: &str) -> Value {
+    json!({
+        "country_code": "NL", "party_id": "CSO", "id": id,
+        "start_date_time": "2026-03-02T09:00:00Z", "end_date_time": "2026-03-02T10:00:00Z",
+        "session_id": format!("S-{id}"),
+        "cdr_token": { "country_code": "DE", "party_id": "CSP", "uid": "04A1B2C3", "type": "RFID",
+                       "contract_id": "DE-CSP-C00000001-5" },
+        "auth_method": "WHITELIST",
+        "cdr_location": { "id": "U-1", "name": "Test site U-1", "address": "Prinsengracht 1", "city": "Amsterdam",
+                          "postal_code": "1015 DK", "country": "NLD",
+                          "coordinates": { "latitude": "52.370000", "longitude": "4.890000" },
+                          "evse_uid": "U-1-E0", "evse_id": "NL*CSO*EU10", "connector_id": "1",
+                          "connector_standard": "IEC_62196_T2", "connector_format": "SOCKET",
+                          "connector_power_type": "AC_3_PHASE" },
+        "currency": "EUR",
+        "tariffs": [{ "country_code": "NL", "party_id": "CSO", "id": "AC-STD", "currency": "EUR",
+                      "elements": [{ "price_components": [{ "type": "ENERGY", "price": 0.35, "vat": 21.0, "step_size": 1 }] }],
+                      "last_updated": "2026-01-01T00:00:00Z" }],
+        "charging_periods": [{ "start_date_time": "2026-03-02T09:00:00Z",
+                               "dimensions": [{ "type": "ENERGY", "volume": 10 }, { "type": "TIME", "volume": 1 }],
+                               "tariff_id": "AC-STD" }],
+        "total_cost": { "excl_vat": 3.5, "incl_vat": 4.235 },
+        "total_energy": 10, "total_energy_cost": { "excl_vat": 3.5, "incl_vat": 4.235 },
+        "total_time": 1, "last_updated": "2026-03-02T10:00:05Z"
+    })
+}

@@ -68,6 +68,17 @@ pub enum CspEvent {
         /// Where it is: SENT, ACCEPTED, REJECTED, … or the CommandResult.
         state: String,
     },
+    /// A CDR of one of our drivers arrived (UC3-9).
+    Cdr {
+        /// The CSO `CC-PID`.
+        owner: String,
+        /// CDR id.
+        cdr: String,
+        /// The driver's contract id.
+        contract_id: String,
+        /// Total cost excl. VAT.
+        total_cost: String,
+    },
     /// A pull from a CSO finished.
     Synced {
         /// The peer.
@@ -98,6 +109,7 @@ impl CspEvent {
             Self::Tariff { .. } => "tariff",
             Self::Session { .. } => "session",
             Self::Command { .. } => "command",
+            Self::Cdr { .. } => "cdr",
             Self::Synced { .. } => "synced",
         }
     }
@@ -107,6 +119,7 @@ impl CspEvent {
         match self {
             Self::Session { contract_id, .. } => Some(contract_id),
             Self::Command { contract_id, .. } => contract_id.as_deref(),
+            Self::Cdr { contract_id, .. } => Some(contract_id),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! connected CSOs. It plugs its OCPI modules, operator API routes and background tasks into the shared
 //! machinery of `roaming-peer`.
 
+pub mod cdrs;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -43,11 +44,23 @@ pub struct CspState {
     pub sessions: sessions::Sessions,
     /// Commands sent.
     pub commands: commands::Commands,
+    /// CDRs received.
+    pub cdrs: cdrs::Cdrs,
     /// Live events.
     pub events: events::Events,
 }
 
 impl CspState {
+    /// Announces a newly stored CDR (after it is durable).
+    pub fn cdr_received(&self, cdr: &roaming_types::modules::cdrs::Cdr) {
+        self.events.send(events::CspEvent::Cdr {
+            owner: cdr.party().to_string(),
+            cdr: cdr.id.as_str().to_owned(),
+            contract_id: cdr.cdr_token.contract_id.as_str().to_owned(),
+            total_cost: cdr.total_cost.excl_vat.to_string(),
+        });
+    }
+
     /// Announces a stored location.
     pub fn announce_location(&self, loc: &roaming_types::modules::locations::Location) {
         self.events.send(events::CspEvent::Location {
@@ -94,6 +107,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         tokens,
         sessions,
         commands: commands.clone(),
+        cdrs: cdrs::Cdrs::new(Arc::clone(&core)),
         events,
         core,
     };
@@ -102,7 +116,8 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         .merge(ocpi::tariffs::router(state.clone()))
         .merge(ocpi::tokens::router(state.clone()))
         .merge(ocpi::commands::router(state.clone()))
-        .merge(ocpi::sessions::router(state.clone()));
+        .merge(ocpi::sessions::router(state.clone()))
+        .merge(ocpi::cdrs::router(state.clone()));
     let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(sync::run(state.clone(), interval)),
         Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),

@@ -12,6 +12,7 @@ use futures::Stream;
 use roaming_peer::operator::{OpJson, OperatorError};
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
+use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::locations::Location;
 use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tariffs::Tariff;
@@ -54,6 +55,8 @@ pub fn router(state: CspState) -> Router {
         .route("/api/commands/{id}", get(get_command))
         .route("/api/sessions", get(list_sessions))
         .route("/api/sessions/{cc}/{pid}/{id}", get(get_session))
+        .route("/api/cdrs", get(list_cdrs))
+        .route("/api/cdrs/{cc}/{pid}/{id}", get(get_cdr))
         .with_state(state)
 }
 
@@ -311,4 +314,27 @@ async fn get_session(
         .get(&owner, &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no session {owner}/{id}")))
+}
+
+/// Filters of `GET /api/cdrs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CdrFilter {
+    /// One driver's contract.
+    #[serde(default)]
+    pub contract_id: Option<String>,
+}
+
+async fn list_cdrs(State(st): State<CspState>, Query(f): Query<CdrFilter>) -> Answer<Vec<Cdr>> {
+    Ok(Json(st.cdrs.list(f.contract_id.as_deref())?))
+}
+
+async fn get_cdr(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<Cdr> {
+    let owner = party(&cc, &pid)?;
+    st.cdrs
+        .get(&owner, &id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no CDR {owner}/{id}")))
 }

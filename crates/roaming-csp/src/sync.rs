@@ -15,6 +15,7 @@ use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{Space, StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
+use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::locations::Location;
 use roaming_types::modules::sessions::Session;
 use roaming_types::modules::tariffs::Tariff;
@@ -144,6 +145,22 @@ async fn pull_module(
                         Ok(d) => Err(format!("session {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
                         Err(e) => Err(format!("invalid session skipped (T-65): {e}")),
                     },
+                    ModuleId::Cdrs => match decode_value::<Cdr>(item, options) {
+                        Ok(d) if parties.contains(&d.value.party()) => st
+                            .cdrs
+                            .receive(&d.value)
+                            .map(|r| {
+                                if r == crate::cdrs::Received::Created {
+                                    st.cdr_received(&d.value);
+                                    (Write::Created, None)
+                                } else {
+                                    (Write::Unchanged, None)
+                                }
+                            })
+                            .map_err(|e| e.to_string()),
+                        Ok(d) => Err(format!("CDR {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
+                        Err(e) => Err(format!("invalid CDR skipped (T-65): {e}")),
+                    },
                     _ => match decode_value::<Tariff>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {
                             seen.push(object_key(&d.value.party(), d.value.id.as_str()));
@@ -214,6 +231,10 @@ pub async fn sync_peer(st: &CspState, peer_id: &str, full: bool) -> Result<SyncR
     let locations = pull_module(st, &peer, &ModuleId::Locations, full, &mut report).await;
     // Sessions are never removed: a pull only catches up on what a push may have missed (UC3-6).
     if let Err(e) = pull_module(st, &peer, &ModuleId::Sessions, false, &mut report).await {
+        report.errors.push(e.to_string());
+    }
+    // CDRs a push missed (UC3-9); duplicates are harmless (CDR-09).
+    if let Err(e) = pull_module(st, &peer, &ModuleId::Cdrs, false, &mut report).await {
         report.errors.push(e.to_string());
     }
     match (tariffs, locations) {

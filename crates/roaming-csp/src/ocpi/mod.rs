@@ -1,5 +1,6 @@
 //! The CSP's OCPI modules (eMSP role), one file per module, each with its `router()`.
 
+pub mod cdrs;
 pub mod commands;
 pub mod locations;
 pub mod sessions;
@@ -26,6 +27,11 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Sessions,
             role: InterfaceRole::Receiver,
             path: sessions::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Cdrs,
+            role: InterfaceRole::Receiver,
+            path: cdrs::PATH.to_owned(),
         },
         ModuleEndpoint {
             module: ModuleId::Tokens,

@@ -1,0 +1,72 @@
+//! CDRs module, **Receiver** interface (eMSP), checklist §8.1: `POST {cdrs}` with a full, final CDR →
+//! 201 and a `Location` header with the URL of the stored CDR; `GET` at that URL
+//! (`{cdrs}/{country_code}/{party_id}/{cdr_id}`). PUT, PATCH and DELETE do not exist (CDR-02).
+//!
+//! The caller may only post and read its own CDRs (T-90: 404 + 2001 otherwise). A duplicate POST with
+//! the same content answers 200 with the same `Location`; different content is 2001 (CDR-09).
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::StatusCode;
+use http::header::LOCATION;
+use roaming_peer::error::OcpiError;
+use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
+use roaming_peer::server::reply::{data, ok};
+use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::modules::cdrs::Cdr;
+use roaming_types::modules::types::Role;
+
+use crate::CspState;
+use crate::cdrs::Received;
+
+/// Path of the module.
+pub const PATH: &str = "/ocpi/2.2.1/cdrs";
+
+/// The routes.
+pub fn router(state: CspState) -> Router {
+    Router::new()
+        .route(PATH, post(post_cdr))
+        .route(&format!("{PATH}/{{cc}}/{{pid}}/{{cdr_id}}"), get(get_cdr))
+        .with_state(state)
+}
+
+fn invalid(e: impl std::fmt::Display) -> OcpiError {
+    OcpiError::InvalidParameters(e.to_string())
+}
+
+async fn post_cdr(
+    State(st): State<CspState>,
+    caller: PeerCaller,
+    OcpiJson(cdr): OcpiJson<Cdr>,
+) -> Result<Response, OcpiError> {
+    caller.require_owner(&cdr.country_code, &cdr.party_id, &Role::Cpo)?;
+    let received = st.cdrs.receive(&cdr)?;
+    st.core.store.durable().await?;
+    let location = st.cdrs.url_of(&cdr.party(), cdr.id.as_str());
+    let status = match received {
+        Received::Created => {
+            st.cdr_received(&cdr);
+            StatusCode::CREATED
+        }
+        Received::Duplicate => StatusCode::OK,
+    };
+    Ok(([(LOCATION, location)], ok(status, None)).into_response())
+}
+
+async fn get_cdr(
+    State(st): State<CspState>,
+    caller: PeerCaller,
+    OcpiPath((cc, pid, id)): OcpiPath<(String, String, String)>,
+) -> Result<Response, OcpiError> {
+    let cc = CountryCode::new(&cc).map_err(invalid)?;
+    let pid = PartyId::new(&pid).map_err(invalid)?;
+    caller.require_owner(&cc, &pid, &Role::Cpo)?;
+    let owner = PartyRef::new(cc, pid);
+    data(
+        &st.cdrs
+            .get(&owner, &id)?
+            .ok_or_else(|| OcpiError::unknown_object(format!("unknown CDR {owner}/{id}")))?,
+    )
+}
