@@ -29,6 +29,7 @@ pub mod modules;
 pub mod money;
 pub mod open_enum;
 pub mod patch;
+pub mod pricing;
 
 pub use ci_string::{CiString, Text, Url};
 pub use datetime::DateTime;
