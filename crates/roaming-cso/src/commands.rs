@@ -727,7 +727,7 @@ impl Commands {
             CommandType::CancelReservation if accepted && r.state.is_open() => {
                 r.state = ReservationState::Cancelled;
                 match &r.session_id {
-                    Some(sid) => self.sessions.end_reservation(tx, sid, now),
+                    Some(sid) => self.sessions.end_reservation(tx, sid, now, false),
                     None => Ok(Vec::new()),
                 }
             }
@@ -836,7 +836,9 @@ impl Commands {
             r.state = why;
             reservations::put(tx, &r)?;
             let woken = match &r.session_id {
-                Some(sid) => self.sessions.end_reservation(tx, sid, now)?,
+                Some(sid) => self
+                    .sessions
+                    .end_reservation(tx, sid, now, why == ReservationState::Expired)?,
                 None => Vec::new(),
             };
             Ok::<_, CsoError>((r, woken))

@@ -6,6 +6,7 @@
 //! machinery of `roaming-peer`.
 
 pub mod authorization;
+pub mod cdrs;
 pub mod commands;
 pub mod error;
 pub mod gateway;
@@ -89,6 +90,8 @@ pub struct CsoState {
     pub authorizer: authorization::Authorizer,
     /// Sessions.
     pub sessions: sessions::Sessions,
+    /// CDRs.
+    pub cdrs: cdrs::Cdrs,
     /// Commands.
     pub commands: commands::Commands,
     /// Charger events.
@@ -195,6 +198,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         tokens,
         authorizer,
         sessions,
+        cdrs: cdrs::Cdrs::new(Arc::clone(&core)),
         commands: commands.clone(),
         stations: stations.clone(),
         simulator,
@@ -204,7 +208,10 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         .merge(ocpi::tariffs::router(Arc::clone(&core)))
         .merge(ocpi::tokens::router(state.clone()))
         .merge(ocpi::commands::router(state.clone()))
-        .merge(ocpi::sessions::router(state.clone()));
+        .merge(ocpi::sessions::router(state.clone()))
+        .merge(ocpi::cdrs::router(state.clone()))
+        .merge(ocpi::cdr_checks::router(state.clone()))
+        .merge(ocpi::quotes::router(state.clone()));
     let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(stations::run(stations, inbound)),
         Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),

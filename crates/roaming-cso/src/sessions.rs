@@ -108,6 +108,9 @@ pub struct Runtime {
     /// The driver's charging preferences (SES-07).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferences: Option<ChargingPreferences>,
+    /// What the CDR will be built from, fixed at the start (CDR-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<crate::cdrs::Seal>,
 }
 
 /// How a charge was authorized, for a new session.
@@ -294,6 +297,46 @@ impl Sessions {
         Ok(out)
     }
 
+    /// Seals the location, EVSE, connector and tariff in force for a session starting at `at`
+    /// (CDR-03); `None` when the site no longer knows the connector.
+    fn seal(
+        &self,
+        tx: &Tx<'_>,
+        location: &LocationId,
+        evse: &EvseUid,
+        connector: &ConnectorId,
+        at: DateTime,
+        reserved_at: Option<DateTime>,
+    ) -> Result<Option<crate::cdrs::Seal>, CsoError> {
+        let Some(loc) = self.sites.location_in(tx, location.as_str())? else {
+            return Ok(None);
+        };
+        let Some(e) = loc.evse(evse) else {
+            return Ok(None);
+        };
+        let Some(c) = e.connector(connector).or_else(|| e.connectors.first()) else {
+            return Ok(None);
+        };
+        let mut tariffs = Vec::new();
+        for t in &c.tariff_ids {
+            if let Some(t) = self.sites.tariff(t.as_str())? {
+                tariffs.push(t);
+            }
+        }
+        let tariff = roaming_types::pricing::select_tariff(&tariffs, None, at).cloned();
+        Ok(Some(crate::cdrs::Seal {
+            location: roaming_types::modules::cdrs::CdrLocation::of(&loc, e, c),
+            tariff,
+            time_zone: loc.time_zone.as_str().to_owned(),
+            reserved_at,
+        }))
+    }
+
+    /// The currency of sessions whose connector has no tariff (`cso.currency`).
+    pub fn default_currency(&self) -> Result<Text<3>, CsoError> {
+        Text::new(self.currency.as_str()).map_err(|e| CsoError::Invalid(format!("cso.currency: {e}")))
+    }
+
     fn currency_for(
         &self,
         tx: &Tx<'_>,
@@ -423,6 +466,7 @@ impl Sessions {
         let rt = Runtime {
             emsp: auth.emsp,
             reservation: Some(reservation_key.to_owned()),
+            seal: self.seal(tx, location, evse, connector, at, Some(at))?,
             ..Runtime::default()
         };
         tx.put(BY_EVSE, evse_key(location, evse), skey(s.id.as_str()));
@@ -434,12 +478,14 @@ impl Sessions {
         Ok((s, woken))
     }
 
-    /// Ends a reservation session that was not used (expired or cancelled): COMPLETED, EVSE free.
+    /// Ends a reservation session that was not used (`expired`, or cancelled): COMPLETED, EVSE free,
+    /// and a reservation CDR when the tariff prices the reservation (CMD-05, CMD-07).
     pub fn end_reservation(
         &self,
         tx: &mut Tx<'_>,
         session_id: &str,
         at: DateTime,
+        expired: bool,
     ) -> Result<Vec<String>, CsoError> {
         let Some(mut s) = self.get_tx(tx, session_id)? else {
             return Ok(Vec::new());
@@ -451,8 +497,28 @@ impl Sessions {
         s.status = SessionStatus::Completed;
         s.end_date_time = Some(at.max(s.start_date_time));
         s.last_updated = at;
+        let cdr = match &rt.seal {
+            Some(seal) => {
+                let c = crate::cdrs::build(
+                    &s,
+                    seal,
+                    &[],
+                    None,
+                    at,
+                    crate::cdrs::Ending::ReservationUnused { expired },
+                )?;
+                c.total_reservation_cost.is_some().then_some(c)
+            }
+            None => None,
+        };
+        if let Some(c) = &cdr {
+            s.total_cost = Some(c.total_cost);
+        }
         let mut woken = self.save(tx, &s, &rt, Change::Full)?;
         woken.extend(self.free_evse(tx, &s)?);
+        if let Some(c) = cdr {
+            woken.extend(crate::cdrs::issue(&self.core, tx, &c, rt.emsp.as_ref())?);
+        }
         Ok(woken)
     }
 
@@ -508,6 +574,12 @@ impl Sessions {
         let (s, rt, change) = match reused {
             Some(mut s) => {
                 let mut rt: Runtime = tx.get_json(RUNTIME, &skey(s.id.as_str()))?.unwrap_or_default();
+                let booked = rt
+                    .seal
+                    .as_ref()
+                    .and_then(|x| x.reserved_at)
+                    .unwrap_or(s.start_date_time);
+                rt.seal = self.seal(tx, location, evse, connector, at, Some(booked))?;
                 s.status = SessionStatus::Pending;
                 s.start_date_time = at;
                 s.evse_uid = evse.clone();
@@ -559,6 +631,7 @@ impl Sessions {
                     transaction_id: Some(transaction_id.to_owned()),
                     emsp: auth.emsp,
                     meter_start_wh: Some(meter_start_wh),
+                    seal: self.seal(tx, location, evse, connector, at, None)?,
                     ..Runtime::default()
                 };
                 (s, rt, Change::Full)
@@ -640,12 +713,16 @@ impl Sessions {
         }
         let mut fields = Map::new();
         let start_wh = *rt.meter_start_wh.get_or_insert(sample.energy_wh);
-        // SES-10: PENDING → ACTIVE when energy flows; the start becomes the activation time.
+        // SES-10: PENDING → ACTIVE when energy flows; the start becomes the activation time. When
+        // the first reading already shows energy, it flowed since the transaction began: the start
+        // stays, so that the session's kWh and its CDR cover the same energy.
         if s.status == SessionStatus::Pending && sample.charging {
             s.status = SessionStatus::Active;
-            s.start_date_time = sample.at;
             fields.insert("status".to_owned(), json!(s.status));
-            fields.insert("start_date_time".to_owned(), json!(s.start_date_time));
+            if sample.energy_wh <= start_wh {
+                s.start_date_time = sample.at;
+                fields.insert("start_date_time".to_owned(), json!(s.start_date_time));
+            }
         }
         let mut new_periods = Vec::new();
         if s.status == SessionStatus::Active {
@@ -678,6 +755,17 @@ impl Sessions {
             fields.insert("charging_periods".to_owned(), json!(new_periods));
         }
         rt.samples.push(sample.clone());
+        // The cost so far, whenever a period closes or the session becomes ACTIVE (UC3-6).
+        if s.status == SessionStatus::Active && (!new_periods.is_empty() || fields.contains_key("status")) {
+            if let Some(seal) = &rt.seal {
+                let usage = crate::cdrs::usage_of(&s, &rt.samples, rt.meter_start_wh, sample.at, None);
+                let (_, priced) = crate::cdrs::price(&s, seal, &usage)?;
+                if s.total_cost.as_ref() != Some(&priced.total_cost) {
+                    s.total_cost = Some(priced.total_cost);
+                    fields.insert("total_cost".to_owned(), json!(s.total_cost));
+                }
+            }
+        }
         if fields.is_empty() {
             // Nothing the CSP sees changed; keep the sample.
             tx.put_json(RUNTIME, skey(&id), &rt)?;
@@ -725,8 +813,26 @@ impl Sessions {
         s.end_date_time = Some(at.max(s.start_date_time));
         s.status = SessionStatus::Completed;
         s.last_updated = at;
+        // UC3-5: the CDR, priced from the seal, in the same transaction as the completion.
+        let cdr = match &rt.seal {
+            Some(seal) => Some(crate::cdrs::build(
+                &s,
+                seal,
+                &rt.samples,
+                rt.meter_start_wh,
+                at.max(s.start_date_time),
+                crate::cdrs::Ending::Charged,
+            )?),
+            None => None,
+        };
+        if let Some(c) = &cdr {
+            s.total_cost = Some(c.total_cost);
+        }
         let mut woken = self.save(tx, &s, &rt, Change::Full)?;
         woken.extend(self.free_evse(tx, &s)?);
+        if let Some(c) = cdr {
+            woken.extend(crate::cdrs::issue(&self.core, tx, &c, rt.emsp.as_ref())?);
+        }
         Ok((Some(s), woken))
     }
 

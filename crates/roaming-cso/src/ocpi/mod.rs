@@ -1,7 +1,10 @@
 //! The CSO's OCPI modules (CPO role), one file per module, each with its `router()`.
 
+pub mod cdr_checks;
+pub mod cdrs;
 pub mod commands;
 pub mod locations;
+pub mod quotes;
 pub mod sessions;
 pub mod tariffs;
 pub mod tokens;
@@ -26,6 +29,21 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Sessions,
             role: InterfaceRole::Sender,
             path: sessions::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Cdrs,
+            role: InterfaceRole::Sender,
+            path: cdrs::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Custom(cdr_checks::MODULE.to_owned()),
+            role: InterfaceRole::Receiver,
+            path: cdr_checks::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::Custom(quotes::MODULE.to_owned()),
+            role: InterfaceRole::Sender,
+            path: quotes::PATH.to_owned(),
         },
         ModuleEndpoint {
             module: ModuleId::Tokens,

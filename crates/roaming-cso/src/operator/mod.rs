@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use roaming_peer::operator::{OpJson, OperatorError};
 use roaming_types::ids::PartyRef;
+use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tokens::{Token, TokenType};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ use crate::authorization::Decision;
 use crate::commands::CommandRecord;
 use crate::gateway::simulator::{EvseView, SettingsChange, SimError, Simulator, TokenOutcome};
 use crate::gateway::{AuthorizeRequest, StationEvent};
+use crate::ocpi::cdr_checks::{CHECKS, ReceivedCheck};
+use crate::ocpi::quotes::{Quote, QuoteRequest};
 use crate::reservations::{self, Reservation, ReservationState};
 use crate::sessions::SessionView;
 
@@ -32,6 +35,12 @@ pub fn router(state: CsoState) -> Router {
         .route("/api/sessions", get(list_sessions))
         .route("/api/sessions/{id}", get(get_session))
         .route("/api/sessions/{id}/invalidate", post(invalidate_session))
+        .route("/api/cdrs", get(list_cdrs))
+        .route("/api/cdrs/{id}", get(get_cdr))
+        .route("/api/cdrs/{id}/credit", post(credit_cdr))
+        .route("/api/cdrs/{id}/check", get(get_cdr_check))
+        .route("/api/cdr-checks", get(list_cdr_checks))
+        .route("/api/quotes", post(quote))
         .route("/api/commands", get(list_commands))
         .route("/api/commands/{id}", get(get_command))
         .route("/api/reservations", get(list_reservations))
@@ -111,6 +120,47 @@ async fn get_session(State(s): State<CsoState>, Path(id): Path<String>) -> Answe
 
 async fn invalidate_session(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<Session> {
     Ok(Json(s.sessions.invalidate(&id).await?))
+}
+
+async fn list_cdrs(State(s): State<CsoState>, Query(q): Query<BTreeMap<String, String>>) -> Answer<Vec<Cdr>> {
+    let party = party_param(&q)?;
+    Ok(Json(s.cdrs.list(party.as_ref())?))
+}
+
+async fn get_cdr(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<Cdr> {
+    s.cdrs
+        .get(&id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no CDR {id}")))
+}
+
+async fn credit_cdr(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<Cdr> {
+    Ok(Json(s.cdrs.credit(&id).await?))
+}
+
+async fn get_cdr_check(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<ReceivedCheck> {
+    s.core
+        .store
+        .get_json(CHECKS, id.to_ascii_lowercase().as_bytes())
+        .map_err(OperatorError::internal)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no verdict on CDR {id} yet")))
+}
+
+async fn list_cdr_checks(State(s): State<CsoState>) -> Answer<Vec<ReceivedCheck>> {
+    Ok(Json(
+        s.core
+            .store
+            .list_json(CHECKS, &[])
+            .map_err(OperatorError::internal)?,
+    ))
+}
+
+async fn quote(State(s): State<CsoState>, OpJson(req): OpJson<QuoteRequest>) -> Answer<Quote> {
+    crate::ocpi::quotes::compute(&s, &req).map(Json).map_err(|e| {
+        let (_, _, message) = e.parts();
+        OperatorError::invalid(message)
+    })
 }
 
 async fn list_commands(State(s): State<CsoState>) -> Answer<Vec<CommandRecord>> {

@@ -109,13 +109,13 @@ impl OperatorClient {
         &self.base
     }
 
-    /// Sends a request and decodes the JSON answer (`null` for 204).
-    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    /// Sends a request; a non-success answer is the operator API's problem as an error.
+    async fn exchange<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<T, OperatorClientError> {
+    ) -> Result<(u16, bytes::Bytes), OperatorClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url).bearer_auth(self.key.expose());
         if let Some(b) = body {
@@ -143,17 +143,34 @@ impl OperatorClient {
                 details: p.details,
             });
         }
+        Ok((status.as_u16(), bytes))
+    }
+
+    /// Sends a request and decodes the JSON answer (`null` for 204).
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, OperatorClientError> {
+        let (status, bytes) = self.exchange(method, path, body).await?;
         let bytes = if bytes.is_empty() {
             bytes::Bytes::from_static(b"null")
         } else {
             bytes
         };
         serde_json::from_slice(&bytes).map_err(|e| OperatorClientError::Problem {
-            status: status.as_u16(),
+            status,
             error: "decode".to_owned(),
             message: e.to_string(),
             details: None,
         })
+    }
+
+    /// GET of a text answer (e.g. CSV).
+    pub async fn get_text(&self, path: &str) -> Result<String, OperatorClientError> {
+        let (_, bytes) = self.exchange::<()>(Method::GET, path, None).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// GET.

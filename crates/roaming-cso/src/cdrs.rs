@@ -1,0 +1,343 @@
+//! CDRs (UC3-5, UC3-9): exactly one CDR per completed session (and per reservation that ended unused
+//! with a reservation price), priced by the engine of `roaming_types::pricing` from what was sealed at
+//! session start (CDR-03), stored, and delivered by POST to the owning CSP through the outbox until
+//! acknowledged; the Sender GET serves each CSP its own CDRs; corrections are credit CDRs (CDR-02).
+//!
+//! The CDR is created in the same store transaction that completes the session, so a crash either
+//! loses both (the charger's stop is re-reported) or keeps both: never a completed session without
+//! its CDR, never two CDRs (an index by session guards against a repeated stop).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use roaming_peer::endpoint::Core;
+use roaming_peer::outbox::{Outbox, Push, PushOp};
+use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::{Space, Tx};
+use roaming_types::DateTime;
+use roaming_types::ids::{CdrId, PartyRef, TariffId};
+use roaming_types::modules::cdrs::{Cdr, CdrDimension, CdrDimensionType, CdrLocation, ChargingPeriod};
+use roaming_types::modules::sessions::Session;
+use roaming_types::modules::tariffs::Tariff;
+use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::money::Number;
+use roaming_types::pricing::{MeterSample, PricedSession, ReservationUsage, SessionUsage, price_session};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CsoError;
+use crate::sessions::Sample;
+
+/// The CDRs: partitions `all` and the owning CSP's party key.
+pub const CDRS: Collection = Collection::new("cso_cdrs", "cso_cdrs_idx");
+/// Session id → CDR id (one CDR per session).
+pub const BY_SESSION: Space = Space("cso_cdr_by_session");
+const ALL: &str = "all";
+
+/// What a session's CDR is built from, fixed when the session starts (CDR-03).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seal {
+    /// The location, EVSE and connector as they were.
+    pub location: CdrLocation,
+    /// The tariff in force (none: free, §9.3 item 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff: Option<Tariff>,
+    /// The location's time zone (IANA name).
+    pub time_zone: String,
+    /// When the EVSE was reserved for this session, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_at: Option<DateTime>,
+}
+
+/// How a session ended, for its CDR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Charging ended.
+    Charged,
+    /// A reservation ended unused: expired (`true`) or cancelled.
+    ReservationUnused {
+        /// Expired rather than cancelled.
+        expired: bool,
+    },
+}
+
+fn kwh_of(wh: Decimal) -> Decimal {
+    wh / Decimal::ONE_THOUSAND
+}
+
+/// The engine's view of the readings of a session.
+pub fn usage_of(
+    s: &Session,
+    samples: &[Sample],
+    meter_start_wh: Option<Decimal>,
+    end: DateTime,
+    reservation: Option<ReservationUsage>,
+) -> SessionUsage {
+    let start_wh = meter_start_wh
+        .or_else(|| samples.first().map(|x| x.energy_wh))
+        .unwrap_or(Decimal::ZERO);
+    let mut readings: Vec<MeterSample> = samples
+        .iter()
+        .filter(|x| x.at >= s.start_date_time && x.at <= end)
+        .map(|x| MeterSample {
+            at: x.at,
+            energy_kwh: kwh_of((x.energy_wh - start_wh).max(Decimal::ZERO)),
+            power_kw: kwh_of(x.power_w),
+            current_a: x.current_a.unwrap_or(Decimal::ZERO),
+            charging: x.charging,
+        })
+        .collect();
+    // The meter started at zero at the session start; energy reported by the first reading flowed
+    // since then (linearly, as between any two readings).
+    if readings.first().is_none_or(|f| f.at > s.start_date_time) {
+        let first = readings.first().cloned();
+        readings.insert(
+            0,
+            MeterSample {
+                at: s.start_date_time,
+                energy_kwh: Decimal::ZERO,
+                power_kw: first.as_ref().map_or(Decimal::ZERO, |f| f.power_kw),
+                current_a: first.as_ref().map_or(Decimal::ZERO, |f| f.current_a),
+                charging: first.as_ref().is_some_and(|f| f.charging),
+            },
+        );
+    }
+    SessionUsage {
+        start: s.start_date_time,
+        end: end.max(s.start_date_time),
+        samples: readings,
+        reservation,
+    }
+}
+
+/// The tariff a seal prices with: its own, or a free one in the session's currency.
+fn tariff_of(seal: &Seal, party: &PartyRef, currency: &str, at: DateTime) -> Result<Tariff, CsoError> {
+    match &seal.tariff {
+        Some(t) => Ok(t.clone()),
+        None => Tariff::free(
+            party,
+            TariffId::new("FREE").map_err(CsoError::internal)?,
+            currency,
+            at,
+        )
+        .map_err(CsoError::internal),
+    }
+}
+
+/// Prices a session so far (or in full, with `end` its end).
+pub fn price(s: &Session, seal: &Seal, usage: &SessionUsage) -> Result<(Tariff, PricedSession), CsoError> {
+    let tariff = tariff_of(seal, &s.party(), s.currency.as_str(), s.start_date_time)?;
+    let tz = chrono_tz::Tz::from_str(&seal.time_zone)
+        .map_err(|e| CsoError::Internal(format!("time zone {:?}: {e}", seal.time_zone)))?;
+    let priced =
+        price_session(&tariff, usage, tz).map_err(|e| CsoError::Internal(format!("pricing: {e}")))?;
+    Ok((tariff, priced))
+}
+
+/// Builds the CDR of a finished session.
+pub fn build(
+    s: &Session,
+    seal: &Seal,
+    samples: &[Sample],
+    meter_start_wh: Option<Decimal>,
+    end: DateTime,
+    ending: Ending,
+) -> Result<Cdr, CsoError> {
+    let reservation = match (ending, seal.reserved_at) {
+        (Ending::ReservationUnused { expired }, Some(booked)) => Some(ReservationUsage {
+            booked_at: booked,
+            ended_at: end,
+            expired_unused: expired,
+        }),
+        (Ending::Charged, Some(booked)) => Some(ReservationUsage {
+            booked_at: booked,
+            ended_at: s.start_date_time,
+            expired_unused: false,
+        }),
+        (_, None) => None,
+    };
+    let usage = match ending {
+        Ending::Charged => usage_of(s, samples, meter_start_wh, end, reservation),
+        Ending::ReservationUnused { .. } => SessionUsage {
+            start: end,
+            end,
+            samples: Vec::new(),
+            reservation,
+        },
+    };
+    let (tariff, priced) = price(s, seal, &usage)?;
+    let start = match ending {
+        Ending::Charged => s.start_date_time,
+        Ending::ReservationUnused { .. } => seal.reserved_at.unwrap_or(s.start_date_time),
+    };
+    let mut periods = priced.charging_periods;
+    if periods.is_empty() {
+        // A CDR has at least one period (§8.3): the whole session, nothing consumed.
+        periods.push(ChargingPeriod {
+            start_date_time: start,
+            dimensions: vec![CdrDimension {
+                dimension_type: CdrDimensionType::Time,
+                volume: Number::ZERO,
+            }],
+            tariff_id: Some(tariff.id.clone()),
+        });
+    }
+    let cdr = Cdr {
+        country_code: s.country_code.clone(),
+        party_id: s.party_id.clone(),
+        id: CdrId::new(s.id.as_str()).map_err(CsoError::internal)?,
+        start_date_time: start,
+        end_date_time: end.max(start),
+        session_id: Some(s.id.clone()),
+        cdr_token: s.cdr_token.clone(),
+        auth_method: s.auth_method.clone(),
+        authorization_reference: s.authorization_reference.clone(),
+        cdr_location: seal.location.clone(),
+        meter_id: s.meter_id.clone(),
+        currency: s.currency.clone(),
+        tariffs: vec![tariff],
+        charging_periods: periods,
+        signed_data: None,
+        total_cost: priced.total_cost,
+        total_fixed_cost: priced.total_fixed_cost,
+        total_energy: Number(priced.total_energy),
+        total_energy_cost: priced.total_energy_cost,
+        total_time: Number(priced.total_time),
+        total_time_cost: priced.total_time_cost,
+        total_parking_time: Some(Number(priced.total_parking_time)),
+        total_parking_cost: priced.total_parking_cost,
+        total_reservation_cost: priced.total_reservation_cost,
+        remark: None,
+        invoice_reference_id: None,
+        credit: None,
+        credit_reference_id: None,
+        home_charging_compensation: None,
+        last_updated: DateTime::now().max(end),
+    };
+    cdr.validate()
+        .map_err(|e| CsoError::Internal(format!("the CDR of session {} is invalid: {e}", s.id)))?;
+    Ok(cdr)
+}
+
+/// Stores a CDR and queues its POST to the CSP; returns the peers to wake. A second CDR for the same
+/// session is not stored (exactly one per session).
+pub fn issue(
+    core: &Core,
+    tx: &mut Tx<'_>,
+    cdr: &Cdr,
+    emsp: Option<&PartyRef>,
+) -> Result<Vec<String>, CsoError> {
+    let session_key = cdr
+        .session_id
+        .as_ref()
+        .map(|s| s.as_str().to_ascii_lowercase().into_bytes());
+    if cdr.credit != Some(true) {
+        if let Some(k) = &session_key {
+            if tx.get(BY_SESSION, k)?.is_some() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+    let mut partitions = vec![ALL.to_owned()];
+    if let Some(p) = emsp {
+        partitions.push(p.to_key());
+    }
+    CDRS.put(
+        tx,
+        cdr.id.as_str().to_ascii_lowercase().as_bytes(),
+        &StoredDoc {
+            last_updated: cdr.last_updated,
+            partitions,
+            json: serde_json::to_vec(cdr).map_err(CsoError::internal)?,
+        },
+    )?;
+    if cdr.credit != Some(true) {
+        if let Some(k) = session_key {
+            tx.put(BY_SESSION, k, cdr.id.as_str().as_bytes().to_vec());
+        }
+    }
+    let Some(emsp) = emsp else {
+        return Ok(Vec::new());
+    };
+    let Some(peer) = core.peers.hosting(emsp, &Role::Emsp)? else {
+        return Ok(Vec::new());
+    };
+    if peer.endpoint(&ModuleId::Cdrs, &InterfaceRole::Receiver).is_none() {
+        return Ok(Vec::new());
+    }
+    Outbox::enqueue(
+        tx,
+        &peer.id,
+        Push {
+            object: format!("cdrs/{}", cdr.id.as_str().to_ascii_lowercase()),
+            module: ModuleId::Cdrs,
+            role: InterfaceRole::Receiver,
+            path: Vec::new(),
+            op: PushOp::Post {
+                body: serde_json::to_value(cdr).map_err(CsoError::internal)?,
+            },
+            to: Some(emsp.clone()),
+            query: Vec::new(),
+        },
+    )?;
+    Ok(vec![peer.id.clone()])
+}
+
+/// The CSO's CDR book (operator and Sender views, credit CDRs).
+#[derive(Debug, Clone)]
+pub struct Cdrs {
+    core: Arc<Core>,
+}
+
+impl Cdrs {
+    /// Opens the book.
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// A CDR.
+    pub fn get(&self, id: &str) -> Result<Option<Cdr>, CsoError> {
+        CDRS.get(&self.core.store, id.to_ascii_lowercase().as_bytes())?
+            .map(|d| serde_json::from_slice(&d.json).map_err(CsoError::internal))
+            .transpose()
+    }
+
+    /// Every CDR, or those of one CSP, oldest first.
+    pub fn list(&self, emsp: Option<&PartyRef>) -> Result<Vec<Cdr>, CsoError> {
+        let mut out = Vec::new();
+        for (_, d) in CDRS.all(&self.core.store, &[])? {
+            let c: Cdr = serde_json::from_slice(&d.json).map_err(CsoError::internal)?;
+            if emsp.is_some_and(|p| &c.emsp() != p) {
+                continue;
+            }
+            out.push(c);
+        }
+        out.sort_by_key(|c| c.last_updated);
+        Ok(out)
+    }
+
+    /// Issues the credit CDR of `id` (CDR-02: id + `-C`, only `total_cost` negated) and delivers it.
+    pub async fn credit(&self, id: &str) -> Result<Cdr, CsoError> {
+        let original = self
+            .get(id)?
+            .ok_or_else(|| CsoError::NotFound(format!("no CDR {id}")))?;
+        if original.is_credit() {
+            return Err(CsoError::Conflict(format!("{id} is a credit CDR itself")));
+        }
+        let credit_id = CdrId::new(format!("{}-C", original.id.as_str())).map_err(CsoError::internal)?;
+        let credit = original.credit_for(credit_id, DateTime::now());
+        let woken = self.core.store.transact(|tx| {
+            if CDRS
+                .get_tx(tx, credit.id.as_str().to_ascii_lowercase().as_bytes())?
+                .is_some()
+            {
+                return Err(CsoError::Conflict(format!("{id} was credited already")));
+            }
+            issue(&self.core, tx, &credit, Some(&credit.emsp()))
+        })?;
+        self.core.commit(woken).await?;
+        tracing::info!(cdr = %credit.id, credit_reference_id = %original.id, "credit CDR issued");
+        Ok(credit)
+    }
+}
