@@ -79,6 +79,19 @@ pub enum CspEvent {
         /// Total cost excl. VAT.
         total_cost: String,
     },
+    /// A CDR was checked (UC3-5): ACCEPTED or DISPUTED with reasons.
+    CdrChecked {
+        /// The CSO `CC-PID`.
+        owner: String,
+        /// CDR id.
+        cdr: String,
+        /// The driver's contract id.
+        contract_id: String,
+        /// ACCEPTED or DISPUTED.
+        verdict: String,
+        /// Why disputed.
+        reasons: Vec<String>,
+    },
     /// A pull from a CSO finished.
     Synced {
         /// The peer.
@@ -110,6 +123,7 @@ impl CspEvent {
             Self::Session { .. } => "session",
             Self::Command { .. } => "command",
             Self::Cdr { .. } => "cdr",
+            Self::CdrChecked { .. } => "cdr_checked",
             Self::Synced { .. } => "synced",
         }
     }
@@ -119,7 +133,7 @@ impl CspEvent {
         match self {
             Self::Session { contract_id, .. } => Some(contract_id),
             Self::Command { contract_id, .. } => contract_id.as_deref(),
-            Self::Cdr { contract_id, .. } => Some(contract_id),
+            Self::Cdr { contract_id, .. } | Self::CdrChecked { contract_id, .. } => Some(contract_id),
             _ => None,
         }
     }

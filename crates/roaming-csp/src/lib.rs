@@ -6,12 +6,14 @@
 //! machinery of `roaming-peer`.
 
 pub mod cdrs;
+pub mod checks;
 pub mod commands;
 pub mod error;
 pub mod events;
 pub mod ocpi;
 pub mod operator;
 pub mod party_text;
+pub mod quotes;
 pub mod sessions;
 pub mod sites;
 pub mod sync;
@@ -46,12 +48,15 @@ pub struct CspState {
     pub commands: commands::Commands,
     /// CDRs received.
     pub cdrs: cdrs::Cdrs,
+    /// Our verdicts on them.
+    pub checks: checks::Checks,
     /// Live events.
     pub events: events::Events,
 }
 
 impl CspState {
-    /// Announces a newly stored CDR (after it is durable).
+    /// Announces a newly stored CDR (after it is durable) and checks it in the background: re-priced
+    /// and compared with the session (UC3-5), the verdict kept and sent to the CSO.
     pub fn cdr_received(&self, cdr: &roaming_types::modules::cdrs::Cdr) {
         self.events.send(events::CspEvent::Cdr {
             owner: cdr.party().to_string(),
@@ -59,9 +64,28 @@ impl CspState {
             contract_id: cdr.cdr_token.contract_id.as_str().to_owned(),
             total_cost: cdr.total_cost.excl_vat.to_string(),
         });
+        let st = self.clone();
+        let cdr = cdr.clone();
+        tokio::spawn(async move {
+            let session = cdr
+                .session_id
+                .as_ref()
+                .and_then(|id| st.sessions.get(&cdr.party(), id.as_str()).ok().flatten());
+            let tz = checks::time_zone_of(&st.sites, &cdr);
+            let verdict = checks::check(&cdr, session.as_ref(), tz);
+            match st.checks.record(verdict).await {
+                Ok(c) => st.events.send(events::CspEvent::CdrChecked {
+                    owner: c.cpo.to_string(),
+                    cdr: c.cdr_id.clone(),
+                    contract_id: c.contract_id.clone(),
+                    verdict: format!("{:?}", c.verdict).to_ascii_uppercase(),
+                    reasons: c.reasons.clone(),
+                }),
+                Err(e) => tracing::error!(cdr = %cdr.id, error = %e, "CDR check not stored"),
+            }
+        });
     }
 
-    /// Announces a stored location.
     pub fn announce_location(&self, loc: &roaming_types::modules::locations::Location) {
         self.events.send(events::CspEvent::Location {
             owner: loc.party().to_string(),
@@ -108,6 +132,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         sessions,
         commands: commands.clone(),
         cdrs: cdrs::Cdrs::new(Arc::clone(&core)),
+        checks: checks::Checks::new(Arc::clone(&core)),
         events,
         core,
     };

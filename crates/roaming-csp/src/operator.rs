@@ -20,6 +20,7 @@ use roaming_types::modules::tokens::TokenType;
 use serde::{Deserialize, Serialize};
 
 use crate::CspState;
+use crate::checks::CdrCheck;
 use crate::commands::{
     CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest,
 };
@@ -57,6 +58,10 @@ pub fn router(state: CspState) -> Router {
         .route("/api/sessions/{cc}/{pid}/{id}", get(get_session))
         .route("/api/cdrs", get(list_cdrs))
         .route("/api/cdrs/{cc}/{pid}/{id}", get(get_cdr))
+        .route("/api/cdrs/{cc}/{pid}/{id}/check", get(get_check))
+        .route("/api/cdr-checks", get(list_checks))
+        .route("/api/reports/cdrs", get(report))
+        .route("/api/quotes", post(quote))
         .with_state(state)
 }
 
@@ -337,4 +342,69 @@ async fn get_cdr(
         .get(&owner, &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no CDR {owner}/{id}")))
+}
+
+async fn get_check(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<CdrCheck> {
+    let owner = party(&cc, &pid)?;
+    st.checks
+        .get(&owner, &id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("CDR {owner}/{id} is not checked (yet)")))
+}
+
+async fn list_checks(State(st): State<CspState>) -> Answer<Vec<CdrCheck>> {
+    Ok(Json(st.checks.list()?))
+}
+
+/// Query of `GET /api/reports/cdrs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReportQuery {
+    /// CDRs that ended at or after this time.
+    #[serde(default)]
+    pub from: Option<DateTime>,
+    /// CDRs that ended before this time.
+    #[serde(default)]
+    pub to: Option<DateTime>,
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+async fn report(
+    State(st): State<CspState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<axum::response::Response, OperatorError> {
+    use axum::response::IntoResponse as _;
+    let cdrs: Vec<Cdr> = st
+        .cdrs
+        .list(None)?
+        .into_iter()
+        .filter(|c| q.from.is_none_or(|f| c.end_date_time >= f) && q.to.is_none_or(|t| c.end_date_time < t))
+        .collect();
+    let mut checks = std::collections::BTreeMap::new();
+    for c in st.checks.list()? {
+        checks.insert((c.cpo.to_string(), c.cdr_id.to_ascii_lowercase()), c);
+    }
+    let r = crate::checks::Report::of(q.from, q.to, &cdrs, &checks);
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(r).into_response()),
+        "csv" => Ok((
+            [(http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            r.csv(&cdrs, &checks),
+        )
+            .into_response()),
+        other => Err(OperatorError::invalid(format!(
+            "format {other:?} is not json or csv"
+        ))),
+    }
+}
+
+async fn quote(
+    State(st): State<CspState>,
+    OpJson(q): OpJson<crate::quotes::QuoteAsk>,
+) -> Answer<serde_json::Value> {
+    Ok(Json(crate::quotes::ask(&st, q).await?))
 }

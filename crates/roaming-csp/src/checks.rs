@@ -1,0 +1,443 @@
+//! The CSP's independent check of every received CDR (our extension of UC3-5): the CDR is re-priced
+//! with the same engine from the tariff it carries and its own charging periods, and compared with the
+//! session the CSP followed (energy, times, token, location). The verdict is ACCEPTED or DISPUTED with
+//! reasons; it is kept, shown in the operator API and CLI, and sent to the CSO through the
+//! `x-roaming-cdr-checks` extension module when the CSO offers it (`docs/extensions.md`).
+
+use std::sync::Arc;
+
+use roaming_peer::endpoint::Core;
+use roaming_peer::outbox::{Outbox, Push, PushOp};
+use roaming_peer::store::{Space, key};
+use roaming_types::DateTime;
+use roaming_types::ids::PartyRef;
+use roaming_types::modules::cdrs::{Cdr, CdrDimensionType};
+use roaming_types::modules::sessions::Session;
+use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::money::Price;
+use roaming_types::pricing::{MeterSample, SessionUsage, parse_time_zone, price_session};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CspError;
+
+/// The extension module through which verdicts reach the CSO.
+pub const MODULE: &str = "x-roaming-cdr-checks";
+/// Verdicts by CDR.
+pub const CHECKS: Space = Space("csp_cdr_checks");
+
+/// How far money may differ before it is a dispute (the spec defines no rounding, §9.3 item 9).
+const MONEY_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// How far times may differ from the session the CSP followed, seconds.
+const TIME_TOLERANCE_SECS: i64 = 300;
+
+/// ACCEPTED or DISPUTED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// The CDR agrees with our pricing and our view of the session.
+    Accepted,
+    /// It does not: see the reasons.
+    Disputed,
+}
+
+/// The check of one CDR (also the body sent to the CSO).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CdrCheck {
+    /// The CSO (`CC-PID`).
+    #[serde(with = "crate::party_text::one")]
+    pub cpo: PartyRef,
+    /// The CDR.
+    pub cdr_id: String,
+    /// The driver's contract.
+    pub contract_id: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it is disputed (empty when accepted).
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Remarks that do not make a dispute (e.g. no session was seen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Our price of the CDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repriced_total: Option<Price>,
+    /// The CDR's total.
+    pub total_cost: Price,
+    /// kWh in the CDR.
+    pub total_energy: Decimal,
+    /// When checked.
+    pub checked_at: DateTime,
+    /// Whether the CSO offers the extension (the verdict was queued to it).
+    #[serde(default)]
+    pub sent_to_cso: bool,
+}
+
+fn check_key(owner: &PartyRef, id: &str) -> Vec<u8> {
+    key([
+        owner.country_code.to_key(),
+        owner.party_id.to_key(),
+        id.to_ascii_lowercase(),
+    ])
+}
+
+/// Re-prices a CDR from its tariff and its charging periods, in `tz` (None when it cannot).
+fn reprice(cdr: &Cdr, tz: chrono_tz::Tz) -> Result<Option<Price>, String> {
+    let tariff_id = cdr.charging_periods.iter().find_map(|p| p.tariff_id.clone());
+    let Some(tariff) = cdr
+        .tariffs
+        .iter()
+        .find(|t| tariff_id.as_ref().is_none_or(|id| &t.id == id))
+    else {
+        return Ok(None);
+    };
+    let mut samples = Vec::with_capacity(cdr.charging_periods.len());
+    let mut energy = Decimal::ZERO;
+    for p in &cdr.charging_periods {
+        let dim = |t: &CdrDimensionType| {
+            p.dimensions
+                .iter()
+                .find(|d| &d.dimension_type == t)
+                .map(|d| d.volume.value())
+        };
+        let delivered = dim(&CdrDimensionType::Energy).unwrap_or(Decimal::ZERO);
+        let charging =
+            dim(&CdrDimensionType::Time).is_some() || dim(&CdrDimensionType::ParkingTime).is_none();
+        samples.push(MeterSample {
+            at: p.start_date_time,
+            energy_kwh: energy,
+            power_kw: dim(&CdrDimensionType::MaxPower).unwrap_or(Decimal::ZERO),
+            current_a: dim(&CdrDimensionType::MaxCurrent).unwrap_or(Decimal::ZERO),
+            charging,
+        });
+        energy += delivered;
+    }
+    // The last period ends at the CDR's end with all its energy delivered.
+    if let Some(last) = samples.last() {
+        let end_state = MeterSample {
+            at: cdr.end_date_time,
+            energy_kwh: energy,
+            power_kw: Decimal::ZERO,
+            current_a: Decimal::ZERO,
+            charging: last.charging,
+        };
+        if cdr.end_date_time > last.at {
+            samples.push(end_state);
+        }
+    }
+    let usage = SessionUsage {
+        start: cdr.start_date_time,
+        end: cdr.end_date_time,
+        samples,
+        reservation: None,
+    };
+    price_session(tariff, &usage, tz)
+        .map(|p| Some(p.total_cost))
+        .map_err(|e| e.to_string())
+}
+
+fn differs(a: Decimal, b: Decimal, tolerance: Decimal) -> bool {
+    (a - b).abs() > tolerance
+}
+
+/// Checks a CDR against its tariff and the session (pure; `tz` is the location's time zone).
+pub fn check(cdr: &Cdr, session: Option<&Session>, tz: Option<chrono_tz::Tz>) -> CdrCheck {
+    let mut reasons = Vec::new();
+    let mut notes = Vec::new();
+    let credit = cdr.is_credit();
+    let reservation = cdr.total_reservation_cost.is_some();
+    let repriced = match (credit, reservation, tz) {
+        (true, _, _) => {
+            notes.push("a credit CDR: checked against the CDR it credits".to_owned());
+            None
+        }
+        (_, true, _) => {
+            notes.push("a reservation is priced from the booking time, which the CDR does not carry: price not re-computed".to_owned());
+            None
+        }
+        (_, _, None) => {
+            notes.push("the location's time zone is unknown: price not re-computed".to_owned());
+            None
+        }
+        (false, false, Some(tz)) => match reprice(cdr, tz) {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                reasons.push("the CDR carries no tariff its periods refer to".to_owned());
+                None
+            }
+            Err(e) => {
+                reasons.push(format!("the CDR cannot be priced from its own tariff: {e}"));
+                None
+            }
+        },
+    };
+    if let Some(p) = &repriced {
+        let ours = p.excl_vat.value();
+        let theirs = cdr.total_cost.excl_vat.value();
+        if differs(ours, theirs, MONEY_TOLERANCE) {
+            reasons.push(format!(
+                "total_cost excl. VAT is {theirs} but the tariff gives {ours} for the periods sent"
+            ));
+        }
+        if let (Some(a), Some(b)) = (p.incl_vat, cdr.total_cost.incl_vat) {
+            if differs(a.value(), b.value(), MONEY_TOLERANCE) {
+                reasons.push(format!(
+                    "total_cost incl. VAT is {} but the tariff gives {}",
+                    b.value(),
+                    a.value()
+                ));
+            }
+        }
+    }
+    match session {
+        None if !credit && !reservation => {
+            notes.push("no session was reported for this CDR".to_owned());
+        }
+        None => {}
+        Some(s) => {
+            let kwh = s.kwh.value();
+            let cdr_kwh = cdr.total_energy.value();
+            let tolerance = (kwh.abs() / Decimal::from(200)).max(Decimal::new(1, 3));
+            if !credit && differs(kwh, cdr_kwh, tolerance) {
+                reasons.push(format!(
+                    "total_energy is {cdr_kwh} kWh but the session reported {kwh} kWh"
+                ));
+            }
+            let secs = |a: DateTime, b: DateTime| (a.timestamp_millis() - b.timestamp_millis()).abs() / 1000;
+            if secs(s.start_date_time, cdr.start_date_time) > TIME_TOLERANCE_SECS && !reservation {
+                reasons.push(format!(
+                    "start_date_time {} differs from the session's {}",
+                    cdr.start_date_time, s.start_date_time
+                ));
+            }
+            if let Some(end) = s.end_date_time {
+                if secs(end, cdr.end_date_time) > TIME_TOLERANCE_SECS {
+                    reasons.push(format!(
+                        "end_date_time {} differs from the session's {end}",
+                        cdr.end_date_time
+                    ));
+                }
+            }
+            if s.cdr_token.uid != cdr.cdr_token.uid || s.cdr_token.contract_id != cdr.cdr_token.contract_id {
+                reasons.push("the token differs from the session's".to_owned());
+            }
+            if s.location_id != cdr.cdr_location.id || s.evse_uid != cdr.cdr_location.evse_uid {
+                reasons.push("the location or EVSE differs from the session's".to_owned());
+            }
+        }
+    }
+    CdrCheck {
+        cpo: cdr.party(),
+        cdr_id: cdr.id.as_str().to_owned(),
+        contract_id: cdr.cdr_token.contract_id.as_str().to_owned(),
+        verdict: if reasons.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Disputed
+        },
+        reasons,
+        notes,
+        repriced_total: repriced,
+        total_cost: cdr.total_cost,
+        total_energy: cdr.total_energy.value(),
+        checked_at: DateTime::now(),
+        sent_to_cso: false,
+    }
+}
+
+/// Where verdicts are kept and sent from.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    core: Arc<Core>,
+}
+
+impl Checks {
+    /// Opens the book.
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Stores a verdict and queues it to the CSO when it offers the extension; durable on return.
+    pub async fn record(&self, mut c: CdrCheck) -> Result<CdrCheck, CspError> {
+        let module = ModuleId::Custom(MODULE.to_owned());
+        let peer = self.core.peers.hosting(&c.cpo, &Role::Cpo)?;
+        let peer = peer.filter(|p| p.endpoint(&module, &InterfaceRole::Receiver).is_some());
+        c.sent_to_cso = peer.is_some();
+        let woken = self.core.store.transact(|tx| {
+            tx.put_json(CHECKS, check_key(&c.cpo, &c.cdr_id), &c)?;
+            let Some(peer) = &peer else {
+                return Ok::<_, CspError>(Vec::new());
+            };
+            Outbox::enqueue(
+                tx,
+                &peer.id,
+                Push {
+                    object: format!("cdr-checks/{}", c.cdr_id.to_ascii_lowercase()),
+                    module: module.clone(),
+                    role: InterfaceRole::Receiver,
+                    path: vec![c.cdr_id.clone()],
+                    op: PushOp::Put {
+                        body: serde_json::to_value(&c).map_err(CspError::internal)?,
+                    },
+                    to: Some(c.cpo.clone()),
+                    query: Vec::new(),
+                },
+            )?;
+            Ok(vec![peer.id.clone()])
+        })?;
+        self.core.commit(woken).await?;
+        if c.verdict == Verdict::Disputed {
+            tracing::warn!(cdr = %c.cdr_id, reasons = ?c.reasons, "CDR disputed");
+        }
+        Ok(c)
+    }
+
+    /// The verdict on a CDR.
+    pub fn get(&self, owner: &PartyRef, id: &str) -> Result<Option<CdrCheck>, CspError> {
+        Ok(self.core.store.get_json(CHECKS, &check_key(owner, id))?)
+    }
+
+    /// Every verdict.
+    pub fn list(&self) -> Result<Vec<CdrCheck>, CspError> {
+        Ok(self.core.store.list_json(CHECKS, &[])?)
+    }
+}
+
+/// The location time zone, if the CSP holds the location.
+pub fn time_zone_of(sites: &crate::sites::Sites, cdr: &Cdr) -> Option<chrono_tz::Tz> {
+    sites
+        .location(&cdr.party(), cdr.cdr_location.id.as_str())
+        .ok()
+        .flatten()
+        .and_then(|l| parse_time_zone(l.time_zone.as_str()).ok())
+}
+
+/// A disputed CDR in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disputed {
+    /// The CSO.
+    pub cpo: String,
+    /// The CDR.
+    pub cdr_id: String,
+    /// Its total.
+    pub total_cost: Price,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// The reconciliation of a period: what was received, what it costs, what is disputed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Start (CDR end at or after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime>,
+    /// End (CDR end before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime>,
+    /// CDRs, credit CDRs included.
+    pub count: usize,
+    /// Credit CDRs among them.
+    pub credits: usize,
+    /// Energy, kWh (credit CDRs subtract theirs).
+    pub energy_kwh: Decimal,
+    /// Amount excl. VAT (credits are negative already).
+    pub total_excl_vat: Decimal,
+    /// Amount incl. VAT (where given).
+    pub total_incl_vat: Decimal,
+    /// Accepted CDRs.
+    pub accepted: usize,
+    /// Not checked yet.
+    pub unchecked: usize,
+    /// Disputed CDRs with reasons.
+    pub disputed: Vec<Disputed>,
+}
+
+type CheckIndex = std::collections::BTreeMap<(String, String), CdrCheck>;
+
+fn index_key(c: &Cdr) -> (String, String) {
+    (c.party().to_string(), c.id.as_str().to_ascii_lowercase())
+}
+
+impl Report {
+    /// The report of `cdrs` with their checks.
+    pub fn of(from: Option<DateTime>, to: Option<DateTime>, cdrs: &[Cdr], checks: &CheckIndex) -> Self {
+        let mut r = Self {
+            from,
+            to,
+            count: cdrs.len(),
+            credits: 0,
+            energy_kwh: Decimal::ZERO,
+            total_excl_vat: Decimal::ZERO,
+            total_incl_vat: Decimal::ZERO,
+            accepted: 0,
+            unchecked: 0,
+            disputed: Vec::new(),
+        };
+        for c in cdrs {
+            let sign = if c.is_credit() {
+                r.credits += 1;
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            };
+            r.energy_kwh += sign * c.total_energy.value();
+            r.total_excl_vat += c.total_cost.excl_vat.value();
+            r.total_incl_vat += c.total_cost.incl_vat.unwrap_or(c.total_cost.excl_vat).value();
+            match checks.get(&index_key(c)) {
+                None => r.unchecked += 1,
+                Some(k) if k.verdict == Verdict::Accepted => r.accepted += 1,
+                Some(k) => r.disputed.push(Disputed {
+                    cpo: c.party().to_string(),
+                    cdr_id: c.id.as_str().to_owned(),
+                    total_cost: c.total_cost,
+                    reasons: k.reasons.clone(),
+                }),
+            }
+        }
+        r
+    }
+
+    /// One line per CDR, with its verdict and reasons.
+    pub fn csv(&self, cdrs: &[Cdr], checks: &CheckIndex) -> String {
+        let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut out = String::from(
+            "cpo,cdr_id,contract_id,start,end,energy_kwh,total_excl_vat,total_incl_vat,currency,credit,verdict,reasons\n",
+        );
+        for c in cdrs {
+            let check = checks.get(&index_key(c));
+            let verdict = check.map_or("UNCHECKED", |k| match k.verdict {
+                Verdict::Accepted => "ACCEPTED",
+                Verdict::Disputed => "DISPUTED",
+            });
+            let reasons = check.map(|k| k.reasons.join("; ")).unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                c.party(),
+                field(c.id.as_str()),
+                field(c.cdr_token.contract_id.as_str()),
+                c.start_date_time,
+                c.end_date_time,
+                c.total_energy.value(),
+                c.total_cost.excl_vat.value(),
+                c.total_cost
+                    .incl_vat
+                    .map(|v| v.value().to_string())
+                    .unwrap_or_default(),
+                c.currency.as_str(),
+                c.is_credit(),
+                verdict,
+                field(&reasons)
+            ));
+        }
+        out.push_str(&format!(
+            "TOTAL,{},,,,{},{},{},,,{} disputed,\n",
+            self.count,
+            self.energy_kwh,
+            self.total_excl_vat,
+            self.total_incl_vat,
+            self.disputed.len()
+        ));
+        out
+    }
+}
