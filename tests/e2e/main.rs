@@ -13,6 +13,7 @@ mod uc2;
 mod uc3_1;
 mod uc3_2;
 mod uc3_4;
+mod uc3_5;
 mod uc3_6;
 mod uc3_8;
 mod uc3_9;

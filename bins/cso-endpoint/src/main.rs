@@ -82,6 +82,23 @@ enum Command {
         /// One command.
         id: Option<String>,
     },
+    /// Lists the CDRs (all, or of one CSP party), or shows one with the CSP's verdict.
+    Cdrs {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// One CDR.
+        id: Option<String>,
+        /// Only this CSP party (`CC-PID`).
+        #[arg(long)]
+        party: Option<String>,
+    },
+    /// Issues the credit CDR of a CDR (CDR-02), delivered to the CSP.
+    CreditCdr {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// CDR id.
+        id: String,
+    },
     /// Lists reservations.
     Reservations {
         #[command(flatten)]
@@ -350,6 +367,28 @@ async fn run(command: Command) -> Result<(), CliError> {
                 Some(id) => client.get(&format!("/api/commands/{id}")).await?,
                 None => client.get("/api/commands").await?,
             };
+            print_json(&answer)
+        }
+        Command::Cdrs { operator, id, party } => {
+            let client = operator.client(&defaults, process_env())?;
+            let answer: Value = match id {
+                Some(id) => {
+                    let cdr: Value = client.get(&format!("/api/cdrs/{id}")).await?;
+                    let check: Value = client
+                        .get(&format!("/api/cdrs/{id}/check"))
+                        .await
+                        .unwrap_or(Value::Null);
+                    serde_json::json!({ "cdr": cdr, "check": check })
+                }
+                None => client.get(&with_query("/api/cdrs", &[("party", &party)])).await?,
+            };
+            print_json(&answer)
+        }
+        Command::CreditCdr { operator, id } => {
+            let client = operator.client(&defaults, process_env())?;
+            let answer: Value = client
+                .post(&format!("/api/cdrs/{id}/credit"), &serde_json::json!({}))
+                .await?;
             print_json(&answer)
         }
         Command::Reservations { operator } => {

@@ -141,6 +141,40 @@ enum Command {
         /// One command.
         id: Option<String>,
     },
+    /// Lists, shows and reconciles the CDRs received (UC3-5, UC3-9).
+    Cdrs {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(subcommand)]
+        action: Cdrs,
+    },
+    /// Asks a CSO what a charge would cost (UC2-2, `x-roaming-quotes`).
+    Quote {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Location id.
+        location: String,
+        /// EVSE uid.
+        evse: String,
+        /// Energy, kWh.
+        #[arg(long)]
+        energy_kwh: String,
+        /// Minutes of charging.
+        #[arg(long)]
+        charging_minutes: u32,
+        /// Minutes parked afterwards.
+        #[arg(long, default_value_t = 0)]
+        parking_minutes: u32,
+        /// Connector id.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Start (OCPI DateTime; now when left out).
+        #[arg(long)]
+        start: Option<String>,
+        /// The CSO (`CC-PID`).
+        #[arg(long)]
+        cpo: Option<String>,
+    },
     /// Lists the drivers' sessions (live: `GET /api/events?type=session`).
     Sessions {
         #[command(flatten)]
@@ -168,6 +202,78 @@ struct TokenArgs {
 impl TokenArgs {
     fn json(&self) -> Value {
         json!({ "uid": self.uid, "type": self.token_type.to_ascii_uppercase() })
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cdrs {
+    /// Every CDR (or one contract's).
+    List {
+        /// Only this contract id.
+        #[arg(long)]
+        contract_id: Option<String>,
+    },
+    /// One CDR and our verdict on it.
+    Show {
+        /// The CSO (`CC-PID`).
+        cpo: String,
+        /// CDR id.
+        id: String,
+    },
+    /// The reconciliation of a period: totals and disputed CDRs with reasons.
+    Report {
+        /// CDRs that ended at or after (OCPI DateTime).
+        #[arg(long)]
+        from: Option<String>,
+        /// CDRs that ended before.
+        #[arg(long)]
+        to: Option<String>,
+        /// CSV instead of JSON.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+async fn cdrs(client: &roaming_peer::operator::client::OperatorClient, action: Cdrs) -> Result<(), CliError> {
+    match action {
+        Cdrs::List { contract_id } => {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(c) = contract_id {
+                q.append_pair("contract_id", &c);
+            }
+            let answer: Value = client.get(&format!("/api/cdrs?{}", q.finish())).await?;
+            print_json(&answer)
+        }
+        Cdrs::Show { cpo, id } => {
+            let (cc, pid) = cpo
+                .split_once(['-', '*'])
+                .ok_or_else(|| CliError::Other(format!("party {cpo:?} is not CC-PID")))?;
+            let cdr: Value = client.get(&format!("/api/cdrs/{cc}/{pid}/{id}")).await?;
+            let check: Value = client
+                .get(&format!("/api/cdrs/{cc}/{pid}/{id}/check"))
+                .await
+                .unwrap_or(Value::Null);
+            print_json(&json!({ "cdr": cdr, "check": check }))
+        }
+        Cdrs::Report { from, to, csv } => {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in [("from", from), ("to", to)] {
+                if let Some(v) = v {
+                    q.append_pair(k, &v);
+                }
+            }
+            if csv {
+                q.append_pair("format", "csv");
+                let text = client
+                    .get_text(&format!("/api/reports/cdrs?{}", q.finish()))
+                    .await?;
+                print!("{text}");
+                Ok(())
+            } else {
+                let answer: Value = client.get(&format!("/api/reports/cdrs?{}", q.finish())).await?;
+                print_json(&answer)
+            }
+        }
     }
 }
 
@@ -402,6 +508,31 @@ async fn run(command: Command) -> Result<(), CliError> {
                 Some(id) => client.get(&format!("/api/commands/{id}")).await?,
                 None => client.get("/api/commands").await?,
             };
+            print_json(&answer)
+        }
+        Command::Cdrs { operator, action } => {
+            let client = operator.client(&defaults, process_env())?;
+            cdrs(&client, action).await
+        }
+        Command::Quote {
+            operator,
+            location,
+            evse,
+            energy_kwh,
+            charging_minutes,
+            parking_minutes,
+            connector,
+            start,
+            cpo,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let energy: serde_json::Number = energy_kwh
+                .parse()
+                .map_err(|_| CliError::Other(format!("--energy-kwh {energy_kwh:?} is not a number")))?;
+            let body = json!({ "cpo": cpo, "location_id": location, "evse_uid": evse, "connector_id": connector,
+                               "start_date_time": start, "energy_kwh": energy, "charging_minutes": charging_minutes,
+                               "parking_minutes": parking_minutes });
+            let answer: Value = client.post("/api/quotes", &body).await?;
             print_json(&answer)
         }
         Command::Sessions {

@@ -11,9 +11,12 @@
 //!   without storage and against the CSP receiver directly;
 //! - `auth`: real-time authorizations (UC3-1): the CSP's authorize endpoint and a charger's question
 //!   to the CSO answered in real time by the CSP, at full speed and at a fixed rate, next to a bare
-//!   handler (p50/p99/max, peak memory).
+//!   handler (p50/p99/max, peak memory);
+//! - `cdrs`: the pricing engine alone (CDRs priced per second) and CDRs produced, delivered and
+//!   acknowledged end to end, next to a bare POST handler.
 
 mod auth;
+mod cdrs;
 mod procs;
 mod status;
 mod sync;
@@ -60,6 +63,15 @@ enum What {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// CDR pricing and delivery.
+    Cdrs {
+        /// Sessions priced by the engine alone.
+        #[arg(long, default_value_t = 20_000)]
+        priced: usize,
+        /// Sessions run end to end.
+        #[arg(long, default_value_t = 2_000)]
+        delivered: usize,
+    },
     /// Everything, with the default sizes.
     All,
 }
@@ -80,13 +92,16 @@ async fn main() -> std::process::ExitCode {
             rate,
             seconds,
         } => auth::run(requests, rate, seconds).await,
-        What::All => match sync::run(20_000).await {
-            Ok(()) => match status::run(5_000, 1_000, 10).await {
-                Ok(()) => auth::run(5_000, 1_000, 10).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        },
+        What::Cdrs { priced, delivered } => cdrs::run(priced, delivered).await,
+        What::All => {
+            let all = async {
+                sync::run(20_000).await?;
+                status::run(5_000, 1_000, 10).await?;
+                auth::run(5_000, 1_000, 10).await?;
+                cdrs::run(20_000, 2_000).await
+            };
+            all.await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

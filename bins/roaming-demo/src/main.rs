@@ -350,6 +350,22 @@ async fn group3(demo: &mut Demo) -> StepResult {
     .await?;
     demo.calls();
 
+    demo.header(
+        "UC2-2 Before starting, the app asks the CSO what 20 kWh over 2 hours would cost (x-roaming-quotes)",
+    );
+    let q: Value = csp
+        .post(
+            "/api/quotes",
+            &json!({ "location_id": "AMS-ZUID", "evse_uid": "AMS-ZUID-1", "energy_kwh": 20, "charging_minutes": 120 }),
+        )
+        .await
+        .map_err(op)?;
+    println!(
+        "   CSP app: quote → tariff {}: {} EUR excl. VAT, {} EUR incl. VAT",
+        q["tariff"]["id"], q["total_cost"]["excl_vat"], q["total_cost"]["incl_vat"]
+    );
+    demo.calls();
+
     demo.header("UC3-2 The driver starts charging from the CSP's app (START_SESSION → result → session)");
     let c: Value = csp
         .post(
@@ -425,6 +441,40 @@ async fn group3(demo: &mut Demo) -> StepResult {
         end["kwh"],
         end["charging_periods"].as_array().map_or(0, Vec::len),
         end["end_date_time"]
+    );
+
+    demo.header("UC3-5 / UC3-9 The CSO prices the session into one CDR, POSTs it; the CSP checks it");
+    let cdr = wait_for(
+        &csp,
+        "the CDR at the CSP",
+        &format!("/api/cdrs?contract_id={contract}"),
+        |v| first(v, |c| c["session_id"] == sid.as_str()),
+    )
+    .await?;
+    let cid = cdr["id"].as_str().unwrap_or_default().to_owned();
+    let check = wait_for(
+        &csp,
+        "the CSP's verdict",
+        &format!("/api/cdrs/NL/CSO/{cid}/check"),
+        |v| Some(v.clone()),
+    )
+    .await?;
+    wait_for(
+        &cso,
+        "the verdict at the CSO",
+        &format!("/api/cdrs/{cid}/check"),
+        |v| Some(v.clone()),
+    )
+    .await?;
+    demo.calls();
+    println!(
+        "   → CDR {cid}: {} kWh, {} EUR excl. / {} EUR incl. VAT (tariff {}); CSP verdict {} (re-priced {} EUR)",
+        cdr["total_energy"],
+        cdr["total_cost"]["excl_vat"],
+        cdr["total_cost"]["incl_vat"],
+        cdr["tariffs"][0]["id"],
+        check["verdict"],
+        check["repriced_total"]["excl_vat"]
     );
 
     demo.header("UC3-1 A driver holds the RFID card to the charger (the CSO decides from its copy)");
