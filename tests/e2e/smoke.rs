@@ -327,6 +327,22 @@ fn uc3_smoke_tokens_local_and_remote_start_and_stop_with_the_binaries() {
         &["sessions", "--contract-id", contract, "--status", "COMPLETED"],
         |s| s.as_array().is_some_and(|a| a.len() == 1),
     );
+    // UC3-5 / UC3-9: the CDR of the remote session reached the CSP and was checked.
+    let cdrs = cli_until(&csp, &["cdrs", "list", "--contract-id", contract], |c| {
+        c.as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(cdrs[0]["session_id"], session);
+    // (The RFID session is still running: one CDR so far.)
+    let report = cli_until(&csp, &["cdrs", "report"], |r| {
+        r["unchecked"] == 0 && r["count"] == 1
+    });
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert!(
+        report["total_excl_vat"].as_f64().is_some_and(|t| t > 0.0),
+        "{report}"
+    );
+    let csv = csp.cli(&["cdrs", "report", "--csv"]);
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 3);
     // The CSO sees both sessions; blocking the card reaches it as valid = false.
     let all = cso.cli_json(&["sessions", "--party", "DE-CSP"]);
     assert_eq!(all.as_array().unwrap().len(), 2);

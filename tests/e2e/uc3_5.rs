@@ -405,3 +405,48 @@ async fn uc3_9_cdrs_pulled_again_are_not_duplicated() {
         .await;
     assert_eq!(w.envelope().data.unwrap().as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn uc3_5_an_expired_reservation_is_billed_by_its_reservation_price() {
+    let (cso, csp) = pair(1).await;
+    let _: Value = cso
+        .op(
+            Method::PUT,
+            "/api/tariffs/RES",
+            &json!({ "id": "RES", "currency": "EUR", "elements": [
+                { "price_components": [{ "type": "FLAT", "price": 1.5, "vat": 21, "step_size": 1 }],
+                  "restrictions": { "reservation": "RESERVATION_EXPIRES" } },
+                { "price_components": [{ "type": "TIME", "price": 6.0, "vat": 21, "step_size": 1 }],
+                  "restrictions": { "reservation": "RESERVATION" } },
+                { "price_components": [{ "type": "ENERGY", "price": 0.35, "vat": 21, "step_size": 1 }] }] }),
+        )
+        .await;
+    let _: Value = cso
+        .op(
+            Method::PATCH,
+            &format!("/api/locations/{SITE}/{}/1", evse(0)),
+            &json!({ "tariff_ids": ["RES"] }),
+        )
+        .await;
+    crate::charging::issue(&csp, json!({ "uid": "K0000009" })).await;
+    let c = crate::charging::command(
+        &csp,
+        "reserve",
+        json!({ "token": { "uid": "K0000009" }, "location_id": SITE, "evse_uid": evse(0),
+                "expiry_date": DateTime::now().plus(chrono::Duration::seconds(2)).to_string(),
+                "reservation_id": "R-EXP" }),
+    )
+    .await;
+    assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
+    let cdr = csp_cdrs(&csp, 1, SECS20).await.remove(0);
+    // The expiry fee plus about two seconds at 6.00/h.
+    let reservation = money(&cdr["total_reservation_cost"]["excl_vat"]);
+    assert!(reservation > 1.5 && reservation < 1.52, "{cdr}");
+    assert_eq!(
+        cdr["total_cost"]["excl_vat"],
+        cdr["total_reservation_cost"]["excl_vat"]
+    );
+    assert_eq!(money(&cdr["total_energy"]), 0.0);
+    let r: Vec<Value> = cso.op_get("/api/reservations").await;
+    assert_eq!(r[0]["state"], "EXPIRED");
+}

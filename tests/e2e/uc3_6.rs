@@ -42,6 +42,11 @@ async fn uc3_6_live_session_with_periods() {
     })
     .await;
     assert!(kwh(&live) > 0.0);
+    // The cost so far travels with the session (UC3-6), updated as periods close.
+    assert!(
+        live["total_cost"]["excl_vat"].as_f64().is_some_and(|c| c > 0.0),
+        "{live}"
+    );
     let p = &live["charging_periods"][0];
     let types: Vec<&str> = p["dimensions"]
         .as_array()

@@ -15,7 +15,7 @@ use roaming_types::modules::cdrs::{Cdr, CdrDimensionType};
 use roaming_types::modules::sessions::Session;
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
-use roaming_types::money::Price;
+use roaming_types::money::{Number, Price};
 use roaming_types::pricing::{MeterSample, SessionUsage, parse_time_zone, price_session};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ pub struct CdrCheck {
     /// The CDR's total.
     pub total_cost: Price,
     /// kWh in the CDR.
-    pub total_energy: Decimal,
+    pub total_energy: Number,
     /// When checked.
     pub checked_at: DateTime,
     /// Whether the CSO offers the extension (the verdict was queued to it).
@@ -240,7 +240,7 @@ pub fn check(cdr: &Cdr, session: Option<&Session>, tz: Option<chrono_tz::Tz>) ->
         notes,
         repriced_total: repriced,
         total_cost: cdr.total_cost,
-        total_energy: cdr.total_energy.value(),
+        total_energy: cdr.total_energy,
         checked_at: DateTime::now(),
         sent_to_cso: false,
     }
@@ -340,11 +340,11 @@ pub struct Report {
     /// Credit CDRs among them.
     pub credits: usize,
     /// Energy, kWh (credit CDRs subtract theirs).
-    pub energy_kwh: Decimal,
+    pub energy_kwh: Number,
     /// Amount excl. VAT (credits are negative already).
-    pub total_excl_vat: Decimal,
+    pub total_excl_vat: Number,
     /// Amount incl. VAT (where given).
-    pub total_incl_vat: Decimal,
+    pub total_incl_vat: Number,
     /// Accepted CDRs.
     pub accepted: usize,
     /// Not checked yet.
@@ -367,9 +367,9 @@ impl Report {
             to,
             count: cdrs.len(),
             credits: 0,
-            energy_kwh: Decimal::ZERO,
-            total_excl_vat: Decimal::ZERO,
-            total_incl_vat: Decimal::ZERO,
+            energy_kwh: Number::ZERO,
+            total_excl_vat: Number::ZERO,
+            total_incl_vat: Number::ZERO,
             accepted: 0,
             unchecked: 0,
             disputed: Vec::new(),
@@ -381,9 +381,11 @@ impl Report {
             } else {
                 Decimal::ONE
             };
-            r.energy_kwh += sign * c.total_energy.value();
-            r.total_excl_vat += c.total_cost.excl_vat.value();
-            r.total_incl_vat += c.total_cost.incl_vat.unwrap_or(c.total_cost.excl_vat).value();
+            r.energy_kwh = Number(r.energy_kwh.value() + sign * c.total_energy.value());
+            r.total_excl_vat = Number(r.total_excl_vat.value() + c.total_cost.excl_vat.value());
+            r.total_incl_vat = Number(
+                r.total_incl_vat.value() + c.total_cost.incl_vat.unwrap_or(c.total_cost.excl_vat).value(),
+            );
             match checks.get(&index_key(c)) {
                 None => r.unchecked += 1,
                 Some(k) if k.verdict == Verdict::Accepted => r.accepted += 1,
@@ -433,9 +435,9 @@ impl Report {
         out.push_str(&format!(
             "TOTAL,{},,,,{},{},{},,,{} disputed,\n",
             self.count,
-            self.energy_kwh,
-            self.total_excl_vat,
-            self.total_incl_vat,
+            self.energy_kwh.value(),
+            self.total_excl_vat.value(),
+            self.total_incl_vat.value(),
             self.disputed.len()
         ));
         out
