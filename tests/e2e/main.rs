@@ -15,5 +15,6 @@ mod uc3_2;
 mod uc3_4;
 mod uc3_5;
 mod uc3_6;
+mod uc3_7;
 mod uc3_8;
 mod uc3_9;

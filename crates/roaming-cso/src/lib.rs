@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod ocpi;
 pub mod operator;
+pub mod profiles;
 pub mod reservations;
 pub mod sessions;
 pub mod sites;
@@ -46,6 +47,10 @@ pub const SETTINGS: &[KeySpec] = &[
     KeySpec {
         key: "cso.commands.timeout_secs",
         help: "the `timeout` of CommandResponses: after it a command without a charger answer gets TIMEOUT (default 30)",
+    },
+    KeySpec {
+        key: "cso.profiles.min_interval_ms",
+        help: "least time between a CSP's charging-profile requests for one session; sooner is TOO_OFTEN (default 2000, CP-03)",
     },
     KeySpec {
         key: "cso.sessions.period_secs",
@@ -96,6 +101,8 @@ pub struct CsoState {
     pub commands: commands::Commands,
     /// Charger events.
     pub stations: stations::Stations,
+    /// Charge plans.
+    pub profiles: profiles::Profiles,
     /// The simulator, when it is the gateway.
     pub simulator: Option<gateway::simulator::Simulator>,
 }
@@ -161,6 +168,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
                 )));
             }
         };
+    let profiles = profiles::Profiles::new(Arc::clone(&core), sessions.clone(), Arc::clone(&gateway))?;
     let commands = commands::Commands::new(Arc::clone(&core), sessions.clone(), gateway)?;
     let stations = stations::Stations::new(
         Arc::clone(&core),
@@ -201,6 +209,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         cdrs: cdrs::Cdrs::new(Arc::clone(&core)),
         commands: commands.clone(),
         stations: stations.clone(),
+        profiles: profiles.clone(),
         simulator,
     };
     let router = axum::Router::new()
@@ -211,10 +220,12 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         .merge(ocpi::sessions::router(state.clone()))
         .merge(ocpi::cdrs::router(state.clone()))
         .merge(ocpi::cdr_checks::router(state.clone()))
-        .merge(ocpi::quotes::router(state.clone()));
+        .merge(ocpi::quotes::router(state.clone()))
+        .merge(ocpi::charging_profiles::router(state.clone()));
     let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(stations::run(stations, inbound)),
         Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),
+        Box::pin(profiles::run(profiles, std::time::Duration::from_secs(1))),
     ];
     Ok(RoleParts {
         ocpi: OcpiModules {

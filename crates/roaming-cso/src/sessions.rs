@@ -152,6 +152,12 @@ enum Change {
     Fields(Map<String, Value>),
 }
 
+/// A `last_updated` strictly after `previous` (a receiver ignores a change that is not newer, T-80),
+/// normally `at`.
+fn later(previous: DateTime, at: DateTime) -> DateTime {
+    at.max(previous.plus(chrono::Duration::milliseconds(1)))
+}
+
 fn skey(id: &str) -> Vec<u8> {
     id.to_ascii_lowercase().into_bytes()
 }
@@ -496,7 +502,7 @@ impl Sessions {
         let rt: Runtime = tx.get_json(RUNTIME, &skey(session_id))?.unwrap_or_default();
         s.status = SessionStatus::Completed;
         s.end_date_time = Some(at.max(s.start_date_time));
-        s.last_updated = at;
+        s.last_updated = later(s.last_updated, at);
         let cdr = match &rt.seal {
             Some(seal) => {
                 let c = crate::cdrs::build(
@@ -588,7 +594,7 @@ impl Sessions {
                 if auth.authorization_reference.is_some() {
                     s.authorization_reference = auth.authorization_reference;
                 }
-                s.last_updated = at;
+                s.last_updated = later(s.last_updated, at);
                 rt.transaction_id = Some(transaction_id.to_owned());
                 rt.meter_start_wh = Some(meter_start_wh);
                 let mut f = Map::new();
@@ -771,7 +777,7 @@ impl Sessions {
             tx.put_json(RUNTIME, skey(&id), &rt)?;
             return Ok((None, Vec::new()));
         }
-        s.last_updated = sample.at;
+        s.last_updated = later(s.last_updated, sample.at);
         let woken = self.save(tx, &s, &rt, Change::Fields(fields))?;
         Ok((Some(s), woken))
     }
@@ -812,7 +818,7 @@ impl Sessions {
         s.kwh = kwh((energy_wh - start_wh).max(Decimal::ZERO));
         s.end_date_time = Some(at.max(s.start_date_time));
         s.status = SessionStatus::Completed;
-        s.last_updated = at;
+        s.last_updated = later(s.last_updated, at);
         // UC3-5: the CDR, priced from the seal, in the same transaction as the completion.
         let cdr = match &rt.seal {
             Some(seal) => Some(crate::cdrs::build(
@@ -847,7 +853,7 @@ impl Sessions {
             }
             let rt: Runtime = tx.get_json(RUNTIME, &skey(id))?.unwrap_or_default();
             s.status = SessionStatus::Invalid;
-            s.last_updated = DateTime::now().max(s.last_updated);
+            s.last_updated = later(s.last_updated, DateTime::now());
             let mut f = Map::new();
             f.insert("status".to_owned(), json!(s.status));
             let mut woken = self.save(tx, &s, &rt, Change::Fields(f))?;

@@ -92,6 +92,23 @@ pub enum CspEvent {
         /// Why disputed.
         reasons: Vec<String>,
     },
+    /// A charge plan changed (UC3-7, UC3-10): a request's response or result, or the CSO's new plan.
+    Profile {
+        /// The CSO `CC-PID`.
+        owner: String,
+        /// Session id.
+        session: String,
+        /// The request, if this is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+        /// SET, GET, CLEAR, or ACTIVE (the CSO's PUT).
+        kind: String,
+        /// Where it is (ACCEPTED, REJECTED, TIMEOUT, UPDATED…).
+        state: String,
+        /// The limit of a pushed plan (`7000 W`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<String>,
+    },
     /// A pull from a CSO finished.
     Synced {
         /// The peer.
@@ -124,6 +141,7 @@ impl CspEvent {
             Self::Command { .. } => "command",
             Self::Cdr { .. } => "cdr",
             Self::CdrChecked { .. } => "cdr_checked",
+            Self::Profile { .. } => "profile",
             Self::Synced { .. } => "synced",
         }
     }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod ocpi;
 pub mod operator;
 pub mod party_text;
+pub mod profiles;
 pub mod quotes;
 pub mod sessions;
 pub mod sites;
@@ -50,6 +51,8 @@ pub struct CspState {
     pub cdrs: cdrs::Cdrs,
     /// Our verdicts on them.
     pub checks: checks::Checks,
+    /// Charge plans.
+    pub plans: profiles::Plans,
     /// Live events.
     pub events: events::Events,
 }
@@ -126,6 +129,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         sessions.clone(),
         events.clone(),
     );
+    let plans = profiles::Plans::new(Arc::clone(&core), events.clone());
     let state = CspState {
         sites: sites::Sites::open(core.store.clone())?,
         tokens,
@@ -133,6 +137,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         commands: commands.clone(),
         cdrs: cdrs::Cdrs::new(Arc::clone(&core)),
         checks: checks::Checks::new(Arc::clone(&core)),
+        plans: plans.clone(),
         events,
         core,
     };
@@ -142,10 +147,12 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         .merge(ocpi::tokens::router(state.clone()))
         .merge(ocpi::commands::router(state.clone()))
         .merge(ocpi::sessions::router(state.clone()))
-        .merge(ocpi::cdrs::router(state.clone()));
+        .merge(ocpi::cdrs::router(state.clone()))
+        .merge(ocpi::charging_profiles::router(state.clone()));
     let tasks: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(sync::run(state.clone(), interval)),
         Box::pin(commands::run(commands, std::time::Duration::from_millis(250))),
+        Box::pin(profiles::run(plans, std::time::Duration::from_millis(250))),
     ];
     Ok(RoleParts {
         ocpi: OcpiModules {

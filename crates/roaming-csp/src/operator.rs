@@ -14,7 +14,9 @@ use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::locations::Location;
-use roaming_types::modules::sessions::{Session, SessionStatus};
+use roaming_types::modules::sessions::{
+    ChargingPreferences, ChargingPreferencesResponse, Session, SessionStatus,
+};
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::tokens::TokenType;
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,7 @@ use crate::commands::{
     CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest,
 };
 use crate::events::CspEvent;
+use crate::profiles::{ActivePlan, Kind, PlanChange, ProfileRequest};
 use crate::sites::{Search, SearchResult};
 use crate::sync::{SyncReport, SyncState};
 use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
@@ -62,6 +65,17 @@ pub fn router(state: CspState) -> Router {
         .route("/api/cdr-checks", get(list_checks))
         .route("/api/reports/cdrs", get(report))
         .route("/api/quotes", post(quote))
+        .route(
+            "/api/sessions/{cc}/{pid}/{id}/profile",
+            axum::routing::put(set_plan).get(get_plan).delete(clear_plan),
+        )
+        .route("/api/sessions/{cc}/{pid}/{id}/active-profile", get(active_plan))
+        .route(
+            "/api/sessions/{cc}/{pid}/{id}/preferences",
+            axum::routing::put(preferences),
+        )
+        .route("/api/profile-requests", get(list_plan_requests))
+        .route("/api/profile-requests/{id}", get(get_plan_request))
         .with_state(state)
 }
 
@@ -407,4 +421,75 @@ async fn quote(
     OpJson(q): OpJson<crate::quotes::QuoteAsk>,
 ) -> Answer<serde_json::Value> {
     Ok(Json(crate::quotes::ask(&st, q).await?))
+}
+
+async fn set_plan(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+    OpJson(change): OpJson<PlanChange>,
+) -> Answer<ProfileRequest> {
+    let owner = party(&cc, &pid)?;
+    Ok(Json(
+        st.plans.send(&owner, &id, Kind::Set, Some(change), 0).await?,
+    ))
+}
+
+/// `?duration=` of a plan read (seconds, default 900).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlanQuery {
+    /// Seconds.
+    #[serde(default)]
+    pub duration: Option<u32>,
+}
+
+async fn get_plan(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+    Query(q): Query<PlanQuery>,
+) -> Answer<ProfileRequest> {
+    let owner = party(&cc, &pid)?;
+    Ok(Json(
+        st.plans
+            .send(&owner, &id, Kind::Get, None, q.duration.unwrap_or(900))
+            .await?,
+    ))
+}
+
+async fn clear_plan(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<ProfileRequest> {
+    let owner = party(&cc, &pid)?;
+    Ok(Json(st.plans.send(&owner, &id, Kind::Clear, None, 0).await?))
+}
+
+async fn active_plan(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+) -> Answer<ActivePlan> {
+    let owner = party(&cc, &pid)?;
+    st.plans
+        .active(&owner, &id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no plan known for session {owner}/{id}")))
+}
+
+async fn preferences(
+    State(st): State<CspState>,
+    Path((cc, pid, id)): Path<(String, String, String)>,
+    OpJson(prefs): OpJson<ChargingPreferences>,
+) -> Answer<ChargingPreferencesResponse> {
+    let owner = party(&cc, &pid)?;
+    Ok(Json(st.plans.preferences(&owner, &id, &prefs).await?))
+}
+
+async fn list_plan_requests(State(st): State<CspState>) -> Answer<Vec<ProfileRequest>> {
+    Ok(Json(st.plans.list()?))
+}
+
+async fn get_plan_request(State(st): State<CspState>, Path(id): Path<String>) -> Answer<ProfileRequest> {
+    st.plans
+        .get(&id)?
+        .map(Json)
+        .ok_or_else(|| OperatorError::not_found(format!("no charging profile request {id}")))
 }

@@ -96,6 +96,20 @@ pub enum StationCommand {
         /// Connector.
         connector_id: ConnectorId,
     },
+    /// Cap the power an EVSE delivers (the effective charging profile or local limit, UC3-7,
+    /// UC3-10); `limit_w = None` lifts the cap. No result event: a gateway that takes it has applied
+    /// it.
+    SetPowerLimit {
+        /// Our id.
+        command_id: String,
+        /// Location.
+        location_id: LocationId,
+        /// EVSE.
+        evse_uid: EvseUid,
+        /// The cap in W, or none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_w: Option<Decimal>,
+    },
 }
 
 impl StationCommand {
@@ -106,7 +120,8 @@ impl StationCommand {
             | Self::StopSession { command_id, .. }
             | Self::ReserveNow { command_id, .. }
             | Self::CancelReservation { command_id, .. }
-            | Self::UnlockConnector { command_id, .. } => command_id,
+            | Self::UnlockConnector { command_id, .. }
+            | Self::SetPowerLimit { command_id, .. } => command_id,
         }
     }
 }

@@ -103,6 +103,8 @@ struct EvseSim {
     power_w: Decimal,
     /// The connector's maximum, W.
     max_w: Decimal,
+    /// The cap of a charging profile or local limit, W.
+    limit_w: Option<Decimal>,
     /// Volts × phases, to derive the current.
     volt_phases: Decimal,
 }
@@ -131,6 +133,9 @@ pub struct EvseView {
     pub reservation: Option<u64>,
     /// The meter register, Wh.
     pub meter_wh: Decimal,
+    /// The power cap in force (charging profile or local limit), W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_w: Option<Decimal>,
 }
 
 /// What happened when a driver presented a token.
@@ -265,6 +270,7 @@ impl Simulator {
             meter_wh: Decimal::ZERO,
             power_w,
             max_w,
+            limit_w: None,
             volt_phases,
         });
         Ok(())
@@ -474,7 +480,9 @@ impl Simulator {
     fn reading(&self, key: &Key, id: &str) -> Option<StationEvent> {
         let mut all = self.lock();
         let sim = all.get_mut(key)?;
-        let power = sim.power_w;
+        let power = sim
+            .limit_w
+            .map_or(sim.power_w, |l| sim.power_w.min(l.max(Decimal::ZERO)));
         let volt_phases = sim.volt_phases;
         let t = sim.txn.as_mut().filter(|t| t.id == id)?;
         let now = DateTime::now();
@@ -695,6 +703,31 @@ impl Simulator {
                     None,
                 );
             }
+            StationCommand::SetPowerLimit {
+                location_id,
+                evse_uid,
+                limit_w,
+                ..
+            } => {
+                let key = k(location_id.as_str(), evse_uid.as_str());
+                self.ensure(location_id.as_str(), evse_uid.as_str())
+                    .map_err(|e| GatewayError(e.to_string()))?;
+                // Account the energy so far at the old power, then apply the cap.
+                let running = self
+                    .lock()
+                    .get(&key)
+                    .and_then(|s| s.txn.as_ref().map(|t| t.id.clone()));
+                let before = running.and_then(|id| self.reading(&key, &id));
+                if let Some(sim) = self.lock().get_mut(&key) {
+                    sim.limit_w = limit_w;
+                }
+                if let Some(e) = before {
+                    let sink = self.inner.sink.clone();
+                    tokio::spawn(async move {
+                        sink.event(e).await;
+                    });
+                }
+            }
             StationCommand::UnlockConnector {
                 command_id,
                 location_id,
@@ -867,6 +900,7 @@ fn view(location: &str, evse: &str, s: &EvseSim) -> EvseView {
         charging: s.txn.as_ref().is_some_and(|t| t.ev_requests_power),
         reservation: s.reservation.as_ref().map(|(id, _)| *id),
         meter_wh: s.meter_wh,
+        limit_w: s.limit_w,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cdr_checks;
 pub mod cdrs;
+pub mod charging_profiles;
 pub mod commands;
 pub mod locations;
 pub mod quotes;
@@ -44,6 +45,11 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Custom(quotes::MODULE.to_owned()),
             role: InterfaceRole::Sender,
             path: quotes::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::ChargingProfiles,
+            role: InterfaceRole::Receiver,
+            path: charging_profiles::PATH.to_owned(),
         },
         ModuleEndpoint {
             module: ModuleId::Tokens,

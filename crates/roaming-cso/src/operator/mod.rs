@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roaming_peer::operator::{OpJson, OperatorError};
-use roaming_types::ids::PartyRef;
+use roaming_types::ids::{EvseUid, LocationId, PartyRef};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tokens::{Token, TokenType};
@@ -23,6 +23,7 @@ use crate::gateway::simulator::{EvseView, SettingsChange, SimError, Simulator, T
 use crate::gateway::{AuthorizeRequest, StationEvent};
 use crate::ocpi::cdr_checks::{CHECKS, ReceivedCheck};
 use crate::ocpi::quotes::{Quote, QuoteRequest};
+use crate::profiles::{LocalLimit, ProfileState};
 use crate::reservations::{self, Reservation, ReservationState};
 use crate::sessions::SessionView;
 
@@ -49,6 +50,10 @@ pub fn router(state: CsoState) -> Router {
             post(cancel_reservation),
         )
         .route("/api/gateway", get(gateway))
+        .route("/api/limits", get(list_limits))
+        .route("/api/limits/{loc}", axum::routing::put(set_location_limit))
+        .route("/api/limits/{loc}/{evse}", axum::routing::put(set_evse_limit))
+        .route("/api/profiles", get(list_profiles))
         .route("/api/stations/events", post(station_event))
         .route("/api/stations/authorize", post(station_authorize))
         .route("/api/simulator/evses", get(sim_list))
@@ -161,6 +166,49 @@ async fn quote(State(s): State<CsoState>, OpJson(req): OpJson<QuoteRequest>) -> 
         let (_, _, message) = e.parts();
         OperatorError::invalid(message)
     })
+}
+
+/// A local limit to set (`limit_kw: null` lifts it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitChange {
+    /// The cap in kW, or null.
+    pub limit_kw: Option<rust_decimal::Decimal>,
+}
+
+async fn list_limits(State(s): State<CsoState>) -> Answer<Vec<LocalLimit>> {
+    Ok(Json(s.profiles.limits()?))
+}
+
+async fn list_profiles(State(s): State<CsoState>) -> Answer<Vec<ProfileState>> {
+    Ok(Json(s.profiles.states()?))
+}
+
+fn ids(loc: &str, evse: Option<&str>) -> Result<(LocationId, Option<EvseUid>), OperatorError> {
+    let l = LocationId::new(loc).map_err(|e| OperatorError::invalid(e.to_string()))?;
+    let e = evse
+        .map(|e| EvseUid::new(e).map_err(|e| OperatorError::invalid(e.to_string())))
+        .transpose()?;
+    Ok((l, e))
+}
+
+async fn set_location_limit(
+    State(s): State<CsoState>,
+    Path(loc): Path<String>,
+    OpJson(c): OpJson<LimitChange>,
+) -> Answer<Option<LocalLimit>> {
+    let (l, _) = ids(&loc, None)?;
+    Ok(Json(s.profiles.set_local_limit(&l, None, c.limit_kw).await?))
+}
+
+async fn set_evse_limit(
+    State(s): State<CsoState>,
+    Path((loc, evse)): Path<(String, String)>,
+    OpJson(c): OpJson<LimitChange>,
+) -> Answer<Option<LocalLimit>> {
+    let (l, e) = ids(&loc, Some(&evse))?;
+    Ok(Json(
+        s.profiles.set_local_limit(&l, e.as_ref(), c.limit_kw).await?,
+    ))
 }
 
 async fn list_commands(State(s): State<CsoState>) -> Answer<Vec<CommandRecord>> {

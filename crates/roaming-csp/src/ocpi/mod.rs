@@ -1,6 +1,7 @@
 //! The CSP's OCPI modules (eMSP role), one file per module, each with its `router()`.
 
 pub mod cdrs;
+pub mod charging_profiles;
 pub mod commands;
 pub mod locations;
 pub mod sessions;
@@ -32,6 +33,11 @@ pub fn endpoints() -> Vec<ModuleEndpoint> {
             module: ModuleId::Cdrs,
             role: InterfaceRole::Receiver,
             path: cdrs::PATH.to_owned(),
+        },
+        ModuleEndpoint {
+            module: ModuleId::ChargingProfiles,
+            role: InterfaceRole::Sender,
+            path: charging_profiles::PATH.to_owned(),
         },
         ModuleEndpoint {
             module: ModuleId::Tokens,

@@ -1,0 +1,534 @@
+//! Charge plans from the CSP's side (UC3-7, UC3-10; checklist §12): set, read and clear the charging
+//! profile of a driver's running session at the CSO, each request kept with the CSO's
+//! ChargingProfileResponse and the result that arrives on its own `response_url`
+//! (`{chargingprofiles}/results/{id}`), marked TIMEOUT when nothing arrives in time; and the
+//! ActiveChargingProfile the CSO PUTs when its effective plan changes (CP-04), kept per session and
+//! announced on the live event stream. Charging preferences (SES-07) go through the Sessions module.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use roaming_peer::client::ClientError;
+use roaming_peer::endpoint::Core;
+use roaming_peer::headers::new_id;
+use roaming_peer::store::{Space, StoreError, key, ts_from_key, ts_key};
+use roaming_types::DateTime;
+use roaming_types::ids::PartyRef;
+use roaming_types::modules::charging_profiles::{
+    ActiveChargingProfile, ChargingProfile, ChargingProfilePeriod, ChargingProfileResponse,
+    ChargingProfileResponseType, ChargingRateUnit, SetChargingProfile,
+};
+use roaming_types::modules::sessions::{ChargingPreferences, ChargingPreferencesResponse};
+use roaming_types::modules::types::Role;
+use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::money::Number;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::CspError;
+use crate::events::{CspEvent, Events};
+
+/// Requests by id.
+pub const REQUESTS: Space = Space("csp_profile_requests");
+/// Requests waiting for their result: `ts_key(deadline) ++ id` → id.
+pub const WAITING: Space = Space("csp_profile_waiting");
+/// The latest ActiveChargingProfile per session (`cc/pid/session`).
+pub const ACTIVE: Space = Space("csp_active_profiles");
+
+/// SET, GET or CLEAR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Kind {
+    /// PUT a profile.
+    Set,
+    /// GET the active profile.
+    Get,
+    /// DELETE the profile.
+    Clear,
+}
+
+/// Where a request is (as for commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RequestState {
+    /// Stored, being sent.
+    Sent,
+    /// The CSO did not take it (the response says why).
+    NotAccepted,
+    /// ACCEPTED; the result is awaited.
+    Accepted,
+    /// The result arrived.
+    Completed,
+    /// No result in time.
+    TimedOut,
+    /// The CSO could not be reached.
+    Failed,
+}
+
+/// A request as the CSP keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRequest {
+    /// Our id (the last segment of the `response_url`).
+    pub id: String,
+    /// What.
+    pub kind: Kind,
+    /// The CSO.
+    #[serde(with = "crate::party_text::one")]
+    pub cpo: PartyRef,
+    /// The CSO's session id.
+    pub session_id: String,
+    /// The peer.
+    pub peer: String,
+    /// The profile sent (SET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ChargingProfile>,
+    /// When sent.
+    pub sent_at: DateTime,
+    /// Where it is.
+    pub state: RequestState,
+    /// The CSO's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ChargingProfileResponse>,
+    /// Until when the result is awaited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime>,
+    /// The result (ChargingProfileResult, ActiveChargingProfileResult or ClearProfileResult), or
+    /// `{"result":"TIMEOUT"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// When it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_at: Option<DateTime>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The latest plan the CSO reported for a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivePlan {
+    /// The CSO.
+    #[serde(with = "crate::party_text::one")]
+    pub cpo: PartyRef,
+    /// Its session id.
+    pub session_id: String,
+    /// The plan.
+    pub profile: ActiveChargingProfile,
+    /// When we learnt it.
+    pub received_at: DateTime,
+    /// PUT by the CSO (UC3-10) or read by us (GET).
+    pub source: String,
+}
+
+/// What the operator asks to set: a simple cap, or a full profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanChange {
+    /// A cap in kW from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_kw: Option<Decimal>,
+    /// For how long, seconds (with `limit_kw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+    /// A full OCPI ChargingProfile instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charging_profile: Option<ChargingProfile>,
+}
+
+fn waiting_key(deadline: DateTime, id: &str) -> Vec<u8> {
+    let mut k = ts_key(deadline.timestamp_millis()).to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn active_key(cpo: &PartyRef, session: &str) -> Vec<u8> {
+    key([
+        cpo.country_code.to_key(),
+        cpo.party_id.to_key(),
+        session.to_ascii_lowercase(),
+    ])
+}
+
+/// The CSP's plans.
+#[derive(Debug, Clone)]
+pub struct Plans {
+    core: Arc<Core>,
+    events: Events,
+}
+
+impl Plans {
+    /// Opens the book.
+    pub fn new(core: Arc<Core>, events: Events) -> Self {
+        Self { core, events }
+    }
+
+    /// A request.
+    pub fn get(&self, id: &str) -> Result<Option<ProfileRequest>, CspError> {
+        Ok(self.core.store.get_json(REQUESTS, id.as_bytes())?)
+    }
+
+    /// Every request, newest first.
+    pub fn list(&self) -> Result<Vec<ProfileRequest>, CspError> {
+        let mut all: Vec<ProfileRequest> = self.core.store.list_json(REQUESTS, &[])?;
+        all.sort_by_key(|r| std::cmp::Reverse(r.sent_at));
+        Ok(all)
+    }
+
+    /// The latest plan of a session.
+    pub fn active(&self, cpo: &PartyRef, session: &str) -> Result<Option<ActivePlan>, CspError> {
+        Ok(self.core.store.get_json(ACTIVE, &active_key(cpo, session))?)
+    }
+
+    fn peer_of(
+        &self,
+        cpo: &PartyRef,
+        module: &ModuleId,
+    ) -> Result<(Arc<roaming_peer::registration::peers::PeerRecord>, String), CspError> {
+        let peer = self
+            .core
+            .peers
+            .hosting(cpo, &Role::Cpo)?
+            .ok_or_else(|| CspError::NotFound(format!("no connected CSO hosts {cpo}")))?;
+        let url = peer
+            .endpoint(module, &InterfaceRole::Receiver)
+            .or_else(|| {
+                (module == &ModuleId::Sessions)
+                    .then(|| peer.endpoint(module, &InterfaceRole::Sender))
+                    .flatten()
+            })
+            .ok_or_else(|| CspError::Conflict(format!("CSO {} does not offer {module}", peer.id)))?
+            .to_owned();
+        Ok((peer, url))
+    }
+
+    fn announce(&self, r: &ProfileRequest) {
+        let state = r
+            .result
+            .as_ref()
+            .and_then(|v| v["result"].as_str().map(str::to_owned))
+            .or_else(|| r.response.as_ref().map(|x| x.result.as_str().to_owned()))
+            .unwrap_or_else(|| format!("{:?}", r.state).to_ascii_uppercase());
+        self.events.send(CspEvent::Profile {
+            owner: r.cpo.to_string(),
+            session: r.session_id.clone(),
+            request: Some(r.id.clone()),
+            kind: format!("{:?}", r.kind).to_ascii_uppercase(),
+            state,
+            limit: None,
+        });
+    }
+
+    /// Sends a SET, GET or CLEAR for a session of a CSO; returns the stored request.
+    pub async fn send(
+        &self,
+        cpo: &PartyRef,
+        session: &str,
+        kind: Kind,
+        change: Option<PlanChange>,
+        duration: u32,
+    ) -> Result<ProfileRequest, CspError> {
+        let (peer, base) = self.peer_of(cpo, &ModuleId::ChargingProfiles)?;
+        let id = new_id();
+        let response_url = self
+            .core
+            .url_of(&format!("{}/results/{id}", crate::ocpi::charging_profiles::PATH));
+        let profile = match (kind, change) {
+            (
+                Kind::Set,
+                Some(PlanChange {
+                    charging_profile: Some(p),
+                    ..
+                }),
+            ) => Some(p),
+            (
+                Kind::Set,
+                Some(PlanChange {
+                    limit_kw: Some(kw),
+                    duration,
+                    ..
+                }),
+            ) => {
+                if kw.is_sign_negative() {
+                    return Err(CspError::Invalid("limit_kw cannot be negative".to_owned()));
+                }
+                Some(ChargingProfile {
+                    start_date_time: None,
+                    duration,
+                    charging_rate_unit: ChargingRateUnit::W,
+                    min_charging_rate: None,
+                    charging_profile_period: vec![ChargingProfilePeriod {
+                        start_period: 0,
+                        limit: Number(kw * Decimal::from(1000)),
+                    }],
+                })
+            }
+            (Kind::Set, _) => {
+                return Err(CspError::Invalid("give limit_kw or charging_profile".to_owned()));
+            }
+            _ => None,
+        };
+        let mut r = ProfileRequest {
+            id: id.clone(),
+            kind,
+            cpo: cpo.clone(),
+            session_id: session.to_owned(),
+            peer: peer.id.clone(),
+            profile: profile.clone(),
+            sent_at: DateTime::now(),
+            state: RequestState::Sent,
+            response: None,
+            deadline: None,
+            result: None,
+            result_at: None,
+            error: None,
+        };
+        self.save(&r, None)?;
+        self.core.store.durable().await?;
+        let mut url = url::Url::parse(&format!("{}/{}", base.trim_end_matches('/'), session))
+            .map_err(|e| CspError::Internal(e.to_string()))?;
+        let answer = match kind {
+            Kind::Set => {
+                let body = SetChargingProfile {
+                    charging_profile: profile.unwrap_or_else(|| unreachable!("a SET has a profile")),
+                    response_url: serde_json::from_value(Value::String(response_url))
+                        .map_err(|e| CspError::Internal(e.to_string()))?,
+                };
+                self.core
+                    .call_peer(
+                        &peer,
+                        Method::PUT,
+                        url.as_str(),
+                        Some(cpo.clone()),
+                        Some(&body),
+                        None,
+                        None,
+                    )
+                    .await
+            }
+            Kind::Get | Kind::Clear => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    if kind == Kind::Get {
+                        q.append_pair("duration", &duration.to_string());
+                    }
+                    q.append_pair("response_url", &response_url);
+                }
+                let method = if kind == Kind::Get {
+                    Method::GET
+                } else {
+                    Method::DELETE
+                };
+                self.core
+                    .call_peer::<()>(&peer, method, url.as_str(), Some(cpo.clone()), None, None, None)
+                    .await
+            }
+        };
+        match answer.and_then(|a| a.data::<ChargingProfileResponse>(&base)) {
+            Ok(resp) => {
+                if resp.result == ChargingProfileResponseType::Accepted {
+                    let secs = i64::from(resp.timeout.clamp(1, 3600));
+                    r.deadline = Some(DateTime::now().plus(chrono::Duration::seconds(secs)));
+                    r.state = RequestState::Accepted;
+                } else {
+                    r.state = RequestState::NotAccepted;
+                }
+                r.response = Some(resp);
+            }
+            Err(ClientError::Status { status, message, .. }) => {
+                r.state = RequestState::NotAccepted;
+                r.error = Some(format!("OCPI {}: {message}", status.code()));
+            }
+            Err(e) => {
+                r.state = RequestState::Failed;
+                r.error = Some(e.to_string());
+            }
+        }
+        // A fast CSO may have posted the result already.
+        if let Some(early) = self.get(&id)?.filter(|x| x.result.is_some()) {
+            r.result = early.result;
+            r.result_at = early.result_at;
+            r.state = RequestState::Completed;
+        }
+        let waiting = (r.state == RequestState::Accepted)
+            .then_some(r.deadline)
+            .flatten();
+        self.save(&r, waiting)?;
+        self.core.store.durable().await?;
+        self.announce(&r);
+        Ok(r)
+    }
+
+    fn save(&self, r: &ProfileRequest, waiting: Option<DateTime>) -> Result<(), StoreError> {
+        self.core.store.transact(|tx| {
+            tx.put_json(REQUESTS, r.id.as_bytes().to_vec(), r)?;
+            if let Some(d) = waiting {
+                tx.put(WAITING, waiting_key(d, &r.id), r.id.as_bytes().to_vec());
+            }
+            Ok(())
+        })
+    }
+
+    /// A result POSTed by `peer` to request `id`'s `response_url`; durable on return.
+    pub async fn result(&self, peer: &str, id: &str, result: Value) -> Result<(), CspError> {
+        let unknown = || CspError::NotFound(format!("unknown charging profile request {id}"));
+        if !result["result"].is_string() {
+            return Err(CspError::Invalid("a result needs `result`".to_owned()));
+        }
+        let r = self.core.store.transact(|tx| {
+            let mut r: ProfileRequest = tx.get_json(REQUESTS, id.as_bytes())?.ok_or_else(unknown)?;
+            if !r.peer.eq_ignore_ascii_case(peer) {
+                return Err(unknown());
+            }
+            if let Some(d) = r.deadline {
+                tx.delete(WAITING, waiting_key(d, &r.id));
+            }
+            r.result = Some(result.clone());
+            r.result_at = Some(DateTime::now());
+            r.state = RequestState::Completed;
+            tx.put_json(REQUESTS, r.id.as_bytes().to_vec(), &r)?;
+            // A GET's result is the active plan.
+            if let Some(p) = result.get("profile").cloned() {
+                if let Ok(profile) = serde_json::from_value::<ActiveChargingProfile>(p) {
+                    let plan = ActivePlan {
+                        cpo: r.cpo.clone(),
+                        session_id: r.session_id.clone(),
+                        profile,
+                        received_at: DateTime::now(),
+                        source: "GET".to_owned(),
+                    };
+                    tx.put_json(ACTIVE, active_key(&r.cpo, &r.session_id), &plan)?;
+                }
+            }
+            Ok::<_, CspError>(r)
+        })?;
+        self.core.store.durable().await?;
+        self.announce(&r);
+        Ok(())
+    }
+
+    /// The CSO's PUT of a new ActiveChargingProfile (UC3-10); durable on return.
+    pub async fn pushed(
+        &self,
+        cpo: &PartyRef,
+        session: &str,
+        profile: ActiveChargingProfile,
+    ) -> Result<(), CspError> {
+        let limit = profile.charging_profile.charging_profile_period.first().map(|p| {
+            format!(
+                "{} {}",
+                p.limit.value(),
+                profile.charging_profile.charging_rate_unit
+            )
+        });
+        let plan = ActivePlan {
+            cpo: cpo.clone(),
+            session_id: session.to_owned(),
+            profile,
+            received_at: DateTime::now(),
+            source: "CSO".to_owned(),
+        };
+        self.core
+            .store
+            .transact(|tx| tx.put_json(ACTIVE, active_key(cpo, session), &plan).map(|_| ()))?;
+        self.core.store.durable().await?;
+        self.events.send(CspEvent::Profile {
+            owner: cpo.to_string(),
+            session: session.to_owned(),
+            request: None,
+            kind: "ACTIVE".to_owned(),
+            state: "UPDATED".to_owned(),
+            limit,
+        });
+        Ok(())
+    }
+
+    /// Marks overdue requests TIMED_OUT.
+    pub async fn sweep(&self) -> Result<usize, CspError> {
+        let now = DateTime::now();
+        let due: Vec<(Vec<u8>, Vec<u8>)> = self.core.store.transact(|tx| {
+            let mut due = Vec::new();
+            for (k, v) in tx.scan(WAITING, &[], None, 1000)? {
+                match k.get(..8).and_then(ts_from_key) {
+                    Some(ms) if ms <= now.timestamp_millis() => due.push((k, v)),
+                    _ => break,
+                }
+            }
+            Ok::<_, StoreError>(due)
+        })?;
+        let mut n = 0;
+        for (k, id) in due {
+            let id = String::from_utf8_lossy(&id).into_owned();
+            let r = self.core.store.transact(|tx| {
+                tx.delete(WAITING, k.clone());
+                let Some(mut r): Option<ProfileRequest> = tx.get_json(REQUESTS, id.as_bytes())? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                if r.state != RequestState::Accepted {
+                    return Ok(None);
+                }
+                r.state = RequestState::TimedOut;
+                r.result = Some(serde_json::json!({ "result": "TIMEOUT" }));
+                r.result_at = Some(now);
+                tx.put_json(REQUESTS, id.as_bytes().to_vec(), &r)?;
+                Ok(Some(r))
+            })?;
+            if let Some(r) = r {
+                self.announce(&r);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.core.store.durable().await?;
+        }
+        Ok(n)
+    }
+
+    /// Sends the driver's charging preferences for a session (SES-07) and returns the CSO's answer.
+    pub async fn preferences(
+        &self,
+        cpo: &PartyRef,
+        session: &str,
+        prefs: &ChargingPreferences,
+    ) -> Result<ChargingPreferencesResponse, CspError> {
+        let (peer, base) = self.peer_of(cpo, &ModuleId::Sessions)?;
+        let url = format!("{}/{session}/charging_preferences", base.trim_end_matches('/'));
+        match self
+            .core
+            .call_peer(
+                &peer,
+                Method::PUT,
+                &url,
+                Some(cpo.clone()),
+                Some(prefs),
+                None,
+                None,
+            )
+            .await
+        {
+            Ok(a) => a.data(&url).map_err(|e| CspError::Peer(e.to_string())),
+            Err(ClientError::Status { status, message, .. }) => Err(CspError::Invalid(format!(
+                "the CSO refused (OCPI {}): {message}",
+                status.code()
+            ))),
+            Err(e) => Err(CspError::Peer(e.to_string())),
+        }
+    }
+}
+
+/// Sweeps timed-out requests every `every` until shutdown.
+pub async fn run(plans: Plans, every: Duration) {
+    let shutdown = plans.core.shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {
+                if let Err(e) = plans.sweep().await {
+                    tracing::error!(error = %e, "charging profile timeout sweep failed");
+                }
+            }
+        }
+    }
+}
