@@ -99,6 +99,21 @@ enum Command {
         /// CDR id.
         id: String,
     },
+    /// Sets or lifts a local power limit on a location or one EVSE (site load management, UC3-10).
+    Limit {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        /// Location id.
+        location: String,
+        /// EVSE uid (the whole location when left out).
+        evse: Option<String>,
+        /// The cap in kW.
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        kw: Option<String>,
+        /// Lift the limit.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Lists reservations.
     Reservations {
         #[command(flatten)]
@@ -388,6 +403,34 @@ async fn run(command: Command) -> Result<(), CliError> {
             let client = operator.client(&defaults, process_env())?;
             let answer: Value = client
                 .post(&format!("/api/cdrs/{id}/credit"), &serde_json::json!({}))
+                .await?;
+            print_json(&answer)
+        }
+        Command::Limit {
+            operator,
+            location,
+            evse,
+            kw,
+            clear,
+        } => {
+            let client = operator.client(&defaults, process_env())?;
+            let path = match &evse {
+                Some(e) => format!("/api/limits/{location}/{e}"),
+                None => format!("/api/limits/{location}"),
+            };
+            let limit = match (clear, kw) {
+                (true, _) | (false, None) => Value::Null,
+                (false, Some(k)) => Value::Number(
+                    k.parse()
+                        .map_err(|_| CliError::Other(format!("--kw {k:?} is not a number")))?,
+                ),
+            };
+            let answer: Value = client
+                .send(
+                    http::Method::PUT,
+                    &path,
+                    Some(&serde_json::json!({ "limit_kw": limit })),
+                )
                 .await?;
             print_json(&answer)
         }

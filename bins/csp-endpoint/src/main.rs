@@ -175,6 +175,14 @@ enum Command {
         #[arg(long)]
         cpo: Option<String>,
     },
+    /// Sets, reads or clears the charge plan of a running session (UC3-7), or shows the latest plan
+    /// the CSO reported (UC3-10).
+    Plan {
+        #[command(flatten)]
+        operator: OperatorArgs,
+        #[command(subcommand)]
+        action: Plan,
+    },
     /// Lists the drivers' sessions (live: `GET /api/events?type=session`).
     Sessions {
         #[command(flatten)]
@@ -203,6 +211,89 @@ impl TokenArgs {
     fn json(&self) -> Value {
         json!({ "uid": self.uid, "type": self.token_type.to_ascii_uppercase() })
     }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Plan {
+    /// Caps the power of a session.
+    Set {
+        /// The CSO (`CC-PID`).
+        cpo: String,
+        /// Session id.
+        session: String,
+        /// The cap in kW.
+        #[arg(long)]
+        limit_kw: String,
+        /// For how long, seconds.
+        #[arg(long)]
+        duration: Option<u32>,
+    },
+    /// Asks the CSO for the active plan (the result arrives on its own: see `requests`).
+    Get {
+        /// The CSO (`CC-PID`).
+        cpo: String,
+        /// Session id.
+        session: String,
+    },
+    /// Clears the plan.
+    Clear {
+        /// The CSO (`CC-PID`).
+        cpo: String,
+        /// Session id.
+        session: String,
+    },
+    /// The latest plan the CSO reported.
+    Active {
+        /// The CSO (`CC-PID`).
+        cpo: String,
+        /// Session id.
+        session: String,
+    },
+    /// Every request with its response and result, or one.
+    Requests {
+        /// One request.
+        id: Option<String>,
+    },
+}
+
+async fn plan(
+    client: &roaming_peer::operator::client::OperatorClient,
+    action: Plan,
+) -> Result<Value, CliError> {
+    let path = |cpo: &str, session: &str, tail: &str| -> Result<String, CliError> {
+        let (cc, pid) = cpo
+            .split_once(['-', '*'])
+            .ok_or_else(|| CliError::Other(format!("party {cpo:?} is not CC-PID")))?;
+        Ok(format!("/api/sessions/{cc}/{pid}/{session}/{tail}"))
+    };
+    Ok(match action {
+        Plan::Set {
+            cpo,
+            session,
+            limit_kw,
+            duration,
+        } => {
+            let kw: serde_json::Number = limit_kw
+                .parse()
+                .map_err(|_| CliError::Other(format!("--limit-kw {limit_kw:?} is not a number")))?;
+            client
+                .send(
+                    http::Method::PUT,
+                    &path(&cpo, &session, "profile")?,
+                    Some(&json!({ "limit_kw": kw, "duration": duration })),
+                )
+                .await?
+        }
+        Plan::Get { cpo, session } => client.get(&path(&cpo, &session, "profile")?).await?,
+        Plan::Clear { cpo, session } => {
+            client
+                .send::<(), _>(http::Method::DELETE, &path(&cpo, &session, "profile")?, None)
+                .await?
+        }
+        Plan::Active { cpo, session } => client.get(&path(&cpo, &session, "active-profile")?).await?,
+        Plan::Requests { id: Some(id) } => client.get(&format!("/api/profile-requests/{id}")).await?,
+        Plan::Requests { id: None } => client.get("/api/profile-requests").await?,
+    })
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -509,6 +600,10 @@ async fn run(command: Command) -> Result<(), CliError> {
                 None => client.get("/api/commands").await?,
             };
             print_json(&answer)
+        }
+        Command::Plan { operator, action } => {
+            let client = operator.client(&defaults, process_env())?;
+            print_json(&plan(&client, action).await?)
         }
         Command::Cdrs { operator, action } => {
             let client = operator.client(&defaults, process_env())?;

@@ -419,6 +419,87 @@ async fn group3(demo: &mut Demo) -> StepResult {
     }
     demo.calls();
 
+    demo.header("UC3-7 The CSP caps the session at 7 kW; the charger's power follows");
+    let r: Value = csp
+        .send(
+            http::Method::PUT,
+            &format!("/api/sessions/NL/CSO/{sid}/profile"),
+            Some(&json!({ "limit_kw": 7 })),
+        )
+        .await
+        .map_err(op)?;
+    println!(
+        "   CSP app: cap at 7 kW → ChargingProfileResponse {}",
+        r["response"]["result"]
+    );
+    let rid = r["id"].as_str().unwrap_or_default().to_owned();
+    let done = wait_for(
+        &csp,
+        "the profile result",
+        &format!("/api/profile-requests/{rid}"),
+        |v| v.get("result").map(|_| v.clone()),
+    )
+    .await?;
+    println!("   → ChargingProfileResult {}", done["result"]["result"]);
+    let view = wait_for(
+        &cso,
+        "the charger's cap",
+        "/api/simulator/evses/AMS-ZUID/AMS-ZUID-1",
+        |v| v.get("limit_w").map(|_| v.clone()),
+    )
+    .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let all: Value = csp
+        .get(&format!("/api/sessions?contract_id={contract}"))
+        .await
+        .map_err(op)?;
+    let last_power = first(&all, |s| s["id"] == sid.as_str())
+        .and_then(|s| s["charging_periods"].as_array().and_then(|p| p.last().cloned()))
+        .and_then(|p| {
+            p["dimensions"]
+                .as_array()
+                .and_then(|d| d.iter().find(|x| x["type"] == "MAX_POWER").cloned())
+        })
+        .map_or(Value::Null, |d| d["volume"].clone());
+    println!(
+        "   charger AMS-ZUID-1 now delivers at most {} W; the last period's MAX_POWER at the CSP: {} kW",
+        view["limit_w"], last_power
+    );
+    demo.calls();
+
+    demo.header("UC3-10 The CSO's site load management limits AMS-ZUID to 4 kW; the CSP is told (CP-04)");
+    let _: Value = cso
+        .send(
+            http::Method::PUT,
+            "/api/limits/AMS-ZUID",
+            Some(&json!({ "limit_kw": 4 })),
+        )
+        .await
+        .map_err(op)?;
+    println!("   CSO operator: limit AMS-ZUID --kw 4");
+    let active = wait_for(
+        &csp,
+        "the new plan at the CSP",
+        &format!("/api/sessions/NL/CSO/{sid}/active-profile"),
+        |v| (v["source"] == "CSO").then(|| v.clone()),
+    )
+    .await?;
+    demo.calls();
+    println!(
+        "   → the CSP's view of the plan: {} {} for {} s",
+        active["profile"]["charging_profile"]["charging_profile_period"][0]["limit"],
+        active["profile"]["charging_profile"]["charging_rate_unit"],
+        active["profile"]["charging_profile"]["duration"]
+    );
+    let _: Value = cso
+        .send(
+            http::Method::PUT,
+            "/api/limits/AMS-ZUID",
+            Some(&json!({ "limit_kw": null })),
+        )
+        .await
+        .map_err(op)?;
+
     demo.header("UC3-4 The driver stops from the app (STOP_SESSION → session COMPLETED)");
     let c: Value = csp
         .post("/api/commands/stop", &json!({ "session_id": sid }))
