@@ -320,6 +320,22 @@ fn uc3_smoke_tokens_local_and_remote_start_and_stop_with_the_binaries() {
         |s| s.as_array().is_some_and(|a| a.len() == 1),
     );
     let session = mine[0]["id"].as_str().unwrap();
+    // UC3-7 / UC3-10 with the binaries: a cap from the CSP, a site limit at the CSO told to the CSP.
+    let set = csp.cli_json(&["plan", "set", "NL-CSO", session, "--limit-kw", "7"]);
+    assert_eq!(set["response"]["result"], "ACCEPTED", "{set}");
+    let id = set["id"].as_str().unwrap();
+    cli_until(&csp, &["plan", "requests", id], |r| {
+        r["result"]["result"] == "ACCEPTED"
+    });
+    cso.cli_json(&["limit", "BIN-1", "--kw", "4"]);
+    let active = cli_until(&csp, &["plan", "active", "NL-CSO", session], |a| {
+        a["source"] == "CSO"
+    });
+    assert_eq!(
+        active["profile"]["charging_profile"]["charging_profile_period"][0]["limit"],
+        4000.0
+    );
+    cso.cli_json(&["limit", "BIN-1", "--clear"]);
     let stop = csp.cli_json(&["stop", session]);
     assert_eq!(stop["response"]["result"], "ACCEPTED", "{stop}");
     cli_until(
