@@ -285,6 +285,17 @@ async fn uc3_7_webhook_gateway_forwards_limits_and_a_silent_cso_times_out() {
     let done = result(&csp, r["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "TIMED_OUT", "{done}");
     assert_eq!(done["result"]["result"], "TIMEOUT");
+    // The SMS's late answer comes after the gateway gave up (5 s): the CSO reports REJECTED, and the
+    // late result is recorded.
+    let late = eventually(SECS10, || async {
+        let r: Value = csp
+            .op_get(&format!("/api/profile-requests/{}", r["id"].as_str().unwrap()))
+            .await;
+        (r["result"]["result"] == "REJECTED").then_some(r)
+    })
+    .await
+    .expect("the late REJECTED result");
+    assert_eq!(late["state"], "COMPLETED");
     let sent = eventually(SECS10, || async {
         let r = sms.received_requests().await.unwrap_or_default();
         r.iter()
@@ -294,5 +305,9 @@ async fn uc3_7_webhook_gateway_forwards_limits_and_a_silent_cso_times_out() {
     .await
     .expect("the limit reached the station-management system");
     assert_eq!(sent["limit_w"], "7000");
+    assert_eq!(
+        sent["charging_profile"]["charging_profile_period"][0]["limit"],
+        7000.0
+    );
     let _ = token;
 }

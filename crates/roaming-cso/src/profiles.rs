@@ -376,7 +376,7 @@ impl Profiles {
             Request::Set(_) | Request::Clear => {
                 let set = st.profile.is_some();
                 let w = self.effective_w(s, &st, site, now)?;
-                let applied = self.send_limit(s, w).await;
+                let applied = self.send_limit(s, w, st.profile.as_ref()).await;
                 let outcome = if applied {
                     ChargingProfileResultType::Accepted
                 } else {
@@ -404,12 +404,13 @@ impl Profiles {
         Ok(())
     }
 
-    async fn send_limit(&self, s: &Session, w: Option<Decimal>) -> bool {
+    async fn send_limit(&self, s: &Session, w: Option<Decimal>, profile: Option<&ChargingProfile>) -> bool {
         let cmd = StationCommand::SetPowerLimit {
             command_id: roaming_peer::headers::new_id(),
             location_id: s.location_id.clone(),
             evse_uid: s.evse_uid.clone(),
             limit_w: w,
+            charging_profile: profile.cloned(),
         };
         match self.gateway.send(cmd).await {
             Ok(()) => true,
@@ -499,7 +500,7 @@ impl Profiles {
             }
             return Ok(false);
         }
-        if !self.send_limit(s, w).await {
+        if !self.send_limit(s, w, st.profile.as_ref()).await {
             return Ok(false);
         }
         st.applied_w = w;

@@ -109,6 +109,10 @@ pub enum StationCommand {
         /// The cap in W, or none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit_w: Option<Decimal>,
+        /// The CSP's charging profile in force, as sent (for a station-management system that passes
+        /// profiles on to OCPP chargers); `limit_w` already accounts for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charging_profile: Option<roaming_types::modules::charging_profiles::ChargingProfile>,
     },
 }
 
