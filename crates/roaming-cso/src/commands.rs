@@ -902,18 +902,8 @@ fn pick<'a>(loc: &'a Location, capability: &Capability) -> Option<&'a Evse> {
 
 /// Runs the sweeper (timeouts and expiries) until shutdown.
 pub async fn run(commands: Commands, every: Duration) {
-    let shutdown = commands.core.shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            () = tokio::time::sleep(every) => {
-                if let Err(e) = commands.sweep().await {
-                    tracing::error!(error = %e, "command sweep failed");
-                }
-            }
-        }
-    }
+    let core = Arc::clone(&commands.core);
+    core.every(every, "command sweep", || commands.sweep()).await;
 }
 
 #[cfg(test)]

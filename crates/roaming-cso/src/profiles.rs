@@ -597,19 +597,9 @@ impl Profiles {
 
 /// Re-evaluates profiles every `every` until shutdown.
 pub async fn run(profiles: Profiles, every: Duration) {
-    let shutdown = profiles.core.shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {
-                if let Err(e) = profiles.tick().await {
-                    tracing::error!(error = %e, "charging profile tick failed");
-                }
-            }
-        }
-    }
+    let core = Arc::clone(&profiles.core);
+    core.every(every, "charging profile tick", || profiles.tick())
+        .await;
 }
 
 #[cfg(test)]

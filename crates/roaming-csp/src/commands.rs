@@ -602,17 +602,9 @@ impl Commands {
 
 /// Sweeps timed-out commands every `every` until shutdown.
 pub async fn run(commands: Commands, every: Duration) {
-    let shutdown = commands.core.shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {
-                if let Err(e) = commands.sweep().await {
-                    tracing::error!(error = %e, "command timeout sweep failed");
-                }
-            }
-        }
-    }
+    let core = Arc::clone(&commands.core);
+    core.every(every, "command timeout sweep", || async {
+        commands.sweep().await.map(|_| ())
+    })
+    .await;
 }

@@ -27,6 +27,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::commands::CommandState;
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
 
@@ -49,24 +50,6 @@ pub enum Kind {
     Clear,
 }
 
-/// Where a request is (as for commands).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RequestState {
-    /// Stored, being sent.
-    Sent,
-    /// The CSO did not take it (the response says why).
-    NotAccepted,
-    /// ACCEPTED; the result is awaited.
-    Accepted,
-    /// The result arrived.
-    Completed,
-    /// No result in time.
-    TimedOut,
-    /// The CSO could not be reached.
-    Failed,
-}
-
 /// A request as the CSP keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileRequest {
@@ -87,7 +70,7 @@ pub struct ProfileRequest {
     /// When sent.
     pub sent_at: DateTime,
     /// Where it is.
-    pub state: RequestState,
+    pub state: CommandState,
     /// The CSO's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<ChargingProfileResponse>,
@@ -276,7 +259,7 @@ impl Plans {
             peer: peer.id.clone(),
             profile: profile.clone(),
             sent_at: DateTime::now(),
-            state: RequestState::Sent,
+            state: CommandState::Sent,
             response: None,
             deadline: None,
             result: None,
@@ -329,18 +312,18 @@ impl Plans {
                 if resp.result == ChargingProfileResponseType::Accepted {
                     let secs = i64::from(resp.timeout.clamp(1, 3600));
                     r.deadline = Some(DateTime::now().plus(chrono::Duration::seconds(secs)));
-                    r.state = RequestState::Accepted;
+                    r.state = CommandState::Accepted;
                 } else {
-                    r.state = RequestState::NotAccepted;
+                    r.state = CommandState::NotAccepted;
                 }
                 r.response = Some(resp);
             }
             Err(ClientError::Status { status, message, .. }) => {
-                r.state = RequestState::NotAccepted;
+                r.state = CommandState::NotAccepted;
                 r.error = Some(format!("OCPI {}: {message}", status.code()));
             }
             Err(e) => {
-                r.state = RequestState::Failed;
+                r.state = CommandState::Failed;
                 r.error = Some(e.to_string());
             }
         }
@@ -348,9 +331,9 @@ impl Plans {
         if let Some(early) = self.get(&id)?.filter(|x| x.result.is_some()) {
             r.result = early.result;
             r.result_at = early.result_at;
-            r.state = RequestState::Completed;
+            r.state = CommandState::Completed;
         }
-        let waiting = (r.state == RequestState::Accepted)
+        let waiting = (r.state == CommandState::Accepted)
             .then_some(r.deadline)
             .flatten();
         self.save(&r, waiting)?;
@@ -385,7 +368,7 @@ impl Plans {
             }
             r.result = Some(result.clone());
             r.result_at = Some(DateTime::now());
-            r.state = RequestState::Completed;
+            r.state = CommandState::Completed;
             tx.put_json(REQUESTS, r.id.as_bytes().to_vec(), &r)?;
             // A GET's result is the active plan.
             if let Some(p) = result.get("profile").cloned() {
@@ -464,10 +447,10 @@ impl Plans {
                 let Some(mut r): Option<ProfileRequest> = tx.get_json(REQUESTS, id.as_bytes())? else {
                     return Ok::<_, StoreError>(None);
                 };
-                if r.state != RequestState::Accepted {
+                if r.state != CommandState::Accepted {
                     return Ok(None);
                 }
-                r.state = RequestState::TimedOut;
+                r.state = CommandState::TimedOut;
                 r.result = Some(serde_json::json!({ "result": "TIMEOUT" }));
                 r.result_at = Some(now);
                 tx.put_json(REQUESTS, id.as_bytes().to_vec(), &r)?;
@@ -518,17 +501,9 @@ impl Plans {
 
 /// Sweeps timed-out requests every `every` until shutdown.
 pub async fn run(plans: Plans, every: Duration) {
-    let shutdown = plans.core.shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {
-                if let Err(e) = plans.sweep().await {
-                    tracing::error!(error = %e, "charging profile timeout sweep failed");
-                }
-            }
-        }
-    }
+    let core = Arc::clone(&plans.core);
+    core.every(every, "charging profile timeout sweep", || async {
+        plans.sweep().await.map(|_| ())
+    })
+    .await;
 }

@@ -188,6 +188,28 @@ impl Core {
         let _ = self.events.send(PeerEvent::Unregistered(id.to_owned()));
     }
 
+    /// Runs `job` every `every` until the endpoint shuts down, logging its failures as `what`
+    /// (the sweepers and tickers of the role crates).
+    pub async fn every<F, Fut, E>(&self, every: Duration, what: &'static str, mut job: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let shutdown = self.shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(every) => {
+                    if let Err(e) = job().await {
+                        tracing::error!(error = %e, "{what} failed");
+                    }
+                }
+            }
+        }
+    }
+
     /// Resolves when the endpoint shuts down (for background tasks).
     pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.shutdown.clone();
