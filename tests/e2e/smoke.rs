@@ -370,3 +370,46 @@ fn uc3_smoke_tokens_local_and_remote_start_and_stop_with_the_binaries() {
     assert!(cso.terminate().success());
     assert!(csp.terminate().success());
 }
+
+#[test]
+fn uc1_1_smoke_binaries_connect_over_https_with_a_private_ca_cso_initiating() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = roaming_e2e::TestTls::generate(dir.path());
+    let tls_args = |cc: &'static str, pid: &'static str| -> Vec<String> {
+        vec![
+            "--country-code".into(),
+            cc.into(),
+            "--party-id".into(),
+            pid.into(),
+            "--tls-cert".into(),
+            tls.cert.display().to_string(),
+            "--tls-key".into(),
+            tls.key.display().to_string(),
+            "--extra-ca".into(),
+            tls.ca.display().to_string(),
+        ]
+    };
+    let cso_args = tls_args("NL", "CSO");
+    let csp_args = tls_args("DE", "CSP");
+    let cso = Served::start(
+        "cso-endpoint",
+        &dir.path().join("cso"),
+        &cso_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let csp = Served::start(
+        "csp-endpoint",
+        &dir.path().join("csp"),
+        &csp_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // This time the CSO initiates: the CSP invites.
+    let inv = csp.cli_json(&["peers", "invite"]);
+    let versions_url = inv["versions_url"].as_str().unwrap();
+    assert!(versions_url.starts_with("https://"), "{versions_url}");
+    let peer = cso.cli_json(&["peers", "connect", versions_url, inv["token"].as_str().unwrap()]);
+    assert_eq!(peer["id"], "DE-CSP");
+    assert_eq!(peer["version"], "2.2.1");
+    let list = csp.cli_json(&["peers", "list"]);
+    assert_eq!(list[0]["id"], "NL-CSO");
+    assert!(cso.terminate().success());
+    assert!(csp.terminate().success());
+}
