@@ -15,7 +15,7 @@ use crate::charging::{SITE, command, csp_session, evse, fast_cso, finished, issu
 
 const SECS10: Duration = Duration::from_secs(10);
 
-/// A fast CSO (profile rate limit 500 ms) and a CSP, with a running remote session on EVSE `i`.
+/// A fast CSO (profile rate limit 1.5 s) and a CSP, with a running remote session on EVSE `i`.
 async fn running(cso: &Node, csp: &Node, i: usize) -> String {
     let token = issue(csp, json!({ "type": "APP_USER" })).await;
     let c = command(
@@ -36,7 +36,7 @@ async fn running(cso: &Node, csp: &Node, i: usize) -> String {
 
 async fn pair() -> (Node, Node) {
     let cso = fast_cso()
-        .setting("cso.profiles.min_interval_ms", "500")
+        .setting("cso.profiles.min_interval_ms", "1500")
         .start()
         .await;
     let csp = Node::csp().start().await;
@@ -119,7 +119,7 @@ async fn uc3_7_cap_read_and_clear_a_running_session() {
     assert_eq!(r["response"]["result"], "ACCEPTED", "{r}");
     let r = plan(&csp, Method::PUT, &session, Some(json!({ "limit_kw": 6 }))).await;
     assert_eq!(r["response"]["result"], "TOO_OFTEN", "{r}");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let r = plan(&csp, Method::DELETE, &session, None).await;
     assert_eq!(
         result(&csp, r["id"].as_str().unwrap()).await["result"]["result"],
@@ -129,7 +129,7 @@ async fn uc3_7_cap_read_and_clear_a_running_session() {
         .op_get(&format!("/api/simulator/evses/{SITE}/{}", evse(0)))
         .await;
     assert!(view.get("limit_w").is_none(), "{view}");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let r = plan(&csp, Method::DELETE, &session, None).await;
     assert_eq!(
         result(&csp, r["id"].as_str().unwrap()).await["result"]["result"],
