@@ -198,3 +198,90 @@ async fn uc2_2_csp_pulls_tariffs_and_shows_those_of_a_connector() {
         0.35
     );
 }
+
+/// A plain OCPI CSO (no extension modules), registered with `csp` through the real flow.
+async fn plain_cso(csp: &Node) -> (roaming_e2e::TestEndpoint, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut defaults = roaming_peer::testing::defaults(roaming_types::modules::types::Role::Cpo);
+    defaults.party = "NL-CSX".parse().unwrap();
+    let plain =
+        roaming_e2e::TestEndpoint::start(&defaults, dir.path().to_path_buf(), &[], None, |_core| async {
+            Ok(roaming_peer::endpoint::RoleParts::default())
+        })
+        .await
+        .unwrap();
+    let inv = csp.operator.invite().await.unwrap();
+    plain
+        .operator
+        .connect(&inv.versions_url, &inv.token)
+        .await
+        .unwrap();
+    let token = plain
+        .core
+        .peers
+        .get("DE-CSP")
+        .unwrap()
+        .unwrap()
+        .token_out
+        .expose()
+        .to_owned();
+    (plain, dir, token)
+}
+
+#[tokio::test]
+async fn uc2_2_a_cso_without_the_quote_extension_is_priced_locally() {
+    let csp = Node::csp().start().await;
+    let (_plain, _dir, token) = plain_cso(&csp).await;
+    let raw = RawOcpi::new(None);
+    let now = "2026-01-01T00:00:00Z";
+    let mut t = tariffs()[0].clone();
+    t["country_code"] = json!("NL");
+    t["party_id"] = json!("CSX");
+    t["last_updated"] = json!(now);
+    let w = raw
+        .json(
+            Method::PUT,
+            &format!("{}/ocpi/2.2.1/tariffs/NL/CSX/AC-STD", csp.ocpi_url),
+            &token,
+            &t,
+        )
+        .await;
+    assert_eq!(w.code(), 1000, "{:?}", w.body);
+    let mut l = location("Q-1", 52.0, 5.0, 1);
+    l["country_code"] = json!("NL");
+    l["party_id"] = json!("CSX");
+    l["last_updated"] = json!(now);
+    l["evses"][0]["last_updated"] = json!(now);
+    l["evses"][0]["connectors"][0]["last_updated"] = json!(now);
+    let w = raw
+        .json(
+            Method::PUT,
+            &format!("{}/ocpi/2.2.1/locations/NL/CSX/Q-1", csp.ocpi_url),
+            &token,
+            &l,
+        )
+        .await;
+    assert_eq!(w.code(), 1000, "{:?}", w.body);
+    // 10 kWh over an hour on AC-STD (0.35/kWh + 21 % VAT), priced by the CSP itself.
+    let q: Value = csp
+        .op(
+            Method::POST,
+            "/api/quotes",
+            &json!({ "cpo": "NL-CSX", "location_id": "Q-1", "evse_uid": "Q-1-E0", "energy_kwh": 10, "charging_minutes": 60 }),
+        )
+        .await;
+    assert_eq!(q["source"], "local", "{q}");
+    assert_eq!(q["total_cost"], json!({ "excl_vat": 3.5, "incl_vat": 4.235 }));
+    assert_eq!(q["tariff"]["id"], "AC-STD");
+    // An unknown location is a 404 at the operator API.
+    let err = csp
+        .operator
+        .send::<Value, Value>(
+            Method::POST,
+            "/api/quotes",
+            Some(&json!({ "cpo": "NL-CSX", "location_id": "NOPE", "evse_uid": "X", "energy_kwh": 1, "charging_minutes": 5 })),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+}
