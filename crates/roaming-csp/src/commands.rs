@@ -193,10 +193,32 @@ pub struct Commands {
     events: Events,
 }
 
-fn waiting_key(deadline: DateTime, id: &str) -> Vec<u8> {
+/// The key of a request in a deadline index (`ts_key(deadline) ++ id`), shared by commands and
+/// charging profile requests.
+pub(crate) fn waiting_key(deadline: DateTime, id: &str) -> Vec<u8> {
     let mut k = ts_key(deadline.timestamp_millis()).to_vec();
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// The entries of a deadline index that are due at `now` (index key, request id), oldest first.
+pub(crate) fn overdue(
+    store: &roaming_peer::store::StoreHandle,
+    index: Space,
+    now: DateTime,
+) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+    store.transact(|tx| {
+        let mut due = Vec::new();
+        for (k, v) in tx.scan(index, &[], None, 1000)? {
+            match k.get(..8).and_then(roaming_peer::store::ts_from_key) {
+                Some(ms) if ms <= now.timestamp_millis() => {
+                    due.push((k, String::from_utf8_lossy(&v).into_owned()));
+                }
+                _ => break,
+            }
+        }
+        Ok(due)
+    })
 }
 
 impl Commands {
@@ -557,22 +579,9 @@ impl Commands {
     /// Marks commands whose result is overdue as TIMEOUT (CMD-01).
     pub async fn sweep(&self) -> Result<usize, CspError> {
         let now = DateTime::now();
-        let due: Vec<(Vec<u8>, Vec<u8>)> = self.core.store.transact(|tx| {
-            let mut due = Vec::new();
-            for (k, v) in tx.scan(WAITING, &[], None, 1000)? {
-                let Some(ms) = k.get(..8).and_then(roaming_peer::store::ts_from_key) else {
-                    continue;
-                };
-                if ms > now.timestamp_millis() {
-                    break;
-                }
-                due.push((k, v));
-            }
-            Ok::<_, StoreError>(due)
-        })?;
+        let due = overdue(&self.core.store, WAITING, now)?;
         let mut n = 0;
         for (k, id) in due {
-            let id = String::from_utf8_lossy(&id).into_owned();
             let r = self.core.store.transact(|tx| {
                 tx.delete(WAITING, k.clone());
                 let Some(mut r): Option<CommandRecord> = tx.get_json(COMMANDS, id.as_bytes())? else {

@@ -12,7 +12,7 @@ use http::Method;
 use roaming_peer::client::ClientError;
 use roaming_peer::endpoint::Core;
 use roaming_peer::headers::new_id;
-use roaming_peer::store::{Space, StoreError, key, ts_from_key, ts_key};
+use roaming_peer::store::{Space, StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::charging_profiles::{
@@ -27,7 +27,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::commands::CommandState;
+use crate::commands::{CommandState, overdue, waiting_key};
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
 
@@ -117,12 +117,6 @@ pub struct PlanChange {
     /// A full OCPI ChargingProfile instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_profile: Option<ChargingProfile>,
-}
-
-fn waiting_key(deadline: DateTime, id: &str) -> Vec<u8> {
-    let mut k = ts_key(deadline.timestamp_millis()).to_vec();
-    k.extend_from_slice(id.as_bytes());
-    k
 }
 
 fn active_key(cpo: &PartyRef, session: &str) -> Vec<u8> {
@@ -429,19 +423,9 @@ impl Plans {
     /// Marks overdue requests TIMED_OUT.
     pub async fn sweep(&self) -> Result<usize, CspError> {
         let now = DateTime::now();
-        let due: Vec<(Vec<u8>, Vec<u8>)> = self.core.store.transact(|tx| {
-            let mut due = Vec::new();
-            for (k, v) in tx.scan(WAITING, &[], None, 1000)? {
-                match k.get(..8).and_then(ts_from_key) {
-                    Some(ms) if ms <= now.timestamp_millis() => due.push((k, v)),
-                    _ => break,
-                }
-            }
-            Ok::<_, StoreError>(due)
-        })?;
+        let due = overdue(&self.core.store, WAITING, now)?;
         let mut n = 0;
         for (k, id) in due {
-            let id = String::from_utf8_lossy(&id).into_owned();
             let r = self.core.store.transact(|tx| {
                 tx.delete(WAITING, k.clone());
                 let Some(mut r): Option<ProfileRequest> = tx.get_json(REQUESTS, id.as_bytes())? else {

@@ -148,13 +148,8 @@ fn local(st: &CspState, cpo: &PartyRef, request: &serde_json::Map<String, Value>
         .cloned()
         .ok_or_else(|| CspError::Conflict("no tariff of this connector is known for that time".to_owned()))?;
     let tz = parse_time_zone(loc.time_zone.as_str()).map_err(|e| CspError::Invalid(e.to_string()))?;
-    let current_a = if req.charging_minutes == 0 || connector.max_voltage == 0 {
-        Decimal::ZERO
-    } else {
-        req.energy_kwh * Decimal::from(60_000)
-            / Decimal::from(req.charging_minutes)
-            / Decimal::from(connector.max_voltage)
-    };
+    let current_a =
+        roaming_types::pricing::quote_current_a(req.energy_kwh, req.charging_minutes, connector.max_voltage);
     let usage = SessionUsage::constant(
         start,
         req.energy_kwh,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiQuery, PeerCaller};
-use roaming_peer::server::paginate::{PageParams, page_response};
+use roaming_peer::server::paginate::{PageParams, caller_page};
 use roaming_types::modules::types::Role;
 
 use crate::CsoState;
@@ -31,18 +31,13 @@ async fn get_cdrs(
     OcpiQuery(params): OcpiQuery<PageParams>,
     uri: OriginalUri,
 ) -> Result<Response, OcpiError> {
-    let q = params.query(MAX_LIMIT, caller.peer.compat.lenient_datetime)?;
-    let Some(party) = caller.parties(&Role::Emsp).into_iter().next() else {
-        return Err(OcpiError::InvalidParameters(
-            "you call for no CSP party of yours".to_owned(),
-        ));
-    };
-    let page = CDRS.page(&st.core.store, &party.to_key(), &q)?;
-    Ok(page_response(
-        &st.core.url_of(uri.path()),
+    caller_page(
+        &st.core,
+        &CDRS,
+        &caller,
+        &Role::Emsp,
         &params,
-        &q,
-        page,
+        &st.core.url_of(uri.path()),
         MAX_LIMIT,
-    ))
+    )
 }

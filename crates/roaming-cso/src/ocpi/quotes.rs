@@ -131,13 +131,8 @@ pub fn compute(st: &CsoState, req: &QuoteRequest) -> Result<Quote, OcpiError> {
         reserved_at: None,
     };
     // The current the EV would draw (sum over phases), for current restrictions.
-    let current_a = if req.charging_minutes == 0 || connector.max_voltage == 0 {
-        Decimal::ZERO
-    } else {
-        req.energy_kwh * Decimal::from(60_000)
-            / Decimal::from(req.charging_minutes)
-            / Decimal::from(connector.max_voltage)
-    };
+    let current_a =
+        roaming_types::pricing::quote_current_a(req.energy_kwh, req.charging_minutes, connector.max_voltage);
     let usage = SessionUsage::constant(
         start,
         req.energy_kwh,

@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, OcpiQuery, PeerCaller};
-use roaming_peer::server::paginate::{PageParams, page_response};
+use roaming_peer::server::paginate::{PageParams, caller_page};
 use roaming_peer::server::reply::data;
 use roaming_types::modules::locations::Capability;
 use roaming_types::modules::sessions::{
@@ -52,21 +52,15 @@ async fn get_sessions(
     OcpiQuery(params): OcpiQuery<PageParams>,
     uri: OriginalUri,
 ) -> Result<Response, OcpiError> {
-    let q = params.query(MAX_LIMIT, caller.peer.compat.lenient_datetime)?;
-    // The routed party, or the caller's first CSP party (T-53).
-    let Some(party) = caller.parties(&Role::Emsp).into_iter().next() else {
-        return Err(OcpiError::InvalidParameters(
-            "you call for no CSP party of yours".to_owned(),
-        ));
-    };
-    let page = SESSIONS.page(&st.core.store, &party.to_key(), &q)?;
-    Ok(page_response(
-        &st.core.url_of(uri.path()),
+    caller_page(
+        &st.core,
+        &SESSIONS,
+        &caller,
+        &Role::Emsp,
         &params,
-        &q,
-        page,
+        &st.core.url_of(uri.path()),
         MAX_LIMIT,
-    ))
+    )
 }
 
 fn profile_tariff(p: &ProfileType) -> Option<TariffType> {

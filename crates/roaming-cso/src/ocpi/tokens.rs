@@ -14,7 +14,7 @@ use axum::routing::get;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, OcpiQuery, PeerCaller};
 use roaming_peer::server::reply::{data, written};
-use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::ids::PartyRef;
 use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
 use roaming_types::modules::types::Role;
 use serde::Deserialize;
@@ -54,10 +54,7 @@ fn invalid(e: impl std::fmt::Display) -> OcpiError {
 }
 
 fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError> {
-    let cc = CountryCode::new(cc).map_err(invalid)?;
-    let pid = PartyId::new(pid).map_err(invalid)?;
-    caller.require_owner(&cc, &pid, &Role::Emsp)?;
-    Ok(PartyRef::new(cc, pid))
+    caller.owner_in_url(cc, pid, &Role::Emsp)
 }
 
 async fn get_token(

@@ -14,7 +14,6 @@ use http::header::LOCATION;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::{data, ok};
-use roaming_types::ids::{CountryCode, PartyId, PartyRef};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::types::Role;
 
@@ -30,10 +29,6 @@ pub fn router(state: CspState) -> Router {
         .route(PATH, post(post_cdr))
         .route(&format!("{PATH}/{{cc}}/{{pid}}/{{cdr_id}}"), get(get_cdr))
         .with_state(state)
-}
-
-fn invalid(e: impl std::fmt::Display) -> OcpiError {
-    OcpiError::InvalidParameters(e.to_string())
 }
 
 async fn post_cdr(
@@ -60,10 +55,7 @@ async fn get_cdr(
     caller: PeerCaller,
     OcpiPath((cc, pid, id)): OcpiPath<(String, String, String)>,
 ) -> Result<Response, OcpiError> {
-    let cc = CountryCode::new(&cc).map_err(invalid)?;
-    let pid = PartyId::new(&pid).map_err(invalid)?;
-    caller.require_owner(&cc, &pid, &Role::Cpo)?;
-    let owner = PartyRef::new(cc, pid);
+    let owner = caller.owner_in_url(&cc, &pid, &Role::Cpo)?;
     data(
         &st.cdrs
             .get(&owner, &id)?

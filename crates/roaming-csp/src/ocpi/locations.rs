@@ -14,7 +14,7 @@ use axum::routing::get;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::{data, written};
-use roaming_types::ids::{ConnectorId, CountryCode, EvseUid, LocationId, PartyId, PartyRef};
+use roaming_types::ids::{ConnectorId, EvseUid, LocationId, PartyRef};
 use roaming_types::modules::locations::{
     Connector, ConnectorPatch, Evse, EvsePatch, Location, LocationPatch,
 };
@@ -51,10 +51,7 @@ fn invalid(e: impl std::fmt::Display) -> OcpiError {
 
 /// The owner named in the URL, after the ownership check (T-90).
 fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError> {
-    let cc = CountryCode::new(cc).map_err(invalid)?;
-    let pid = PartyId::new(pid).map_err(invalid)?;
-    caller.require_owner(&cc, &pid, &Role::Cpo)?;
-    Ok(PartyRef::new(cc, pid))
+    caller.owner_in_url(cc, pid, &Role::Cpo)
 }
 
 fn unknown_location(owner: &PartyRef, id: &str) -> OcpiError {

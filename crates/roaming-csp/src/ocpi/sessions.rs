@@ -14,7 +14,7 @@ use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::{data, written};
 use roaming_peer::store::Write;
-use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::ids::PartyRef;
 use roaming_types::modules::sessions::{Session, SessionPatch};
 use roaming_types::modules::types::Role;
 
@@ -38,10 +38,7 @@ fn invalid(e: impl std::fmt::Display) -> OcpiError {
 }
 
 fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError> {
-    let cc = CountryCode::new(cc).map_err(invalid)?;
-    let pid = PartyId::new(pid).map_err(invalid)?;
-    caller.require_owner(&cc, &pid, &Role::Cpo)?;
-    Ok(PartyRef::new(cc, pid))
+    caller.owner_in_url(cc, pid, &Role::Cpo)
 }
 
 async fn get_session(

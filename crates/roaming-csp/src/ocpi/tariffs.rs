@@ -9,7 +9,7 @@ use axum::routing::get;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_types::Envelope;
-use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::ids::PartyRef;
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::types::Role;
 
@@ -31,10 +31,7 @@ pub fn router(state: CspState) -> Router {
 }
 
 fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError> {
-    let cc = CountryCode::new(cc).map_err(|e| OcpiError::InvalidParameters(e.to_string()))?;
-    let pid = PartyId::new(pid).map_err(|e| OcpiError::InvalidParameters(e.to_string()))?;
-    caller.require_owner(&cc, &pid, &Role::Cpo)?;
-    Ok(PartyRef::new(cc, pid))
+    caller.owner_in_url(cc, pid, &Role::Cpo)
 }
 
 async fn get_tariff(

@@ -84,6 +84,21 @@ impl PeerCaller {
         }
     }
 
+    /// The owner named by the `{country_code}/{party_id}` segments of a Client Owned Object URL, if
+    /// the caller owns it in `role`: 2001 for malformed ids, 404 + 2001 for another party (T-90).
+    pub fn owner_in_url(
+        &self,
+        country_code: &str,
+        party_id: &str,
+        role: &Role,
+    ) -> Result<PartyRef, OcpiError> {
+        let invalid = |e: roaming_types::TypeError| OcpiError::InvalidParameters(e.to_string());
+        let cc = CountryCode::new(country_code).map_err(invalid)?;
+        let pid = PartyId::new(party_id).map_err(invalid)?;
+        self.require_owner(&cc, &pid, role)?;
+        Ok(PartyRef::new(cc, pid))
+    }
+
     /// The decode options for this peer's input (E-19 per-peer leniency).
     pub fn decode_options(&self) -> DecodeOptions {
         DecodeOptions {

@@ -137,6 +137,27 @@ pub fn page_response(
     response
 }
 
+/// A page of the objects only the caller's party may pull (sessions, CDRs): the partition of the
+/// routed party, or the caller's first party in `role` (T-53). `url` is the public URL of the endpoint.
+pub fn caller_page(
+    core: &crate::endpoint::Core,
+    collection: &crate::store::collection::Collection,
+    caller: &crate::server::extract::PeerCaller,
+    role: &roaming_types::modules::types::Role,
+    params: &PageParams,
+    url: &str,
+    max_limit: usize,
+) -> Result<Response, OcpiError> {
+    let q = params.query(max_limit, caller.peer.compat.lenient_datetime)?;
+    let Some(party) = caller.parties(role).into_iter().next() else {
+        return Err(OcpiError::InvalidParameters(format!(
+            "you call for no {role} party of yours"
+        )));
+    };
+    let page = collection.page(&core.store, &party.to_key(), &q)?;
+    Ok(page_response(url, params, &q, page, max_limit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,6 +152,19 @@ impl SessionUsage {
     }
 }
 
+/// The current (A, summed over phases) an EV draws to deliver `energy_kwh` evenly over
+/// `charging_minutes` at `voltage` V — what current restrictions see in a quote.
+pub fn quote_current_a(energy_kwh: Decimal, charging_minutes: u32, voltage: u32) -> Decimal {
+    if charging_minutes == 0 || voltage == 0 {
+        return Decimal::ZERO;
+    }
+    energy_kwh
+        .checked_mul(Decimal::from(60_000))
+        .and_then(|w| w.checked_div(Decimal::from(charging_minutes)))
+        .and_then(|w| w.checked_div(Decimal::from(voltage)))
+        .unwrap_or(Decimal::ZERO)
+}
+
 /// The result, ready for a CDR: all quantities exact, money not rounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedSession {
