@@ -50,6 +50,9 @@ enum What {
         /// Duration of the paced run in seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Numbers of connected CSPs to run end to end, e.g. `1,10`.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 10])]
+        csps: Vec<usize>,
     },
     /// Real-time authorizations, with a bare-handler baseline.
     Auth {
@@ -86,7 +89,8 @@ async fn main() -> std::process::ExitCode {
             changes,
             rate,
             seconds,
-        } => status::run(changes, rate, seconds).await,
+            csps,
+        } => status::run(changes, rate, seconds, &csps).await,
         What::Auth {
             requests,
             rate,
@@ -96,7 +100,7 @@ async fn main() -> std::process::ExitCode {
         What::All => {
             let all = async {
                 sync::run(20_000).await?;
-                status::run(5_000, 1_000, 10).await?;
+                status::run(5_000, 1_000, 10, &[1, 10]).await?;
                 auth::run(5_000, 1_000, 10).await?;
                 cdrs::run(20_000, 2_000).await
             };

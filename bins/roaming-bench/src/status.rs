@@ -20,8 +20,16 @@ const CONCURRENCY: usize = 32;
 
 /// When each change was sent, by `evse|last_updated`.
 type Sent = Arc<Mutex<BTreeMap<String, Instant>>>;
-/// What the CSPs received: key and time.
-type Received = Arc<Mutex<Vec<(String, Instant)>>>;
+/// What the CSPs received: every event (key and time) and how many CSPs have each key so far.
+#[derive(Debug, Default)]
+struct Log {
+    events: Vec<(String, Instant)>,
+    counts: BTreeMap<String, usize>,
+}
+
+/// Shared by the listeners; each holds the lock only to append one event, so that a lock held by
+/// the measuring side never delays what a listener records.
+type Received = Arc<Mutex<Log>>;
 
 fn evse_of(i: usize) -> (String, String) {
     let site = i % SITES;
@@ -60,10 +68,9 @@ async fn listen(csp: &Proc, received: Received) -> Result<tokio::task::JoinHandl
                         v["evse"].as_str().unwrap_or(""),
                         v["last_updated"].as_str().unwrap_or("")
                     );
-                    received
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((key, now));
+                    let mut log = received.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *log.counts.entry(key.clone()).or_default() += 1;
+                    log.events.push((key, now));
                 }
             }
         }
@@ -109,10 +116,7 @@ async fn drive(
     n: usize,
     rate: Option<u64>,
 ) -> Result<RunFigures, String> {
-    received
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clear();
+    *received.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Log::default();
     let sent: Sent = Arc::default();
     let op = Arc::new(cso.op.clone());
     let sem = Arc::new(Semaphore::new(if rate.is_some() { 512 } else { CONCURRENCY }));
@@ -139,7 +143,7 @@ async fn drive(
     }
     let send_secs = start.elapsed().as_secs_f64();
     // Wait until every CSP has the newest state of every EVSE (or 60 s).
-    let expected_last: BTreeMap<String, String> = {
+    let expected_last: Vec<String> = {
         let sent = sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut last = BTreeMap::new();
         for k in sent.keys() {
@@ -150,15 +154,17 @@ async fn drive(
                 }
             }
         }
-        last
+        last.into_iter()
+            .map(|(evse, lu)| format!("{evse}|{lu}"))
+            .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let got = {
-            let r = received.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let log = received.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             expected_last
                 .iter()
-                .filter(|(e, lu)| r.iter().filter(|(k, _)| k == &format!("{e}|{lu}")).count() >= csps)
+                .filter(|k| log.counts.get(*k).is_some_and(|n| *n >= csps))
                 .count()
         };
         if got == expected_last.len() || Instant::now() > deadline {
@@ -171,7 +177,7 @@ async fn drive(
     let mut lag = histogram();
     let mut delivered = 0;
     let mut last = start;
-    for (k, at) in received.iter() {
+    for (k, at) in received.events.iter() {
         if let Some(t0) = sent.get(k) {
             delivered += 1;
             let _ = lag.record(at.saturating_duration_since(*t0).as_micros().max(1) as u64);
@@ -419,13 +425,14 @@ async fn baselines(n: usize) -> Result<Vec<String>, String> {
     Ok(rows)
 }
 
-pub(crate) async fn run(changes: usize, rate: u64, seconds: u64) -> Result<(), String> {
+pub(crate) async fn run(changes: usize, rate: u64, seconds: u64, csps: &[usize]) -> Result<(), String> {
     println!(
         "== status: EVSE status changes, {SITES} sites × 2 EVSEs, {CONCURRENCY} concurrent operator calls at full speed"
     );
     let mut rows = baselines(changes).await?;
-    rows.extend(end_to_end(1, changes, rate, seconds).await?);
-    rows.extend(end_to_end(10, changes, rate, seconds).await?);
+    for n in csps {
+        rows.extend(end_to_end(*n, changes, rate, seconds).await?);
+    }
     println!();
     println!("| run | load | throughput | latency or lag p50 / p99 / max (ms) |");
     println!("|---|---|---|---|");
