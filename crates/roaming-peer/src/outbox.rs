@@ -335,6 +335,10 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
     let p = prefix([peer_id.to_ascii_lowercase()]);
     let window = core.config.push_window.max(1);
     let mut in_flight: BTreeMap<u64, String> = BTreeMap::new();
+    // The group of each pending seq seen so far: an entry's object never leaves its group (merges
+    // keep the object, a T-94 fallback PUTs its parent location), so entries whose group is in flight
+    // are skipped without decoding them again on every pass.
+    let mut groups: BTreeMap<u64, String> = BTreeMap::new();
     let mut running: tokio::task::JoinSet<(u64, Vec<u8>, Entry, Outcome)> = tokio::task::JoinSet::new();
     let mut paused_until: Option<tokio::time::Instant> = None;
     let mut failures: u32 = 0;
@@ -365,6 +369,12 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                 if in_flight.contains_key(&seq) {
                     continue;
                 }
+                if groups
+                    .get(&seq)
+                    .is_some_and(|g| in_flight.values().any(|x| x == g))
+                {
+                    continue;
+                }
                 let entry: Entry = match serde_json::from_slice(&v) {
                     Ok(e) => e,
                     Err(e) => {
@@ -376,6 +386,7 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                     }
                 };
                 let g = group(&entry.push.object).to_owned();
+                groups.insert(seq, g.clone());
                 if in_flight.values().any(|x| *x == g) {
                     continue;
                 }
@@ -409,9 +420,11 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                         Outcome::Delivered => {
                             failures = 0;
                             paused_until = None;
+                            groups.remove(&seq);
                             finished.push((seq, entry, None));
                         }
                         Outcome::Dead(reason) => {
+                            groups.remove(&seq);
                             tracing::warn!(peer.id = %peer_id, object = %entry.push.object, reason = %reason, "push refused permanently; kept as a dead letter");
                             finished.push((seq, entry, Some(reason)));
                         }

@@ -130,11 +130,18 @@ fn lock(c: &Committer) -> std::sync::MutexGuard<'_, CommitState> {
     c.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn flush_to_disk(db: &sled::Db, file_path: &Path) -> Result<(), String> {
+/// sled's `flush` writes its log; `sync_data` on the database file then makes it durable. The file is
+/// opened once and kept (reopened only after an error).
+fn flush_to_disk(db: &sled::Db, file_path: &Path, file: &mut Option<File>) -> Result<(), String> {
     db.flush().map_err(|e| e.to_string())?;
-    File::open(file_path)
-        .and_then(|f| f.sync_data())
-        .map_err(|e| e.to_string())
+    let f = match file {
+        Some(f) => f,
+        None => file.insert(File::open(file_path).map_err(|e| e.to_string())?),
+    };
+    f.sync_data().map_err(|e| {
+        *file = None;
+        e.to_string()
+    })
 }
 
 /// Under load, flushes are at least this far apart so that each covers many writers: a sled flush is
@@ -149,6 +156,7 @@ pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_millis
 fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time::Duration) {
     let mut durable = 0u64;
     let mut last_flush: Option<std::time::Instant> = None;
+    let mut file: Option<File> = None;
     loop {
         {
             let mut state = lock(c);
@@ -172,7 +180,7 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time
             (state.requested, state.stop)
         };
         if target != durable || stop {
-            let result = flush_to_disk(db, file_path);
+            let result = flush_to_disk(db, file_path, &mut file);
             let now = std::time::Instant::now();
             last_flush = Some(now);
             durable = target;
