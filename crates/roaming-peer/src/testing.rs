@@ -95,12 +95,8 @@ impl TestEndpoint {
                 values,
             }],
         )?;
-        let ocpi = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| StartError::Other(e.to_string()))?;
-        let operator = tokio::net::TcpListener::bind(config.operator_listen)
-            .await
-            .map_err(|e| StartError::Other(e.to_string()))?;
+        let ocpi = bind(config.listen).await?;
+        let operator = bind(config.operator_listen).await?;
         let addr = ocpi.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
         let core = Core::open(config, addr)?;
         let parts = build(Arc::clone(&core)).await?;
@@ -158,6 +154,22 @@ impl Drop for TestEndpoint {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds a listener. A restart test binds the address its previous instance had; the kernel may
+/// take a moment to release it, so "address in use" is retried for up to 5 s.
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    let mut attempts = 0;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(StartError::Other(format!("cannot listen on {addr}: {e}"))),
         }
     }
 }
