@@ -1,7 +1,7 @@
 //! Open enums (T-72): every OCPI enum has its known values plus `Other(String)`.
 //!
 //! `as_str`, `FromStr`, `Display`, `Serialize` and `Deserialize` are all generated from one table by
-//! [`open_enum!`](crate::open_enum), so they cannot disagree. Decoding an unknown value keeps it as
+//! [`open_enum!`](macro@crate::open_enum), so they cannot disagree. Decoding an unknown value keeps it as
 //! `Other` and reports a [`DecodeWarning::UnknownEnumValue`](crate::decode::DecodeWarning); strict
 //! decoding refuses it. Values are case-sensitive (E-21: `IEC_60309_2_single_16`).
 
