@@ -27,8 +27,8 @@ struct Log {
     counts: BTreeMap<String, usize>,
 }
 
-/// Shared by the listeners; each holds the lock only to append one event, so that a lock held by
-/// the measuring side never delays what a listener records.
+/// Shared by the listeners (which append) and the wait for delivery (which looks up one count per
+/// expected key), so neither holds the lock for long and the listeners keep reading their streams.
 type Received = Arc<Mutex<Log>>;
 
 fn evse_of(i: usize) -> (String, String) {
