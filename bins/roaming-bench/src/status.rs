@@ -257,6 +257,7 @@ async fn end_to_end(csps: usize, changes: usize, rate: u64, seconds: u64) -> Res
         paced.delivered_rate,
         percentiles(&paced.lag)
     ));
+    rows.push(capacity_row(csps, rate, &paced, after.0 - mid.0, after.1 - mid.1));
     rows.push(format!(
         "| peak memory after the runs ({csps} CSP(s)) | CSO {:.0} MiB | CSP max {:.0} MiB | |",
         cso.peak_mib(),
@@ -266,6 +267,26 @@ async fn end_to_end(csps: usize, changes: usize, rate: u64, seconds: u64) -> Res
         l.abort();
     }
     Ok(rows)
+}
+
+/// The number of CSPs the UC1-3 target is stated for (issue #4: p99 lag < 100 ms at 1,000/s).
+const TARGET_PEERS: f64 = 10.0;
+
+/// What the paced run's CPU use says about the machine the target needs: the CSO's CPU per change
+/// (its deliveries to this run's CSPs included) and one CSP's CPU per update it received, times the
+/// rate, for [`TARGET_PEERS`] CSPs. A lower bound: it counts the CSO's deliveries only for this
+/// run's CSPs, and neither the sender nor the event listeners.
+fn capacity_row(csps: usize, rate: u64, paced: &RunFigures, cso_cpu: f64, csps_cpu: f64) -> String {
+    let cso_per_change = cso_cpu / paced.sent.max(1) as f64;
+    let csp_per_delivery = csps_cpu / paced.delivered.max(1) as f64;
+    let cores_needed = rate as f64 * (cso_per_change + TARGET_PEERS * csp_per_delivery);
+    let cores_here = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    format!(
+        "| CPU per update, paced run ({csps} CSP(s)) | CSO {:.0} µs per change, CSP {:.0} µs per delivered update | \
+         {rate}/s to {TARGET_PEERS} CSPs needs ≥ {cores_needed:.1} cores at this cost; this machine has {cores_here} | |",
+        cso_per_change * 1e6,
+        csp_per_delivery * 1e6,
+    )
 }
 
 /// The same PATCH body sent directly to `url(i)` at full speed.
