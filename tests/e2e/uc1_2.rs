@@ -408,6 +408,88 @@ async fn uc1_2_search_by_area_status_standard_power() {
     );
 }
 
+/// The CSO is the clock of its own objects (a receiver drops what is older than its copy, T-80): a re-import
+/// whose file carries an older `last_updated` still reaches the CSP, a stamp in the future is not kept,
+/// and re-importing unchanged objects stores and pushes nothing.
+#[tokio::test]
+async fn uc1_2_reimport_with_stale_or_future_time_stamps_keeps_the_csp_equal() {
+    let cso = Node::cso().start().await;
+    let csp = Node::csp().start().await;
+    csp.connect_to(&cso).await;
+    let stamped = |name: &str, t: &str| {
+        let mut l = location("R-1", 52.0, 5.0, 2);
+        l["name"] = json!(name);
+        l["last_updated"] = json!(t);
+        for e in l["evses"].as_array_mut().unwrap() {
+            e["last_updated"] = json!(t);
+            for c in e["connectors"].as_array_mut().unwrap() {
+                c["last_updated"] = json!(t);
+            }
+        }
+        l
+    };
+    import(&cso, vec![stamped("First", "2026-05-01T10:00:00Z")]).await;
+    csp_holds(&csp, 1).await;
+    same_at_both(&cso, &csp, "R-1").await;
+
+    // An older file with a change: stamped newer than the stored version, so the CSP takes it.
+    import(&cso, vec![stamped("Second", "2026-04-01T00:00:00Z")]).await;
+    let at_cso: Value = cso.op_get("/api/locations/R-1").await;
+    assert_eq!(at_cso["name"], "Second");
+    assert!(at_cso["last_updated"].as_str().unwrap() > "2026-05-01T10:00:00Z");
+    assert_eq!(
+        at_cso["evses"][0]["last_updated"], "2026-05-01T10:00:00Z",
+        "unchanged EVSEs keep their stamps"
+    );
+    same_at_both(&cso, &csp, "R-1").await;
+
+    // The same content with other stamps is no change: nothing stored, nothing queued.
+    let paused = csp.pause().await;
+    let r: Value = cso
+        .op(
+            Method::POST,
+            "/api/locations/import",
+            &json!([stamped("Second", "2026-12-31T00:00:00Z")]),
+        )
+        .await;
+    assert_eq!(
+        (r["imported"].as_u64(), r["unchanged"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(cso.op_get::<Value>("/api/locations/R-1").await, at_cso);
+    let pending: Vec<Value> = cso.op_get("/api/outbox").await;
+    assert_eq!(pending[0]["pending"], 0, "nothing queued for an unchanged import");
+
+    // A stamp in the future is not kept: later changes stamped now would look older to every CSP.
+    let r: Value = cso
+        .op(
+            Method::POST,
+            "/api/locations/import",
+            &json!([stamped("Third", "2099-01-01T00:00:00Z")]),
+        )
+        .await;
+    assert_eq!(r["unchanged"], 0);
+    let at_cso: Value = cso.op_get("/api/locations/R-1").await;
+    let now = roaming_types::DateTime::now().to_string();
+    assert!(
+        at_cso["last_updated"].as_str().unwrap() <= now.as_str(),
+        "{at_cso}"
+    );
+    let csp = paused.start().await;
+    same_at_both(&cso, &csp, "R-1").await;
+    // And a status change after it reaches the CSP too.
+    let _: Value = cso
+        .op(
+            Method::PUT,
+            "/api/locations/R-1/R-1-E0/status",
+            &json!({ "status": "BLOCKED" }),
+        )
+        .await;
+    same_at_both(&cso, &csp, "R-1").await;
+    let at_csp: Value = csp.op_get("/api/locations/NL/CSO/R-1").await;
+    assert_eq!(at_csp["evses"][0]["status"], "BLOCKED");
+}
+
 #[tokio::test]
 async fn uc1_2_restart_of_either_side_loses_nothing() {
     let cso = Node::cso().start().await;

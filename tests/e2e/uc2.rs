@@ -75,6 +75,41 @@ async fn uc2_1_tariffs_are_pushed_and_deleted() {
     assert_eq!(l["evses"][1]["connectors"][0]["tariff_ids"], json!(["AC-STD"]));
 }
 
+/// The CSO's clock for tariffs: a changed tariff whose `last_updated` is older than the stored one is
+/// stamped newer, so the CSP (which ignores older versions, T-80) takes it; an unchanged one is no change.
+#[tokio::test]
+async fn uc2_1_a_changed_tariff_with_an_older_stamp_still_reaches_the_csp() {
+    let cso = Node::cso().start().await;
+    let csp = Node::csp().start().await;
+    csp.connect_to(&cso).await;
+    let mut t = tariffs()[0].clone();
+    t["last_updated"] = json!("2026-06-01T00:00:00Z");
+    let r: Value = cso
+        .op(Method::POST, "/api/tariffs/import", &json!([t.clone()]))
+        .await;
+    assert_eq!(r, json!({ "imported": 1, "unchanged": 0 }));
+    csp_tariffs(&csp, 1).await;
+    t["last_updated"] = json!("2026-05-01T00:00:00Z");
+    t["elements"][0]["price_components"][0]["price"] = json!(0.45);
+    let stored: Value = cso.op(Method::PUT, "/api/tariffs/AC-STD", &t).await;
+    assert!(
+        stored["last_updated"].as_str().unwrap() > "2026-06-01T00:00:00Z",
+        "{stored}"
+    );
+    let reached = eventually(Duration::from_secs(10), || async {
+        let at_csp: Vec<Value> = csp.op_get("/api/tariffs?party=NL-CSO").await;
+        (at_csp.first() == Some(&stored)).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "the CSP holds the changed tariff as the CSO stored it"
+    );
+    let r: Value = cso.op(Method::POST, "/api/tariffs/import", &json!([t])).await;
+    assert_eq!(r, json!({ "imported": 1, "unchanged": 1 }));
+    assert_eq!(cso.op_get::<Value>("/api/tariffs/AC-STD").await, stored);
+}
+
 #[tokio::test]
 async fn uc2_1_tariff_receiver_rules() {
     let cso = Node::cso().start().await;

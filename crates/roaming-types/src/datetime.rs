@@ -22,6 +22,9 @@ use crate::error::TypeError;
 pub struct DateTime(chrono::DateTime<Utc>);
 
 impl DateTime {
+    /// 1970-01-01T00:00:00Z.
+    pub const UNIX_EPOCH: Self = Self(chrono::DateTime::<Utc>::UNIX_EPOCH);
+
     /// The current time, truncated to milliseconds.
     pub fn now() -> Self {
         Self::from_chrono(Utc::now())

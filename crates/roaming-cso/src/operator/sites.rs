@@ -44,11 +44,7 @@ pub fn router(sites: Sites) -> Router {
 }
 
 /// The answer of an import.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Imported {
-    /// How many objects were stored.
-    pub imported: usize,
-}
+pub type Imported = crate::sites::ImportCount;
 
 /// The elements of a JSON array body, unparsed (imports can be large: each element is parsed on its own).
 fn array(body: &[u8]) -> Result<Vec<&RawValue>, OperatorError> {
@@ -57,9 +53,7 @@ fn array(body: &[u8]) -> Result<Vec<&RawValue>, OperatorError> {
 }
 
 async fn import_locations(State(s): State<Sites>, body: Bytes) -> Answer<Imported> {
-    Ok(Json(Imported {
-        imported: s.import_locations(&array(&body)?).await?,
-    }))
+    Ok(Json(s.import_locations(&array(&body)?).await?))
 }
 
 async fn list_locations(State(s): State<Sites>) -> Answer<Vec<Location>> {
@@ -150,9 +144,7 @@ async fn patch_connector(
 }
 
 async fn import_tariffs(State(s): State<Sites>, body: Bytes) -> Answer<Imported> {
-    Ok(Json(Imported {
-        imported: s.import_tariffs(&array(&body)?).await?,
-    }))
+    Ok(Json(s.import_tariffs(&array(&body)?).await?))
 }
 
 async fn list_tariffs(State(s): State<Sites>) -> Answer<Vec<Tariff>> {
