@@ -108,11 +108,15 @@ struct RunFigures {
     lag: hdrhistogram::Histogram<u64>,
 }
 
-/// Sends `n` changes at full speed (`rate = None`) or at `rate` per second, then waits for delivery.
+/// Sends changes `first..first + n` at full speed (`rate = None`) or at `rate` per second, then waits
+/// for delivery. Change `i` sets EVSE `evse_of(i)` to `STATUSES[i % 3]`: an EVSE comes back every 200
+/// changes with another status, so a run that continues the numbering of the previous one never sets
+/// a status an EVSE already has (that would be no change, and nothing would be delivered).
 async fn drive(
     cso: &Proc,
     csps: usize,
     received: &Received,
+    first: usize,
     n: usize,
     rate: Option<u64>,
 ) -> Result<RunFigures, String> {
@@ -123,7 +127,7 @@ async fn drive(
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     let mut tick = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(1.0 / r as f64)));
-    for i in 0..n {
+    for i in first..first + n {
         if let Some(t) = tick.as_mut() {
             t.tick().await;
         }
@@ -230,7 +234,7 @@ async fn end_to_end(csps: usize, changes: usize, rate: u64, seconds: u64) -> Res
     let mut rows = Vec::new();
     let cpu = |peers: &[Proc], cso: &Proc| (cso.cpu_secs(), peers.iter().map(Proc::cpu_secs).sum::<f64>());
     let before = cpu(&peers, &cso);
-    let full = drive(&cso, csps, &received, changes, None).await?;
+    let full = drive(&cso, csps, &received, 0, changes, None).await?;
     rows.push(format!(
         "| end to end, {csps} CSP(s), full speed | {} changes at {:.0}/s | {} deliveries, {:.0}/s | {} |",
         full.sent,
@@ -240,7 +244,15 @@ async fn end_to_end(csps: usize, changes: usize, rate: u64, seconds: u64) -> Res
         percentiles(&full.lag)
     ));
     let mid = cpu(&peers, &cso);
-    let paced = drive(&cso, csps, &received, (rate * seconds) as usize, Some(rate)).await?;
+    let paced = drive(
+        &cso,
+        csps,
+        &received,
+        changes,
+        (rate * seconds) as usize,
+        Some(rate),
+    )
+    .await?;
     let after = cpu(&peers, &cso);
     rows.push(format!(
         "| CPU seconds ({csps} CSP(s)): full-speed run / paced run | CSO {:.1} / {:.1} | CSPs {:.1} / {:.1} | |",
