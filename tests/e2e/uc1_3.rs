@@ -152,6 +152,44 @@ async fn uc1_3_csp_down_catches_up_by_pull() {
     );
 }
 
+/// An incremental pull starts `csp.sync.overlap_secs` (default 5 min) before the last pull did: an
+/// object the CSO stamped a little before that (an operator's file, or a CSO clock behind ours) is
+/// not missed.
+#[tokio::test]
+async fn uc1_3_pull_overlaps_the_last_one_for_objects_stamped_earlier() {
+    let (cso, csp) = connected_with_sites(2).await;
+    let report: Value = csp
+        .op(Method::POST, "/api/peers/NL-CSO/sync?full=true", &json!({}))
+        .await;
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    let states: Vec<Value> = csp.op_get("/api/sync").await;
+    let last = states
+        .iter()
+        .find(|s| s["module"] == "locations")
+        .and_then(|s| s["last_success"].as_str())
+        .expect("a successful pull")
+        .to_owned();
+    let (dir, _) = csp.stop().await;
+    // Created while the CSP is away (so no push reaches it), stamped a minute before its last pull.
+    let earlier = roaming_types::DateTime::parse_strict(&last)
+        .unwrap()
+        .plus(chrono::Duration::seconds(-60))
+        .to_string();
+    let mut late = location("LATE", 52.5, 5.0, 1);
+    late["last_updated"] = json!(earlier);
+    late["evses"][0]["last_updated"] = json!(earlier);
+    late["evses"][0]["connectors"][0]["last_updated"] = json!(earlier);
+    let _: Value = cso
+        .op(Method::POST, "/api/locations/import", &json!([late]))
+        .await;
+    let csp = Node::csp().data_dir(dir).start().await;
+    let report: Value = csp.op(Method::POST, "/api/peers/NL-CSO/sync", &json!({})).await;
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    let at_csp: Value = csp.op_get("/api/locations/NL/CSO/LATE").await;
+    assert_eq!(at_csp["last_updated"], json!(earlier));
+    assert!(identical(&cso, &csp, Duration::from_secs(5)).await);
+}
+
 #[tokio::test]
 async fn uc1_3_unknown_object_falls_back_to_put() {
     let (cso, csp) = connected_with_sites(1).await;

@@ -29,10 +29,17 @@ use roaming_peer::server::OcpiModules;
 use roaming_types::modules::types::Role;
 
 /// The CSP's own settings (`csp.*`).
-pub const SETTINGS: &[KeySpec] = &[KeySpec {
-    key: "csp.sync.interval_secs",
-    help: "how often the CSP pulls changes from each CSO (date_from = last pull; T-64 says hours)",
-}];
+pub const SETTINGS: &[KeySpec] = &[
+    KeySpec {
+        key: "csp.sync.interval_secs",
+        help: "how often the CSP pulls changes from each CSO (default 3600; date_from = last pull; T-64 says hours)",
+    },
+    KeySpec {
+        key: "csp.sync.overlap_secs",
+        help: "how far before the last pull's start the next pull's date_from lies (default 300: clock \
+               skew between the two sides, objects stamped by the CSO a little in the past)",
+    },
+];
 
 /// What the CSP's handlers and tasks share.
 #[derive(Debug, Clone)]
@@ -55,6 +62,8 @@ pub struct CspState {
     pub plans: profiles::Plans,
     /// Live events.
     pub events: events::Events,
+    /// How far before the last pull's start an incremental pull starts (`csp.sync.overlap_secs`).
+    pub sync_overlap: std::time::Duration,
 }
 
 impl CspState {
@@ -120,6 +129,9 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     let interval = core
         .config
         .role_secs("csp.sync.interval_secs", std::time::Duration::from_secs(3600))?;
+    let sync_overlap = core
+        .config
+        .role_secs("csp.sync.overlap_secs", std::time::Duration::from_secs(300))?;
     let events = events::Events::default();
     let tokens = tokens::Tokens::new(Arc::clone(&core));
     let sessions = sessions::Sessions::new(Arc::clone(&core));
@@ -139,6 +151,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         checks: checks::Checks::new(Arc::clone(&core)),
         plans: plans.clone(),
         events,
+        sync_overlap,
         core,
     };
     let router = axum::Router::new()

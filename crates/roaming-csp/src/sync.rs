@@ -2,7 +2,8 @@
 //!
 //! Right after a CSO registers, the CSP pulls everything (following `Link`), and removes what the
 //! full pull no longer contains (T-64). Then it pulls periodically with `date_from` = the start of its
-//! last successful pull, so that a CSP that was down catches up. Invalid objects in a page are logged
+//! last successful pull minus `csp.sync.overlap_secs` (clock skew, objects stamped a little in the
+//! past), so that a CSP that was down catches up. Invalid objects in a page are logged
 //! and skipped (T-65); objects of parties the peer does not host are ignored (T-95). Tariffs are pulled
 //! before locations, since connectors refer to them.
 
@@ -101,7 +102,12 @@ async fn pull_module(
         message: e.to_string(),
     })?;
     if let (false, Some(since)) = (full, state.last_success) {
-        url.query_pairs_mut().append_pair("date_from", &since.to_string());
+        // The CSO stamps with its own clock, which may be behind ours, and may keep an operator's
+        // stamp from a little before our last pull: start that much earlier. What comes twice is
+        // recognised as unchanged and not rewritten.
+        let overlap = chrono::Duration::from_std(st.sync_overlap).unwrap_or(chrono::Duration::MAX);
+        url.query_pairs_mut()
+            .append_pair("date_from", &since.plus(-overlap).to_string());
     }
     let parties = peer.parties(&Role::Cpo);
     let routing = parties.first().map(|to| Routing {
