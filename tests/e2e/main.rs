@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod charging;
+mod docs;
 mod gateway;
 mod smoke;
 mod uc1_1;
