@@ -661,4 +661,31 @@ mod tests {
     fn verify_cli() {
         super::Cli::command().debug_assert();
     }
+
+    /// Tokens and keys may start with `-` (ours never do, other implementations' may).
+    #[test]
+    fn a_token_starting_with_a_hyphen_is_a_value() {
+        use clap::Parser as _;
+        use roaming_peer::cli::{CommonCommand, PeersCommand};
+        let cli = super::Cli::try_parse_from([
+            "csp-endpoint",
+            "peers",
+            "connect",
+            "--operator-key",
+            "-key",
+            "http://127.0.0.1:9410/ocpi/versions",
+            "-_C9Il0o6FehMz8",
+        ])
+        .expect("parses");
+        match cli.command {
+            super::Command::Common(CommonCommand::Peers {
+                operator,
+                command: PeersCommand::Connect { token, .. },
+            }) => {
+                assert_eq!(token, "-_C9Il0o6FehMz8");
+                assert_eq!(operator.operator_key.as_deref(), Some("-key"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

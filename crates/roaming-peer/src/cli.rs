@@ -61,7 +61,7 @@ pub struct OperatorArgs {
     #[arg(long, global = true)]
     pub operator_url: Option<String>,
     /// Operator API key (default: read from the data directory).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub operator_key: Option<String>,
     /// Extra CA file for an operator API served over HTTPS.
     #[arg(long, global = true)]
@@ -77,7 +77,8 @@ pub enum PeersCommand {
     Connect {
         /// The peer's versions URL.
         versions_url: String,
-        /// Token A from the peer's invitation.
+        /// Token A from the peer's invitation (may start with `-`: other implementations' tokens can).
+        #[arg(allow_hyphen_values = true)]
         token: String,
     },
     /// Lists the registered peers.

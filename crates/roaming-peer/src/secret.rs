@@ -1,7 +1,8 @@
 //! Secrets: credentials tokens we generate, their stored hashes, and the operator API key.
 //!
 //! Tokens come from the operating system's CSPRNG (`getrandom`): 32 random bytes in unpadded base64url,
-//! 43 printable characters (T-11 allows 1–64). Tokens that peers use to call us are stored only as
+//! 43 printable characters (T-11 allows 1–64), never starting with `-` (an operator pastes them into
+//! command lines, where a leading `-` reads as an option). Tokens that peers use to call us are stored only as
 //! SHA-256 hashes ([`TokenHash`]) and compared in constant time. Nothing here implements `Display` or
 //! a revealing `Debug`, so a token cannot end up in a log line by accident.
 
@@ -25,14 +26,24 @@ pub fn random_bytes() -> [u8; 32] {
     buf
 }
 
+/// 32 CSPRNG bytes in unpadded base64url, drawn again while the first character is `-` (1 in 64):
+/// the rest keep their full randomness.
+fn random_secret() -> String {
+    loop {
+        let s = URL_SAFE_NO_PAD.encode(random_bytes());
+        if !s.starts_with('-') {
+            return s;
+        }
+    }
+}
+
 /// A fresh credentials token (token A, B or C).
 pub fn generate_token() -> CredentialsToken {
     #[expect(
         clippy::expect_used,
         reason = "43 base64url characters always form a valid token"
     )]
-    CredentialsToken::new(URL_SAFE_NO_PAD.encode(random_bytes()))
-        .expect("base64url of 32 bytes is a valid token")
+    CredentialsToken::new(random_secret()).expect("base64url of 32 bytes is a valid token")
 }
 
 /// The SHA-256 of a token: what we store for tokens that peers present to us.
@@ -103,7 +114,7 @@ pub struct OperatorKey(String);
 impl OperatorKey {
     /// A fresh key.
     pub fn generate() -> Self {
-        Self(URL_SAFE_NO_PAD.encode(random_bytes()))
+        Self(random_secret())
     }
 
     /// Wraps a key read from a file or flag (surrounding whitespace removed).
@@ -144,6 +155,15 @@ mod tests {
         let h = TokenHash::of(&a);
         assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
         assert!(!format!("{h:?}").contains(&h.to_hex()));
+    }
+
+    #[test]
+    fn generated_secrets_never_start_with_a_hyphen() {
+        // Without the redraw, 2,000 draws would hold about 31 such secrets.
+        for _ in 0..1_000 {
+            assert!(!generate_token().expose().starts_with('-'));
+            assert!(!OperatorKey::generate().expose().starts_with('-'));
+        }
     }
 
     #[test]
