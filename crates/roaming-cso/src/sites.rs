@@ -603,18 +603,22 @@ impl Sites {
         let e = loc
             .evse(evse)
             .ok_or_else(|| CsoError::internal(format!("EVSE {evse} vanished from {}", loc.id)))?;
-        let (child, last_updated) = match connector {
-            Some(c) => {
-                let c = e
-                    .connector(c)
-                    .ok_or_else(|| CsoError::internal(format!("connector {c} vanished from {evse}")))?;
-                (serde_json::to_value(c), c.last_updated)
-            }
-            None => (serde_json::to_value(e), e.last_updated),
+        let c = match connector {
+            Some(c) => Some(
+                e.connector(c)
+                    .ok_or_else(|| CsoError::internal(format!("connector {c} vanished from {evse}")))?,
+            ),
+            None => None,
         };
+        let last_updated = c.map_or(e.last_updated, |c| c.last_updated);
         let op = match change {
+            // Serialised only when it is sent whole: a status change is the hot path.
             ChildChange::Replaced => PushOp::Put {
-                body: child.map_err(CsoError::internal)?,
+                body: match c {
+                    Some(c) => serde_json::to_value(c),
+                    None => serde_json::to_value(e),
+                }
+                .map_err(CsoError::internal)?,
             },
             ChildChange::Patched(mut body) => {
                 body.insert("last_updated".to_owned(), json!(last_updated));
