@@ -227,6 +227,18 @@ async fn uc3_5_cdr_reaches_a_csp_that_was_down_and_survives_a_cso_restart() {
     let got = csp_cdrs(&csp, 1, SECS20).await;
     assert_eq!(got[0]["session_id"], done["id"]);
     assert_eq!(got[0]["total_cost"], done["total_cost"]);
+    // The session's updates and its CDR were queued together; the CDR waits for the session in the
+    // outbox, so the CSP checks it against the final session: accepted.
+    let id = got[0]["id"].as_str().unwrap().to_owned();
+    let check: Value = eventually(SECS10, || async {
+        csp.operator
+            .get::<Value>(&format!("/api/cdrs/NL/CSO/{id}/check"))
+            .await
+            .ok()
+    })
+    .await
+    .unwrap();
+    assert_eq!(check["verdict"], "ACCEPTED", "{check}");
     let _ = cso;
 }
 

@@ -270,7 +270,16 @@ pub fn issue(
         tx,
         &peer.id,
         Push {
-            object: format!("cdrs/{}", cdr.id.as_str().to_ascii_lowercase()),
+            // Under its session's object, so that the outbox keeps it in the session's group: the CDR
+            // never overtakes the session's last update (the CSP checks the CDR against it).
+            object: match &cdr.session_id {
+                Some(s) => format!(
+                    "sessions/{}/cdrs/{}",
+                    s.to_key(),
+                    cdr.id.as_str().to_ascii_lowercase()
+                ),
+                None => format!("cdrs/{}", cdr.id.as_str().to_ascii_lowercase()),
+            },
             module: ModuleId::Cdrs,
             role: InterfaceRole::Receiver,
             path: Vec::new(),

@@ -320,7 +320,7 @@ enum Outcome {
 
 /// The group of an object: pushes of one group are never in flight together, so that a location and
 /// its EVSEs and connectors reach the peer in the order they were queued (`locations/<id>/…` →
-/// `locations/<id>`).
+/// `locations/<id>`), and a session's CDR (`sessions/<id>/cdrs/<cdr>`) after the session's updates.
 fn group(object: &str) -> &str {
     match object.match_indices('/').nth(1) {
         Some((i, _)) => &object[..i],
@@ -602,6 +602,15 @@ mod tests {
 
     use super::*;
     use crate::store::StoreHandle;
+
+    #[test]
+    fn children_share_their_parents_group() {
+        assert_eq!(group("locations/l1/e1/c1"), "locations/l1");
+        assert_eq!(group("locations/l1"), "locations/l1");
+        // A session's CDR waits for the session's pending updates (the CSP checks one against the other).
+        assert_eq!(group("sessions/s1/cdrs/s1"), group("sessions/s1"));
+        assert_ne!(group("sessions/s1"), group("sessions/s2"));
+    }
 
     fn push(object: &str, op: PushOp) -> Push {
         Push {
