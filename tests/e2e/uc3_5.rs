@@ -87,6 +87,18 @@ async fn csp_cdrs(csp: &Node, n: usize, within: Duration) -> Vec<Value> {
     .unwrap_or_else(|| panic!("the CSP never held {n} CDR(s)"))
 }
 
+/// The CSP's verdict on a CDR of NL-CSO, once it has one.
+async fn csp_check(csp: &Node, id: &str) -> Value {
+    eventually(SECS10, || async {
+        csp.operator
+            .get::<Value>(&format!("/api/cdrs/NL/CSO/{id}/check"))
+            .await
+            .ok()
+    })
+    .await
+    .unwrap_or_else(|| panic!("no verdict on {id}"))
+}
+
 fn money(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
@@ -230,14 +242,7 @@ async fn uc3_5_cdr_reaches_a_csp_that_was_down_and_survives_a_cso_restart() {
     // The session's updates and its CDR were queued together; the CDR waits for the session in the
     // outbox, so the CSP checks it against the final session: accepted.
     let id = got[0]["id"].as_str().unwrap().to_owned();
-    let check: Value = eventually(SECS10, || async {
-        csp.operator
-            .get::<Value>(&format!("/api/cdrs/NL/CSO/{id}/check"))
-            .await
-            .ok()
-    })
-    .await
-    .unwrap();
+    let check = csp_check(&csp, &id).await;
     assert_eq!(check["verdict"], "ACCEPTED", "{check}");
     let _ = cso;
 }
@@ -286,14 +291,7 @@ async fn uc3_5_the_csp_checks_every_cdr_and_tells_the_cso() {
     let c = csp_cdrs(&csp, 1, SECS10).await.remove(0);
     let id = c["id"].as_str().unwrap().to_owned();
     // Re-priced and compared with the session the CSP followed: accepted.
-    let check: Value = eventually(SECS10, || async {
-        csp.operator
-            .get::<Value>(&format!("/api/cdrs/NL/CSO/{id}/check"))
-            .await
-            .ok()
-    })
-    .await
-    .unwrap();
+    let check = csp_check(&csp, &id).await;
     assert_eq!(check["verdict"], "ACCEPTED", "{check}");
     assert_eq!(check["repriced_total"], c["total_cost"]);
     // The CSO sees the verdict through the extension module.
