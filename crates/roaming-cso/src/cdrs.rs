@@ -272,13 +272,12 @@ pub fn issue(
         Push {
             // Under its session's object, so that the outbox keeps it in the session's group: the CDR
             // never overtakes the session's last update (the CSP checks the CDR against it).
-            object: match &cdr.session_id {
-                Some(s) => format!(
-                    "sessions/{}/cdrs/{}",
-                    s.to_key(),
-                    cdr.id.as_str().to_ascii_lowercase()
-                ),
-                None => format!("cdrs/{}", cdr.id.as_str().to_ascii_lowercase()),
+            object: {
+                let id = cdr.id.as_str().to_ascii_lowercase();
+                match &cdr.session_id {
+                    Some(s) => format!("sessions/{}/cdrs/{id}", s.to_key()),
+                    None => format!("cdrs/{id}"),
+                }
             },
             module: ModuleId::Cdrs,
             role: InterfaceRole::Receiver,
