@@ -582,3 +582,29 @@ async fn uc1_1_registration_survives_restart() {
         200
     );
 }
+
+#[tokio::test]
+async fn uc1_1_a_foreign_emsp_registers_through_the_handshake() {
+    // The harness every interoperability test builds on: another implementation initiates.
+    let cso = Node::cso().start().await;
+    let peer = roaming_e2e::foreign::ForeignPeer::emsp("DE-FOR")
+        .module("tokens", "SENDER")
+        .register(&cso)
+        .await;
+    let stored = cso.peer("DE-FOR").expect("registered");
+    assert_eq!(stored.token_out.expose(), peer.token_b);
+    assert_eq!(
+        stored.endpoint(
+            &roaming_types::modules::versions::ModuleId::Tokens,
+            &roaming_types::modules::versions::InterfaceRole::Sender
+        ),
+        Some(peer.module_url("tokens").as_str())
+    );
+    // Our node read its versions and details with token B (§5.2 steps 5–6).
+    assert_eq!(peer.requests().await, ["GET /ocpi/versions", "GET /ocpi/2.2.1"]);
+    // Token C works on our node.
+    let w = RawOcpi::new(None)
+        .get(&format!("{}/ocpi/2.2.1/locations", cso.ocpi_url), &peer.token_c)
+        .await;
+    assert_eq!((w.status, w.code()), (200, 1000), "{}", w.body);
+}

@@ -14,6 +14,7 @@
 )]
 
 pub mod fixtures;
+pub mod foreign;
 
 use std::ops::Deref;
 use std::time::Duration;
