@@ -171,18 +171,40 @@ async fn uc3_2_command_results_only_from_the_cso_it_went_to() {
 }
 
 #[tokio::test]
-async fn uc3_2_unlock_connector_for_the_helpdesk() {
-    let (_cso, csp) = pair(1).await;
-    let c = command(
-        &csp,
-        "unlock",
-        json!({ "location_id": "U-1", "evse_uid": evse(0), "connector_id": "1" }),
-    )
-    .await;
+async fn uc3_2_unlock_connector_only_by_the_csp_whose_session_is_on_it() {
+    // CMD-08 is for the helpdesk of the driver's CSP: any other CSP could end that driver's charge.
+    async fn unlock(node: &roaming_e2e::Node, evse_uid: String) -> Value {
+        let body = json!({ "location_id": "U-1", "evse_uid": evse_uid, "connector_id": "1" });
+        command(node, "unlock", body).await
+    }
+    let (cso, csp) = pair(2).await;
+    let other = roaming_e2e::Node::csp().party("FR-OTH").start().await;
+    other.connect_to(&cso).await;
+    // Nobody's session on EVSE 1: nobody may unlock it.
+    let c = unlock(&csp, evse(1)).await;
+    assert_eq!(c["response"]["result"], "REJECTED", "{c}");
+
+    // DE-CSP's driver charges on EVSE 0.
+    let token = app_token(&csp).await;
+    let c = command(&csp, "start", start_body(&token, &evse(0))).await;
+    finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
+    let s = csp_session(&csp, SECS10, |s| s["status"] == "ACTIVE").await;
+
+    // Another CSP is refused, and the charge goes on.
+    let c = unlock(&other, evse(0)).await;
+    assert_eq!(c["response"]["result"], "REJECTED", "{c}");
+    let msg = c["response"]["message"][0]["text"].as_str().unwrap_or("");
+    assert!(msg.contains("session"), "{c}");
+    let at_cso: Value = cso
+        .op_get(&format!("/api/sessions/{}", s["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(at_cso["session"]["status"], "ACTIVE", "{at_cso}");
+
+    // The driver's own CSP may unlock it; an unknown connector is refused at once.
+    let c = unlock(&csp, evse(0)).await;
     assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
     let done = finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
     assert_eq!(done["result"]["result"], "ACCEPTED", "{done}");
-    // An unknown connector is refused at once.
     let c = command(
         &csp,
         "unlock",
@@ -190,4 +212,12 @@ async fn uc3_2_unlock_connector_for_the_helpdesk() {
     )
     .await;
     assert_ne!(c["response"]["result"], "ACCEPTED", "{c}");
+
+    // After the session ended (a cable stuck in the socket), its CSP may still unlock until another
+    // session starts there; the other CSP still may not.
+    csp_session(&csp, SECS10, |x| x["id"] == s["id"] && x["status"] == "COMPLETED").await;
+    let c = unlock(&other, evse(0)).await;
+    assert_eq!(c["response"]["result"], "REJECTED", "{c}");
+    let c = unlock(&csp, evse(0)).await;
+    assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
 }

@@ -10,8 +10,9 @@
 //! (REMOTE_START_STOP_CAPABLE, RESERVABLE, UNLOCK_CAPABLE; else NOT_SUPPORTED); `connector_id` comes
 //! with `evse_uid` (CMD-09, 2001) and is given when the EVSE has START_SESSION_CONNECTOR_REQUIRED; the
 //! token belongs to the calling CSP (CMD-04, REJECTED); a STOP names a session of the caller
-//! (UNKNOWN_SESSION / REJECTED, CMD-02). Tokens in START_SESSION and RESERVE_NOW are not
-//! re-authorized (CMD-03).
+//! (UNKNOWN_SESSION / REJECTED, CMD-02); an UNLOCK_CONNECTOR names a connector where the caller's
+//! session is running or was the last one (CMD-08, REJECTED: another CSP's unlock would end its
+//! driver's charge). Tokens in START_SESSION and RESERVE_NOW are not re-authorized (CMD-03).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -617,6 +618,20 @@ impl Commands {
                 Some("this connector cannot be unlocked remotely"),
             ));
         }
+        // CMD-08: for the helpdesk of the driver's CSP. Only the CSP whose session is on the connector
+        // (running, or the last one there: a cable stuck after the charge) may unlock it; any other
+        // CSP could end that driver's charge.
+        let owner = self
+            .sessions
+            .at_evse(&loc.id, &evse.uid)?
+            .filter(|s| s.connector_id == req.connector_id)
+            .map(|s| s.emsp());
+        if !owner.as_ref().is_some_and(|o| Self::owns_token(caller, o)) {
+            return Ok(self.answer(
+                CommandResponseType::Rejected,
+                Some("only the CSP whose session is on this connector may unlock it"),
+            ));
+        }
         let station = StationCommand::UnlockConnector {
             command_id: roaming_peer::headers::new_id(),
             location_id: loc.id.clone(),
@@ -626,7 +641,7 @@ impl Commands {
         let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
         self.dispatch(
             Some(caller),
-            caller.parties.first().cloned(),
+            owner,
             CommandType::UnlockConnector,
             Some(req.response_url.as_str().to_owned()),
             request,

@@ -51,6 +51,9 @@ pub const RUNTIME: Space = Space("cso_session_runtime");
 pub const BY_TRANSACTION: Space = Space("cso_session_txn");
 /// `<location>\0<evse>` → the key of the EVSE's current (not final) session.
 pub const BY_EVSE: Space = Space("cso_session_evse");
+/// `<location>\0<evse>` → the key of the last charging session that started on the EVSE (kept after
+/// it ends: whose driver's cable may still be in the socket, for UNLOCK_CONNECTOR).
+pub const LAST_ON_EVSE: Space = Space("cso_session_evse_last");
 
 /// The operator's partition of every session.
 pub const ALL: &str = "all";
@@ -287,6 +290,17 @@ impl Sessions {
             return Ok(None);
         };
         self.get_tx(tx, &String::from_utf8_lossy(&k))
+    }
+
+    /// The session whose driver may be at the EVSE: its current session, else the last charging
+    /// session that started there (finished, but its cable may still be in the socket).
+    pub fn at_evse(&self, location: &LocationId, evse: &EvseUid) -> Result<Option<Session>, CsoError> {
+        let k = evse_key(location, evse);
+        let store = &self.core.store;
+        let Some(id) = store.get(BY_EVSE, &k)?.or(store.get(LAST_ON_EVSE, &k)?) else {
+            return Ok(None);
+        };
+        self.get(&String::from_utf8_lossy(&id))
     }
 
     /// Sessions that are running at a charger (PENDING or ACTIVE, with a transaction).
@@ -649,6 +663,7 @@ impl Sessions {
             skey(s.id.as_str()),
         );
         tx.put(BY_EVSE, evse_key(location, evse), skey(s.id.as_str()));
+        tx.put(LAST_ON_EVSE, evse_key(location, evse), skey(s.id.as_str()));
         let mut woken = self.save(tx, &s, &rt, change)?;
         woken.extend(
             self.sites
