@@ -5,8 +5,11 @@
 use std::time::Duration;
 
 use http::Method;
+use roaming_e2e::foreign::ForeignPeer;
 use roaming_e2e::{Node, RawOcpi};
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::charging::{
     cso_session, cso_token, csp_session, evse, fast_cso, issue, load_site, pair, present, rfid,
@@ -295,4 +298,200 @@ async fn uc3_1_a_cso_connecting_later_gets_every_token() {
     cso_token(&cso, "G0000001", |t| t["whitelist"] == "ALWAYS").await;
     let all: Vec<Value> = cso.op_get("/api/tokens").await;
     assert_eq!(all.len(), 2, "{all:?}");
+}
+
+// --- Against another implementation's eMSP (issue #12, items 1-3) -------------------------------
+
+/// A foreign eMSP with a real-time authorization endpoint, registered with `cso`.
+async fn foreign_emsp(cso: &Node, party: &str) -> ForeignPeer {
+    ForeignPeer::emsp(party)
+        .module("tokens", "SENDER")
+        .register(cso)
+        .await
+}
+
+/// A token of `peer` as another implementation sends it.
+fn foreign_token(peer: &ForeignPeer, uid: &str, whitelist: &str, valid: bool) -> Value {
+    let (cc, pid) = peer.party.split_once('-').unwrap();
+    json!({
+        "country_code": cc, "party_id": pid, "uid": uid, "type": "RFID",
+        "contract_id": format!("{cc}-{pid}-C{uid}"), "issuer": "Foreign", "valid": valid,
+        "whitelist": whitelist, "last_updated": "2026-01-01T00:00:00Z"
+    })
+}
+
+/// `peer` pushes `token` to the CSO's Tokens Receiver (as its implementation would).
+async fn push_token(cso: &Node, peer: &ForeignPeer, token: &Value) {
+    let (cc, pid) = peer.party.split_once('-').unwrap();
+    let url = format!(
+        "{}/ocpi/2.2.1/tokens/{cc}/{pid}/{}?type=RFID",
+        cso.ocpi_url,
+        token["uid"].as_str().unwrap()
+    );
+    let w = RawOcpi::new(None)
+        .json(Method::PUT, &url, &peer.token_c, token)
+        .await;
+    assert_eq!(w.code(), 1000, "{}", w.body);
+}
+
+/// The foreign eMSP answers `POST {tokens}/{uid}/authorize` with `answer`.
+async fn authorize_answers(peer: &ForeignPeer, uid: &str, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(format!("/ocpi/tokens/{uid}/authorize")))
+        .respond_with(answer)
+        .mount(&peer.server)
+        .await;
+}
+
+async fn authorize_calls(peer: &ForeignPeer, uid: &str) -> usize {
+    let p = format!("POST /ocpi/tokens/{uid}/authorize?type=RFID");
+    peer.requests().await.iter().filter(|r| **r == p).count()
+}
+
+#[tokio::test]
+async fn uc3_1_a_real_time_refusal_never_becomes_a_local_allow() {
+    // TOK-08, TOK-10: the CSP refused NO_CREDIT and sent its token (whitelist ALLOWED, valid).
+    let (cso, _csp) = pair(3).await;
+    let peer = foreign_emsp(&cso, "DE-FOR").await;
+    let refusal = |uid: &str| {
+        peer.answer(json!({ "allowed": "NO_CREDIT", "token": foreign_token(&peer, uid, "ALLOWED", true) }))
+    };
+    // A token the CSO never received: refused in real time, and asked again the next time instead
+    // of being allowed from the token object of the refusal.
+    authorize_answers(&peer, "R0000001", refusal("R0000001")).await;
+    for i in 0..2 {
+        let out = present(&cso, &evse(0), "R0000001").await;
+        assert_eq!(out["outcome"], "refused", "attempt {i}: {out}");
+        assert_eq!(decision(&out)["source"], "REAL_TIME", "attempt {i}: {out}");
+        assert_eq!(decision(&out)["verdict"], "NO_CREDIT", "attempt {i}: {out}");
+    }
+    assert_eq!(authorize_calls(&peer, "R0000001").await, 2);
+    let copies: Vec<Value> = cso.op_get("/api/tokens").await;
+    assert!(
+        copies.iter().all(|t| t["uid"] != "R0000001"),
+        "an answer never creates a copy: {copies:?}"
+    );
+
+    // A pushed ALLOWED_OFFLINE token refused in real time: when the CSP is unreachable next, the
+    // offline fallback must not let it charge while the CSP has not changed the token since.
+    push_token(
+        &cso,
+        &peer,
+        &foreign_token(&peer, "R0000002", "ALLOWED_OFFLINE", true),
+    )
+    .await;
+    authorize_answers(&peer, "R0000002", refusal("R0000002")).await;
+    let out = present(&cso, &evse(2), "R0000002").await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let token_c = peer.token_c.clone();
+    drop(peer);
+    let out = present(&cso, &evse(2), "R0000002").await;
+    assert_eq!(out["outcome"], "refused", "the refusal stands: {out}");
+    assert_eq!(decision(&out)["source"], "OFFLINE_FALLBACK", "{out}");
+    assert!(
+        decision(&out)["reason"].as_str().unwrap().contains("NO_CREDIT"),
+        "{out}"
+    );
+
+    // Once the CSP sends a newer version of the token (credit topped up), the whitelist rule
+    // applies again.
+    let newer = json!({
+        "country_code": "DE", "party_id": "FOR", "uid": "R0000002", "type": "RFID",
+        "contract_id": "DE-FOR-CR0000002", "issuer": "Foreign", "valid": true,
+        "whitelist": "ALLOWED_OFFLINE", "last_updated": "2026-01-02T00:00:00Z"
+    });
+    let url = format!("{}/ocpi/2.2.1/tokens/DE/FOR/R0000002?type=RFID", cso.ocpi_url);
+    let w = RawOcpi::new(None).json(Method::PUT, &url, &token_c, &newer).await;
+    assert_eq!(w.code(), 1000, "{}", w.body);
+    let out = present(&cso, &evse(2), "R0000002").await;
+    assert_eq!(out["outcome"], "starting", "{out}");
+    assert_eq!(decision(&out)["source"], "OFFLINE_FALLBACK", "{out}");
+}
+
+#[tokio::test]
+async fn uc3_1_an_answer_that_does_not_decode_is_a_refusal_not_an_outage() {
+    // A peer that answered is not unreachable: the offline fallback is for transport failures and
+    // timeouts only.
+    let (cso, _csp) = pair(4).await;
+    let peer = foreign_emsp(&cso, "DE-FOR").await;
+    let bad_answers = [
+        (
+            "V0000001",
+            peer.answer(json!({ "allowed": "NO_CREDIT", "token": { "uid": "V0000001" } })),
+        ),
+        (
+            "V0000002",
+            ResponseTemplate::new(200).set_body_string("<html>Service</html>"),
+        ),
+        ("V0000003", peer.answer(json!("ALLOWED"))),
+    ];
+    for (i, (uid, answer)) in bad_answers.into_iter().enumerate() {
+        push_token(&cso, &peer, &foreign_token(&peer, uid, "ALLOWED_OFFLINE", true)).await;
+        authorize_answers(&peer, uid, answer).await;
+        let out = present(&cso, &evse(i), uid).await;
+        assert_eq!(out["outcome"], "refused", "{uid}: {out}");
+        let d = decision(&out);
+        assert_eq!(d["source"], "REAL_TIME", "{uid}: {out}");
+        assert!(
+            d["reason"].as_str().unwrap().contains("answer"),
+            "the reason says the answer was unusable: {out}"
+        );
+    }
+    // Tolerant in: a one-element array holding the AuthorizationInfo is that AuthorizationInfo.
+    let uid = "V0000004";
+    push_token(&cso, &peer, &foreign_token(&peer, uid, "ALLOWED_OFFLINE", true)).await;
+    let info = json!({ "allowed": "ALLOWED", "token": foreign_token(&peer, uid, "ALLOWED_OFFLINE", true),
+                       "authorization_reference": "REF-ARRAY-1" });
+    authorize_answers(&peer, uid, peer.answer(json!([info]))).await;
+    let out = present(&cso, &evse(3), uid).await;
+    assert_eq!(out["outcome"], "starting", "{out}");
+    assert_eq!(decision(&out)["authorization_reference"], "REF-ARRAY-1", "{out}");
+}
+
+#[tokio::test]
+async fn uc3_1_a_uid_held_by_two_csps_is_never_decided_by_one_of_them_alone() {
+    // DE-AAA sorts before DE-CSP: before the fix its copy alone decided.
+    let (cso, csp) = pair(3).await;
+    let peer = foreign_emsp(&cso, "DE-AAA").await;
+    let allowed = |uid: &str| {
+        peer.answer(
+            json!({ "allowed": "ALLOWED", "token": foreign_token(&peer, uid, "ALLOWED", true),
+                            "authorization_reference": format!("AAA-{uid}") }),
+        )
+    };
+    // Both CSPs hold Z0000001 and both allow it: nobody can tell whose driver this is.
+    rfid(&csp, &cso, "Z0000001", "ALLOWED").await;
+    push_token(&cso, &peer, &foreign_token(&peer, "Z0000001", "ALLOWED", true)).await;
+    authorize_answers(&peer, "Z0000001", allowed("Z0000001")).await;
+    let out = present(&cso, &evse(0), "Z0000001").await;
+    assert_eq!(out["outcome"], "refused", "{out}");
+    let reason = decision(&out)["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("DE-AAA") && reason.contains("DE-CSP"), "{reason}");
+    assert_eq!(authorize_calls(&peer, "Z0000001").await, 1, "each owner is asked");
+
+    // DE-AAA blocked its copy of Z0000002; DE-CSP's driver may still charge, billed to DE-CSP.
+    rfid(&csp, &cso, "Z0000002", "ALLOWED").await;
+    push_token(&cso, &peer, &foreign_token(&peer, "Z0000002", "ALLOWED", false)).await;
+    authorize_answers(
+        &peer,
+        "Z0000002",
+        peer.answer(
+            json!({ "allowed": "BLOCKED", "token": foreign_token(&peer, "Z0000002", "ALLOWED", false) }),
+        ),
+    )
+    .await;
+    let out = present(&cso, &evse(2), "Z0000002").await;
+    assert_eq!(out["outcome"], "starting", "{out}");
+    let s = cso_session(&cso, SECS10, |s| s["cdr_token"]["uid"] == "Z0000002").await;
+    assert_eq!(
+        s["cdr_token"]["party_id"], "CSP",
+        "billed to the CSP that allowed it: {s}"
+    );
+    csp_session(&csp, SECS10, |x| x["id"] == s["id"]).await;
+
+    // The operator sees both collisions.
+    let collisions: Vec<Value> = cso.op_get("/api/tokens/collisions").await;
+    assert_eq!(collisions.len(), 2, "{collisions:?}");
+    assert_eq!(collisions[0]["uid"], "Z0000001");
+    assert_eq!(collisions[0]["parties"], json!(["DE-AAA", "DE-CSP"]));
 }

@@ -42,7 +42,8 @@ impl ForeignPeerBuilder {
 
     /// Starts the mock and registers it with `node` (token A from `node`'s invitation).
     pub async fn register(self, node: &Node) -> ForeignPeer {
-        let server = MockServer::start().await;
+        // Not from wiremock's pool: dropping the peer really closes its port (an unreachable CSP).
+        let server = MockServer::builder().start().await;
         let base = server.uri();
         let slash = if self.trailing_slash { "/" } else { "" };
         let mut endpoints = vec![json!({

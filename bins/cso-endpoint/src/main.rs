@@ -67,13 +67,16 @@ enum Command {
         #[arg(long)]
         status: Option<String>,
     },
-    /// Lists the tokens the CSPs pushed (all, or of one CSP party).
+    /// Lists the tokens the CSPs pushed (all, or of one CSP party), or the uids several CSPs hold.
     Tokens {
         #[command(flatten)]
         operator: OperatorArgs,
         /// Only this CSP party (`CC-PID`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "collisions")]
         party: Option<String>,
+        /// The token uids that several CSPs hold (authorized only in real time by all of them).
+        #[arg(long)]
+        collisions: bool,
     },
     /// Lists the commands received, or shows one.
     Commands {
@@ -369,11 +372,19 @@ async fn run(command: Command) -> Result<(), CliError> {
             };
             print_json(&answer)
         }
-        Command::Tokens { operator, party } => {
+        Command::Tokens {
+            operator,
+            party,
+            collisions,
+        } => {
             let client = operator.client(&defaults, process_env())?;
-            let answer: Value = client
-                .get(&with_query("/api/tokens", &[("party", &party)]))
-                .await?;
+            let answer: Value = if collisions {
+                client.get("/api/tokens/collisions").await?
+            } else {
+                client
+                    .get(&with_query("/api/tokens", &[("party", &party)]))
+                    .await?
+            };
             print_json(&answer)
         }
         Command::Commands { operator, id } => {

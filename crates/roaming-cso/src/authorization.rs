@@ -9,11 +9,28 @@
 //! | ALLOWED_OFFLINE | asked | allowed when `valid` (the offline fallback) |
 //! | NEVER | asked | refused |
 //!
+//! Three rules keep money and trust where they belong (issue #12):
+//!
+//! - **A refusal never turns into a local allow.** When the CSP refuses a token in real time (BLOCKED,
+//!   EXPIRED, NO_CREDIT, NOT_ALLOWED, or "unknown" for a token it once pushed), the refusal is kept
+//!   until the CSP pushes a newer version of that token or allows it in real time. Meanwhile the
+//!   token is never allowed from the CSO's copy: an ALLOWED token is asked in real time instead, and
+//!   neither the offline fallback nor ALWAYS lets it charge. An answer only refreshes a copy the CSP
+//!   pushed; it never creates one (a CSP that does not push its tokens would never update it).
+//! - **A peer that answered is not unreachable.** The offline fallback is for transport failures,
+//!   timeouts and HTTP 502/503/504 (the CSP says it cannot serve now). An answer that does not decode,
+//!   that is about another token, or an OCPI error is a refusal with the reason in the decision.
+//! - **A uid that several CSPs hold is ambiguous.** It is never decided from one copy: every owner is
+//!   asked in real time (whatever the whitelist says), and the token may charge only when exactly one
+//!   of them answers ALLOWED — billed to that one; otherwise it is refused with the owners in the
+//!   reason. The collision is logged and listed for the operator (`GET /api/tokens/collisions`).
+//!
 //! A token the CSO has never received is asked of every CSP that offers real-time authorization
-//! (`POST {tokens}/{uid}/authorize`); the first that knows it answers, and 404/2004 from all of them
-//! means unknown. The real-time call carries LocationReferences for the EVSE (TOK-04) and has a short
-//! timeout (TOK-07); the answer's `authorization_reference` is kept for the session (TOK-09). An answer
-//! that is not ALLOWED, or that leaves our EVSE out of `location.evse_uids`, refuses.
+//! (`POST {tokens}/{uid}/authorize`); 404/2004 from all of them means unknown, and the same "exactly
+//! one ALLOWED" rule applies to their answers. The real-time call carries LocationReferences for the
+//! EVSE (TOK-04) and has a short timeout (TOK-07); the answer's `authorization_reference` is kept for
+//! the session (TOK-09). An answer that is not ALLOWED, or that leaves our EVSE out of
+//! `location.evse_uids`, refuses.
 //!
 //! Every decision taken for a charger is remembered for 15 minutes (CMD-03), so that the session the
 //! charger then starts gets the right `auth_method` and `authorization_reference` (SES-04, SES-05).
@@ -113,11 +130,48 @@ fn decision_key(location: &LocationId, evse: &EvseUid, token_type: &TokenType, u
     ])
 }
 
+/// Real-time refusals that stand: `<type>\0<uid>\0<cc>\0<pid>` (the token's key) → [`Refusal`].
+pub const REFUSALS: Space = Space("cso_auth_refusals");
+
+/// A real-time refusal of a token by its CSP, kept until the CSP changes the token or allows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The CSP's verdict; `None` when it said it does not know the token (404/2004).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<AllowedType>,
+    /// When.
+    pub at: DateTime,
+    /// `last_updated` of the newest version of the token the CSO knew then; a version the CSP sends
+    /// later (newer) lifts the refusal.
+    pub token_last_updated: DateTime,
+}
+
+impl Refusal {
+    fn what(&self) -> String {
+        match &self.verdict {
+            Some(v) => v.to_string(),
+            None => "unknown token".to_owned(),
+        }
+    }
+}
+
 /// The real-time outcome of asking a CSP.
 enum Asked {
+    /// An AuthorizationInfo about the token asked for.
     Answer(Box<AuthorizationInfo>),
+    /// 404 and/or 2004: the CSP does not know the token.
     Unknown,
+    /// The CSP answered, but not with anything usable (does not decode, another token, an OCPI or
+    /// HTTP error): a refusal.
+    Unusable(String),
+    /// No answer: transport failure, timeout, or HTTP 502/503/504.
     Unreachable(String),
+}
+
+/// What asking one owner of a token gave.
+struct OwnerAnswer {
+    party: roaming_types::ids::PartyRef,
+    asked: Asked,
 }
 
 /// Takes authorization decisions.
@@ -127,6 +181,19 @@ pub struct Authorizer {
     tokens: Tokens,
     timeout: Duration,
     policy: AllowedPolicy,
+}
+
+fn real_time(allowed: bool, verdict: Option<AllowedType>, token: Option<Token>, reason: String) -> Decision {
+    Decision {
+        allowed,
+        verdict,
+        source: DecisionSource::RealTime,
+        auth_method: AuthMethod::AuthRequest,
+        authorization_reference: None,
+        token,
+        reason,
+        at: DateTime::now(),
+    }
 }
 
 impl Authorizer {
@@ -153,10 +220,14 @@ impl Authorizer {
         location: &LocationId,
         evse: &EvseUid,
     ) -> Result<Decision, CsoError> {
-        let known = self.tokens.find(uid, token_type)?;
-        let decision = match known.into_iter().next() {
-            None => self.ask_everyone(uid, token_type, location, evse).await?,
-            Some(t) => self.decide(t, location, evse).await?,
+        let mut copies = self.tokens.find(uid, token_type)?;
+        let decision = match copies.len() {
+            0 => self.ask_everyone(uid, token_type, location, evse).await?,
+            1 => {
+                let t = copies.remove(0);
+                self.decide(t, location, evse).await?
+            }
+            _ => self.decide_ambiguous(copies, location, evse).await?,
         };
         tracing::info!(
             token.type = %token_type,
@@ -194,6 +265,59 @@ impl Authorizer {
         Ok(d.filter(|d| d.at >= horizon))
     }
 
+    /// The refusal of `t` that still stands: recorded, and the CSP sent no newer version since.
+    pub fn standing_refusal(&self, t: &Token) -> Result<Option<Refusal>, StoreError> {
+        let r: Option<Refusal> = self.core.store.get_json(
+            REFUSALS,
+            &crate::tokens::token_key(&t.token_type, t.uid.as_str(), &t.party()),
+        )?;
+        Ok(r.filter(|r| t.last_updated <= r.token_last_updated))
+    }
+
+    /// Keeps (or lifts, on ALLOWED) the real-time verdict of `owner` on a token, and refreshes the
+    /// CSO's copy from the token the answer carried — never creating one.
+    fn remember(
+        &self,
+        owner: &roaming_types::ids::PartyRef,
+        uid: &str,
+        token_type: &TokenType,
+        verdict: Option<&AllowedType>,
+        answered: Option<&Token>,
+    ) -> Result<(), StoreError> {
+        let k = crate::tokens::token_key(token_type, uid, owner);
+        self.core.store.transact(|tx| {
+            let mut copy: Option<Token> = tx.get_json(crate::tokens::TOKENS, &k)?;
+            // Only a strictly newer version replaces the copy the CSP pushed.
+            if let (Some(c), Some(a)) = (copy.as_ref(), answered) {
+                if a.last_updated > c.last_updated && Tokens::put_tx(tx, a)?.changed() {
+                    tracing::debug!(token.type = %token_type, "token copy refreshed from an authorization answer");
+                    copy = Some(a.clone());
+                }
+            }
+            match verdict {
+                Some(AllowedType::Allowed) => {
+                    tx.delete(REFUSALS, k.clone());
+                }
+                _ => {
+                    let token_last_updated = copy
+                        .as_ref()
+                        .map(|c| c.last_updated)
+                        .into_iter()
+                        .chain(answered.map(|a| a.last_updated))
+                        .max()
+                        .unwrap_or_else(DateTime::now);
+                    let r = Refusal {
+                        verdict: verdict.cloned(),
+                        at: DateTime::now(),
+                        token_last_updated,
+                    };
+                    tx.put_json(REFUSALS, k.clone(), &r)?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
     async fn decide(&self, t: Token, location: &LocationId, evse: &EvseUid) -> Result<Decision, CsoError> {
         let local = |allowed: bool, source: DecisionSource, reason: &str, token: Token| Decision {
             allowed,
@@ -205,8 +329,19 @@ impl Authorizer {
             reason: reason.to_owned(),
             at: DateTime::now(),
         };
-        let ask = match t.whitelist {
-            WhitelistType::Always => {
+        let refusal = self.standing_refusal(&t)?;
+        let refused_since = |r: &Refusal| {
+            format!(
+                "the CSP refused this token in real time ({}) at {} and has not changed it since",
+                r.what(),
+                r.at
+            )
+        };
+        let ask = match (&t.whitelist, &refusal) {
+            (WhitelistType::Always, Some(r)) => {
+                return Ok(local(false, DecisionSource::Local, &refused_since(r), t));
+            }
+            (WhitelistType::Always, None) => {
                 // TOK-10: no real-time call for ALWAYS.
                 return Ok(if t.valid {
                     local(true, DecisionSource::Local, "whitelist ALWAYS", t)
@@ -219,7 +354,7 @@ impl Authorizer {
                     )
                 });
             }
-            WhitelistType::Allowed if t.valid && self.policy == AllowedPolicy::Local => {
+            (WhitelistType::Allowed, None) if t.valid && self.policy == AllowedPolicy::Local => {
                 return Ok(local(
                     true,
                     DecisionSource::Local,
@@ -229,31 +364,135 @@ impl Authorizer {
             }
             _ => self.ask_owner(&t, location, evse).await?,
         };
+        let party = t.party();
         Ok(match ask {
-            Asked::Answer(info) => self.decision_of(*info, evse),
-            Asked::Unknown => Decision {
-                allowed: false,
-                verdict: None,
-                source: DecisionSource::RealTime,
-                auth_method: AuthMethod::AuthRequest,
-                authorization_reference: None,
-                token: Some(t),
-                reason: "the CSP does not know this token".to_owned(),
-                at: DateTime::now(),
-            },
+            Asked::Answer(info) => {
+                self.remember(
+                    &party,
+                    t.uid.as_str(),
+                    &t.token_type,
+                    Some(&info.allowed),
+                    Some(&info.token),
+                )?;
+                self.decision_of(*info, evse)
+            }
+            Asked::Unknown => {
+                self.remember(&party, t.uid.as_str(), &t.token_type, None, None)?;
+                real_time(
+                    false,
+                    None,
+                    Some(t),
+                    "the CSP does not know this token".to_owned(),
+                )
+            }
+            Asked::Unusable(why) => real_time(
+                false,
+                None,
+                Some(t),
+                format!("the CSP's answer could not be used: {why}"),
+            ),
             Asked::Unreachable(why) => {
-                let offline_ok = matches!(
-                    t.whitelist,
-                    WhitelistType::Allowed | WhitelistType::AllowedOffline
-                ) && t.valid;
-                let reason = format!(
-                    "CSP unreachable ({why}); whitelist {} and token {}",
-                    t.whitelist,
-                    if t.valid { "valid" } else { "not valid" }
-                );
+                let reason = match &refusal {
+                    Some(r) => format!("CSP unreachable ({why}); {}", refused_since(r)),
+                    None => format!(
+                        "CSP unreachable ({why}); whitelist {} and token {}",
+                        t.whitelist,
+                        if t.valid { "valid" } else { "not valid" }
+                    ),
+                };
+                let offline_ok = refusal.is_none()
+                    && matches!(
+                        t.whitelist,
+                        WhitelistType::Allowed | WhitelistType::AllowedOffline
+                    )
+                    && t.valid;
                 local(offline_ok, DecisionSource::OfflineFallback, &reason, t)
             }
         })
+    }
+
+    /// A uid several CSPs hold: every owner is asked; exactly one ALLOWED answer decides.
+    async fn decide_ambiguous(
+        &self,
+        copies: Vec<Token>,
+        location: &LocationId,
+        evse: &EvseUid,
+    ) -> Result<Decision, CsoError> {
+        let owners: Vec<String> = copies.iter().map(|t| t.party().to_string()).collect();
+        tracing::warn!(
+            owners = %owners.join(", "),
+            "a token uid held by several CSPs was presented: every owner is asked"
+        );
+        let asks = copies.iter().map(|t| async {
+            Ok::<_, CsoError>(OwnerAnswer {
+                party: t.party(),
+                asked: self.ask_owner(t, location, evse).await?,
+            })
+        });
+        let answers = futures::future::try_join_all(asks).await?;
+        for (t, a) in copies.iter().zip(&answers) {
+            match &a.asked {
+                Asked::Answer(info) => self.remember(
+                    &a.party,
+                    t.uid.as_str(),
+                    &t.token_type,
+                    Some(&info.allowed),
+                    Some(&info.token),
+                )?,
+                Asked::Unknown => self.remember(&a.party, t.uid.as_str(), &t.token_type, None, None)?,
+                Asked::Unusable(_) | Asked::Unreachable(_) => {}
+            }
+        }
+        Ok(self.one_allowed(answers, evse, &format!("held by {}", owners.join(" and "))))
+    }
+
+    /// The rule for several answers about one uid: allowed only when exactly one CSP answered
+    /// ALLOWED (for our EVSE); refused otherwise, with every answer in the reason.
+    fn one_allowed(&self, answers: Vec<OwnerAnswer>, evse: &EvseUid, what: &str) -> Decision {
+        let mut summary = Vec::new();
+        let mut allowed = Vec::new();
+        let mut last_verdict = None;
+        let mut last_token = None;
+        for a in answers {
+            match a.asked {
+                Asked::Answer(info) => {
+                    let d = self.decision_of(*info, evse);
+                    summary.push(format!("{}: {}", a.party, d.reason));
+                    if d.allowed {
+                        allowed.push(d);
+                    } else {
+                        last_verdict = d.verdict;
+                        last_token = d.token;
+                    }
+                }
+                Asked::Unknown => summary.push(format!("{}: does not know it", a.party)),
+                Asked::Unusable(why) => summary.push(format!("{}: unusable answer ({why})", a.party)),
+                Asked::Unreachable(why) => summary.push(format!("{}: unreachable ({why})", a.party)),
+            }
+        }
+        let summary = summary.join("; ");
+        if allowed.len() == 1 {
+            let mut d = allowed.remove(0);
+            d.reason = format!("token uid {what}; only one CSP allowed it ({summary})");
+            return d;
+        }
+        let reason = if allowed.is_empty() {
+            if summary.is_empty() {
+                "unknown token".to_owned()
+            } else {
+                format!("token uid {what}; no CSP allowed it ({summary})")
+            }
+        } else {
+            tracing::warn!(
+                what,
+                "a token uid allowed by several CSPs was refused: nobody can tell whose driver it is"
+            );
+            format!(
+                "token uid {what}; {} CSPs allowed it, so it cannot be told whose driver this is ({summary})",
+                allowed.len()
+            )
+        };
+        real_time(false, last_verdict, last_token, reason)
     }
 
     fn decision_of(&self, info: AuthorizationInfo, evse: &EvseUid) -> Decision {
@@ -268,10 +507,6 @@ impl Authorizer {
             (AllowedType::Allowed, false) => format!("the CSP allowed it, but not at EVSE {evse}"),
             (other, _) => format!("the CSP answered {other}"),
         };
-        // Keep the CSP's newest version of the token.
-        if let Err(e) = self.tokens.put(&info.token) {
-            tracing::warn!(error = %e, "could not store the token from an authorization answer");
-        }
         Decision {
             allowed,
             verdict: Some(info.allowed),
@@ -300,41 +535,66 @@ impl Authorizer {
             .filter(|p| p.endpoint(&ModuleId::Tokens, &InterfaceRole::Sender).is_some())
             .cloned()
             .collect();
-        let asks = peers
-            .iter()
-            .map(|p| self.ask(p, uid, token_type, location, evse, None));
+        let asks = peers.iter().map(|p| async {
+            let parties = p.parties(&Role::Emsp);
+            let asked = self.ask(p, uid, token_type, location, evse, None, &parties).await;
+            let party = match &asked {
+                Asked::Answer(info) => info.token.party(),
+                _ => parties
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.core.config.party.clone()),
+            };
+            OwnerAnswer { party, asked }
+        });
         let answers = futures::future::join_all(asks).await;
-        let mut unreachable = Vec::new();
-        for a in answers {
-            match a {
-                Asked::Answer(info) => return Ok(self.decision_of(*info, evse)),
-                Asked::Unknown => {}
-                Asked::Unreachable(why) => unreachable.push(why),
-            }
-        }
-        let reason = if unreachable.is_empty() {
-            "unknown token".to_owned()
-        } else {
-            format!(
-                "unknown token; {} CSP(s) unreachable: {}",
-                unreachable.len(),
-                unreachable.join("; ")
-            )
-        };
-        Ok(Decision {
-            allowed: false,
-            verdict: None,
-            source: if unreachable.is_empty() {
-                DecisionSource::RealTime
+        let unreachable: Vec<String> = answers
+            .iter()
+            .filter_map(|a| match &a.asked {
+                Asked::Unreachable(why) => Some(why.clone()),
+                _ => None,
+            })
+            .collect();
+        let knows = answers
+            .iter()
+            .filter(|a| matches!(a.asked, Asked::Answer(_) | Asked::Unusable(_)))
+            .count();
+        if knows == 0 {
+            let reason = if unreachable.is_empty() {
+                "unknown token".to_owned()
             } else {
-                DecisionSource::OfflineFallback
-            },
-            auth_method: AuthMethod::AuthRequest,
-            authorization_reference: None,
-            token: None,
-            reason,
-            at: DateTime::now(),
-        })
+                format!(
+                    "unknown token; {} CSP(s) unreachable: {}",
+                    unreachable.len(),
+                    unreachable.join("; ")
+                )
+            };
+            let mut d = real_time(false, None, None, reason);
+            if !unreachable.is_empty() {
+                d.source = DecisionSource::OfflineFallback;
+            }
+            return Ok(d);
+        }
+        let mut answered: Vec<OwnerAnswer> = answers
+            .into_iter()
+            .filter(|a| matches!(a.asked, Asked::Answer(_) | Asked::Unusable(_)))
+            .collect();
+        if answered.len() == 1 {
+            // One CSP knows the token: its answer decides.
+            return Ok(match answered.remove(0).asked {
+                Asked::Answer(info) => self.decision_of(*info, evse),
+                Asked::Unusable(why) => real_time(
+                    false,
+                    None,
+                    None,
+                    format!("the CSP's answer could not be used: {why}"),
+                ),
+                Asked::Unknown | Asked::Unreachable(_) => {
+                    real_time(false, None, None, "unknown token".to_owned())
+                }
+            });
+        }
+        Ok(self.one_allowed(answered, evse, "known to several CSPs"))
     }
 
     async fn ask_owner(&self, t: &Token, location: &LocationId, evse: &EvseUid) -> Result<Asked, CsoError> {
@@ -352,10 +612,13 @@ impl Authorizer {
                 location,
                 evse,
                 Some(t.party()),
+                &[t.party()],
             )
             .await)
     }
 
+    /// Asks `peer` about a token; `owners` are the parties whose answer about it counts.
+    #[expect(clippy::too_many_arguments, reason = "each is one attribute of the question")]
     async fn ask(
         &self,
         peer: &PeerRecord,
@@ -364,6 +627,7 @@ impl Authorizer {
         location: &LocationId,
         evse: &EvseUid,
         to: Option<roaming_types::ids::PartyRef>,
+        owners: &[roaming_types::ids::PartyRef],
     ) -> Asked {
         let Some(base) = peer.endpoint(&ModuleId::Tokens, &InterfaceRole::Sender) else {
             return Asked::Unreachable(format!("{} offers no real-time authorization", peer.id));
@@ -392,8 +656,25 @@ impl Authorizer {
             .await;
         match answer {
             Ok(a) => match a.data::<AuthorizationInfo>(&url) {
-                Ok(info) => Asked::Answer(Box::new(info)),
-                Err(e) => Asked::Unreachable(e.to_string()),
+                Ok(info) => {
+                    let same_token = info.token.uid.as_str().eq_ignore_ascii_case(uid)
+                        && &info.token.token_type == token_type;
+                    if !same_token {
+                        Asked::Unusable(format!(
+                            "the answer is about token {} of type {}",
+                            info.token.uid, info.token.token_type
+                        ))
+                    } else if !owners.contains(&info.token.party()) {
+                        Asked::Unusable(format!(
+                            "the answer is about a token of {}, not of {}",
+                            info.token.party(),
+                            peer.id
+                        ))
+                    } else {
+                        Asked::Answer(Box::new(info))
+                    }
+                }
+                Err(e) => Asked::Unusable(e.to_string()),
             },
             // TOK-02 / E-03: 404 and/or 2004 = the CSP does not know the token.
             Err(ClientError::Status { status, http, .. })
@@ -402,7 +683,9 @@ impl Authorizer {
                 Asked::Unknown
             }
             Err(ClientError::NotOcpi { http: 404, .. }) => Asked::Unknown,
-            Err(e) => Asked::Unreachable(e.to_string()),
+            Err(e @ ClientError::Transport { .. }) => Asked::Unreachable(e.to_string()),
+            Err(e) if matches!(e.http_status(), Some(502..=504)) => Asked::Unreachable(e.to_string()),
+            Err(e) => Asked::Unusable(e.to_string()),
         }
     }
 }

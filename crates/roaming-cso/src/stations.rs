@@ -287,7 +287,9 @@ impl Stations {
                 reservation,
             ));
         }
-        if let Some(t) = self.tokens.find(uid, token_type)?.into_iter().next() {
+        let mut copies = self.tokens.find(uid, token_type)?;
+        if copies.len() == 1 {
+            let t = copies.remove(0);
             return Ok((
                 StartAuth {
                     token: t.cdr_token(),
@@ -298,8 +300,14 @@ impl Stations {
                 None,
             ));
         }
-        // A token no CSP issued (the charger let it charge on its own): recorded, never pushed.
-        tracing::warn!(location = %location, evse = %evse, "a session started with a token no connected CSP issued");
+        if copies.is_empty() {
+            // A token no CSP issued (the charger let it charge on its own): recorded, never pushed.
+            tracing::warn!(location = %location, evse = %evse, "a session started with a token no connected CSP issued");
+        } else {
+            // Several CSPs hold this uid and none allowed this start: nobody can tell whose driver it
+            // is, so it is billed to none of them (the operator sees a session without a CSP).
+            tracing::warn!(location = %location, evse = %evse, holders = copies.len(), "a session started with a token uid several CSPs hold, without an authorization: not attributed to any CSP");
+        }
         let party = &self.core.config.party;
         Ok((
             StartAuth {

@@ -5,15 +5,42 @@
 //! `<type>\0<uid>\0<cc>\0<pid>` (lower case): a lookup by what a charger reads (uid and type) is one
 //! prefix scan, and two CSPs that happen to issue the same uid stay apart. Tokens are never deleted:
 //! a CSP invalidates them (`valid = false`). Updates older than the stored token are ignored (T-80).
+//!
+//! A uid (of one type) that several CSPs hold is a *collision*: the authorization never decides it
+//! from one copy (`authorization.rs`). Each collision is recorded when the second copy arrives
+//! (`cso_token_collisions`, `GET /api/tokens/collisions`) and logged.
 
 use roaming_peer::store::{Space, StoreError, StoreHandle, Tx, Write, key, prefix};
+use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
+use serde::{Deserialize, Serialize};
 
 use crate::error::CsoError;
 
 /// Tokens by `<type>\0<uid>\0<cc>\0<pid>`.
 pub const TOKENS: Space = Space("cso_tokens");
+
+/// Uids held by several CSPs: `<type>\0<uid>` → [`Collision`].
+pub const COLLISIONS: Space = Space("cso_token_collisions");
+
+/// A token uid (of one type) that several CSPs hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collision {
+    /// The token type.
+    #[serde(rename = "type")]
+    pub token_type: TokenType,
+    /// The uid.
+    pub uid: String,
+    /// The CSPs holding it (`CC-PID`), sorted.
+    pub parties: Vec<String>,
+    /// When the second copy arrived.
+    pub first_seen: DateTime,
+}
+
+fn uid_prefix(token_type: &TokenType, uid: &str) -> Vec<u8> {
+    prefix([token_type.as_str().to_ascii_lowercase(), uid.to_ascii_lowercase()])
+}
 
 /// The store key of a token.
 pub fn token_key(token_type: &TokenType, uid: &str, owner: &PartyRef) -> Vec<u8> {
@@ -49,10 +76,12 @@ impl Tokens {
 
     /// Every stored token with this uid and type, whatever CSP issued it.
     pub fn find(&self, uid: &str, token_type: &TokenType) -> Result<Vec<Token>, StoreError> {
-        self.store.list_json(
-            TOKENS,
-            &prefix([token_type.as_str().to_ascii_lowercase(), uid.to_ascii_lowercase()]),
-        )
+        self.store.list_json(TOKENS, &uid_prefix(token_type, uid))
+    }
+
+    /// Every uid that several CSPs hold, by type and uid.
+    pub fn collisions(&self) -> Result<Vec<Collision>, StoreError> {
+        self.store.list_json(COLLISIONS, &[])
     }
 
     /// Every token, optionally of one owner (operator view).
@@ -82,7 +111,52 @@ impl Tokens {
         if w.changed() {
             tx.put_json(TOKENS, k, token)?;
         }
+        if w == Write::Created {
+            Self::note_collision(tx, token)?;
+        }
         Ok(w)
+    }
+
+    /// Records (and logs) a collision when another CSP already holds the new token's uid.
+    fn note_collision(tx: &mut Tx<'_>, token: &Token) -> Result<(), StoreError> {
+        let p = uid_prefix(&token.token_type, token.uid.as_str());
+        let mut parties: Vec<String> = tx
+            .scan(TOKENS, &p, None, 1000)?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice::<Token>(&v).ok())
+            .map(|t| t.party().to_string())
+            .collect();
+        let mine = token.party().to_string();
+        if !parties.contains(&mine) {
+            parties.push(mine);
+        }
+        if parties.len() < 2 {
+            return Ok(());
+        }
+        parties.sort();
+        let ck = key([
+            token.token_type.as_str().to_ascii_lowercase(),
+            token.uid.as_str().to_ascii_lowercase(),
+        ]);
+        let first_seen = tx
+            .get_json::<Collision>(COLLISIONS, &ck)?
+            .map_or_else(DateTime::now, |c| c.first_seen);
+        tracing::warn!(
+            token.type = %token.token_type,
+            parties = %parties.join(", "),
+            "a token uid is held by several CSPs: it is authorized only in real time by all of them"
+        );
+        tx.put_json(
+            COLLISIONS,
+            ck,
+            &Collision {
+                token_type: token.token_type.clone(),
+                uid: token.uid.as_str().to_owned(),
+                parties,
+                first_seen,
+            },
+        )?;
+        Ok(())
     }
 
     /// Applies a PATCH (T-92) to a stored token; unknown → `NotFound` (T-94).

@@ -33,6 +33,7 @@ type Answer<T> = Result<Json<T>, OperatorError>;
 pub fn router(state: CsoState) -> Router {
     Router::new()
         .route("/api/tokens", get(list_tokens))
+        .route("/api/tokens/collisions", get(list_token_collisions))
         .route("/api/sessions", get(list_sessions))
         .route("/api/sessions/{id}", get(get_session))
         .route("/api/sessions/{id}/invalidate", post(invalidate_session))
@@ -99,6 +100,10 @@ async fn list_tokens(
     Ok(Json(
         s.tokens.list(party.as_ref()).map_err(OperatorError::internal)?,
     ))
+}
+
+async fn list_token_collisions(State(s): State<CsoState>) -> Answer<Vec<crate::tokens::Collision>> {
+    Ok(Json(s.tokens.collisions()?))
 }
 
 async fn list_sessions(
