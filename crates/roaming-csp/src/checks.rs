@@ -11,12 +11,12 @@ use roaming_peer::outbox::{Outbox, Push, PushOp};
 use roaming_peer::store::{Space, key};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
-use roaming_types::modules::cdrs::{Cdr, CdrDimensionType};
+use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::Session;
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use roaming_types::money::{Number, Price};
-use roaming_types::pricing::{MeterSample, SessionUsage, parse_time_zone, price_session};
+use roaming_types::pricing::{parse_time_zone, price_session, usage_of_periods};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,9 @@ fn check_key(owner: &PartyRef, id: &str) -> Vec<u8> {
     ])
 }
 
-/// Re-prices a CDR from its tariff and its charging periods, in `tz` (None when it cannot).
+/// Re-prices a CDR from its tariff and its charging periods, in `tz` (None when it cannot): the
+/// periods carry the power and current the tariff's restrictions read (mod_cdrs), and the engine's
+/// `usage_of_periods` turns them back into readings.
 fn reprice(cdr: &Cdr, tz: chrono_tz::Tz) -> Result<Option<Price>, String> {
     let tariff_id = cdr.charging_periods.iter().find_map(|p| p.tariff_id.clone());
     let Some(tariff) = cdr
@@ -92,46 +94,7 @@ fn reprice(cdr: &Cdr, tz: chrono_tz::Tz) -> Result<Option<Price>, String> {
     else {
         return Ok(None);
     };
-    let mut samples = Vec::with_capacity(cdr.charging_periods.len());
-    let mut energy = Decimal::ZERO;
-    for p in &cdr.charging_periods {
-        let dim = |t: &CdrDimensionType| {
-            p.dimensions
-                .iter()
-                .find(|d| &d.dimension_type == t)
-                .map(|d| d.volume.value())
-        };
-        let delivered = dim(&CdrDimensionType::Energy).unwrap_or(Decimal::ZERO);
-        let charging =
-            dim(&CdrDimensionType::Time).is_some() || dim(&CdrDimensionType::ParkingTime).is_none();
-        samples.push(MeterSample {
-            at: p.start_date_time,
-            energy_kwh: energy,
-            power_kw: dim(&CdrDimensionType::MaxPower).unwrap_or(Decimal::ZERO),
-            current_a: dim(&CdrDimensionType::MaxCurrent).unwrap_or(Decimal::ZERO),
-            charging,
-        });
-        energy += delivered;
-    }
-    // The last period ends at the CDR's end with all its energy delivered.
-    if let Some(last) = samples.last() {
-        let end_state = MeterSample {
-            at: cdr.end_date_time,
-            energy_kwh: energy,
-            power_kw: Decimal::ZERO,
-            current_a: Decimal::ZERO,
-            charging: last.charging,
-        };
-        if cdr.end_date_time > last.at {
-            samples.push(end_state);
-        }
-    }
-    let usage = SessionUsage {
-        start: cdr.start_date_time,
-        end: cdr.end_date_time,
-        samples,
-        reservation: None,
-    };
+    let usage = usage_of_periods(&cdr.charging_periods, cdr.start_date_time, cdr.end_date_time);
     price_session(tariff, &usage, tz)
         .map(|p| Some(p.total_cost))
         .map_err(|e| e.to_string())

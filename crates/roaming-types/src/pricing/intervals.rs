@@ -54,6 +54,10 @@ fn ms_add(a: i64, b: i64) -> Result<i64, PricingError> {
     a.checked_add(b).ok_or(PricingError::Overflow)
 }
 
+pub(super) fn sub_ms(a: i64, b: i64) -> Result<i64, PricingError> {
+    ms_sub(a, b)
+}
+
 fn ms_sub(a: i64, b: i64) -> Result<i64, PricingError> {
     a.checked_sub(b).ok_or(PricingError::Overflow)
 }
@@ -106,13 +110,11 @@ pub(super) struct Interval {
     pub(super) charging: bool,
     /// For each element given to [`Timeline::split`], whether its restrictions hold.
     pub(super) holds: Vec<bool>,
-}
-
-impl Interval {
-    /// Length in seconds.
-    pub(super) fn seconds(&self) -> Result<Decimal, PricingError> {
-        Ok(Decimal::new(ms_sub(self.to_ms, self.from_ms)?, 3))
-    }
+    /// Where energy, power and current lie among the restrictions' kWh, power and current limits
+    /// (how many limits they reach): constant within an interval, so that *each* of those conditions
+    /// gives one result in it, not only each element — and any power or current of the interval
+    /// stands for all of it, and its energy can be read as linear between its ends.
+    pub(super) bands: (usize, usize, usize),
 }
 
 /// A priced stretch of time (see the module documentation).
@@ -198,13 +200,36 @@ impl Timeline {
             .ok_or(PricingError::Overflow)
     }
 
-    /// kWh from `a_ms` to `b_ms` (both cuts or ends of the timeline).
-    pub(super) fn energy_between(&self, a_ms: i64, b_ms: i64) -> Result<Decimal, PricingError> {
-        let at = |ms: i64| match self.pinned.get(&ms) {
+    /// The cumulative kWh at `ms` (a cut or an end of the timeline), exact.
+    fn energy_at(&self, ms: i64) -> Result<Decimal, PricingError> {
+        match self.pinned.get(&ms) {
             Some(k) => Ok(*k),
             None => energy_on(&self.curve, twice(ms)?),
-        };
-        sub(at(b_ms)?, at(a_ms)?)
+        }
+    }
+
+    /// kWh from `a_ms` to `b_ms` as billed and reported: the cumulative energy rounded to
+    /// [`quantity`] at both cuts, so that the parts add up to the rounded total exactly.
+    pub(super) fn billed_energy_between(&self, a_ms: i64, b_ms: i64) -> Result<Decimal, PricingError> {
+        sub(quantity(self.energy_at(b_ms)?), quantity(self.energy_at(a_ms)?))
+    }
+
+    /// The EV's states from `a_ms` (inclusive) to `b_ms` (exclusive): the one in force at `a_ms`
+    /// and every one that begins inside.
+    pub(super) fn states_between(&self, a_ms: i64, b_ms: i64) -> Vec<State> {
+        let first = self.states.partition_point(|(at, _)| *at <= a_ms);
+        let at_start = first
+            .checked_sub(1)
+            .and_then(|i| self.states.get(i))
+            .map_or(State::IDLE, |(_, s)| *s);
+        std::iter::once(at_start)
+            .chain(
+                self.states[first..]
+                    .iter()
+                    .take_while(|(at, _)| *at < b_ms)
+                    .map(|(_, s)| *s),
+            )
+            .collect()
     }
 
     /// The conditions at `t2` half-milliseconds after the origin (`2 * ms` for an instant, `a + b` for
@@ -231,8 +256,21 @@ impl Timeline {
 
     /// Splits the timeline at every instant where the restriction result of one of `elements` or the
     /// charging state changes (§9.3 item 2), and merges neighbours that end up equal, so every interval
-    /// differs from the one before it in at least one restriction result or in the charging state.
+    /// differs from the one before it in at least one restriction result, in the charging state, or in
+    /// where energy, power or current lie among the restrictions' limits (a condition of an element
+    /// can change while the element's result does not, when another condition of it fails on both
+    /// sides; a CDR's reader must still see it, mod_cdrs).
     pub(super) fn split(&mut self, elements: &[&TariffElement]) -> Result<Vec<Interval>, PricingError> {
+        self.split_with(elements, None)
+    }
+
+    /// [`split`](Self::split), with a cut at least every `max_period_ms` after the origin that is
+    /// never merged away (periods often enough for live feedback, SES-02).
+    pub(super) fn split_with(
+        &mut self,
+        elements: &[&TariffElement],
+        max_period_ms: Option<i64>,
+    ) -> Result<Vec<Interval>, PricingError> {
         if self.length_ms <= 0 {
             return Ok(Vec::new());
         }
@@ -271,6 +309,28 @@ impl Timeline {
         );
         self.local_cuts(&minutes, &mut cuts)?;
         self.offset_cuts(&mut cuts)?;
+        let mut hard = BTreeSet::new();
+        if let Some(every) = max_period_ms.filter(|&e| e > 0) {
+            let mut t = every;
+            while t < length {
+                hard.insert(t);
+                t = ms_add(t, every)?;
+            }
+            cuts.extend(hard.iter().copied());
+        }
+
+        let limits = |f: fn(&TariffRestrictions) -> [Option<crate::money::Number>; 2]| {
+            restrictions
+                .iter()
+                .flat_map(|r| f(r))
+                .flatten()
+                .map(|n| n.0)
+                .collect::<BTreeSet<Decimal>>()
+        };
+        let energy_limits = limits(|r| [r.min_kwh, r.max_kwh]);
+        let power_limits = limits(|r| [r.min_power, r.max_power]);
+        let current_limits = limits(|r| [r.min_current, r.max_current]);
+        let band = |set: &BTreeSet<Decimal>, v: Decimal| set.range(..=v).count();
 
         let cuts: Vec<i64> = cuts.into_iter().collect();
         let mut out: Vec<Interval> = Vec::with_capacity(cuts.len());
@@ -282,13 +342,26 @@ impl Timeline {
                 .map(|e| restrictions_hold(e.restrictions.as_ref(), &c))
                 .collect();
             let charging = c.state.charging;
+            let bands = (
+                band(&energy_limits, c.energy_kwh),
+                band(&power_limits, c.state.power_kw),
+                band(&current_limits, c.state.current_a),
+            );
             match out.last_mut() {
-                Some(last) if last.charging == charging && last.holds == holds => last.to_ms = b,
+                Some(last)
+                    if last.charging == charging
+                        && last.holds == holds
+                        && last.bands == bands
+                        && !hard.contains(&a) =>
+                {
+                    last.to_ms = b;
+                }
                 _ => out.push(Interval {
                     from_ms: a,
                     to_ms: b,
                     charging,
                     holds,
+                    bands,
                 }),
             }
         }
@@ -397,6 +470,17 @@ impl Timeline {
         }
         Ok(())
     }
+}
+
+/// A reported and billed quantity (kWh, h): OCPI numbers have 4 decimals unless the spec says
+/// otherwise (`types.asciidoc`), rounded half away from zero.
+pub(super) fn quantity(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Hours from the origin to `ms`, as reported ([`quantity`]).
+pub(super) fn reported_hours(ms: i64) -> Result<Decimal, PricingError> {
+    Ok(quantity(div(Decimal::new(ms, 3), Decimal::from(3600))?))
 }
 
 /// Energy of the curve at `t2` half-milliseconds: linear between points, constant outside them.

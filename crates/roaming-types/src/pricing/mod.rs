@@ -8,9 +8,13 @@
 //!
 //! - **Intervals** (§9.3 item 2): the session is cut wherever a restriction result of an element or
 //!   the charging/parking state changes (local time of day and midnight, dates, weekdays, DST changes,
-//!   `min/max_kwh` crossings interpolated inside a sample segment, `min/max_duration`, samples). Each
-//!   interval becomes one ChargingPeriod. Instants are milliseconds; a kWh crossing is rounded to the
-//!   nearest ms and the energy there is exactly the threshold.
+//!   `min/max_kwh` crossings interpolated inside a sample segment, `min/max_duration`, samples), and
+//!   also wherever energy, power or current cross a limit of a restriction while the elements'
+//!   results stay the same (an element with two conditions can fail for one reason before the cut
+//!   and for another after it): so within a period *each* condition has one result, and the period's
+//!   MAX_POWER / MAX_CURRENT and its energy read as linear between its ends say exactly what was
+//!   priced. Each interval becomes one ChargingPeriod. Instants are milliseconds; a kWh crossing is
+//!   rounded to the nearest ms and the energy there is exactly the threshold.
 //! - **Component choice** (item 3): per interval and dimension, the component of the first element in
 //!   list order that has the dimension and whose restrictions all hold; none = free.
 //! - **Quantities** (item 4): ENERGY in kWh; TIME = time with the EV requesting power; PARKING_TIME =
@@ -45,10 +49,25 @@
 //! - **Rounding** (item 9): none. All amounts are exact decimals (≈ 28 significant digits).
 //! - **Breakdown** (item 10): `total_fixed_cost` = session FLAT, `total_reservation_cost` = reservation
 //!   TIME + reservation FLATs; a sub-total is `Some` when a component of its kind was active at all.
+//! - **Quantities** are reported with 4 decimals, the default precision of an OCPI number
+//!   (`types.asciidoc`): energy in kWh and time in hours are rounded (half away from zero) as
+//!   *cumulative* values at every cut, and each period gets the difference, so the periods add up to
+//!   the totals exactly. Energy is billed as reported (0.1 Wh: below any meter's resolution), so the
+//!   energy cost of a CDR follows from its periods to the last digit. Time is billed to the
+//!   millisecond (the spec's worked examples cut at minutes that are not whole 0.0001 h), so pricing
+//!   a CDR from its rounded hours may differ by less than 1/10,000 of the hourly price per period.
+//!   Money is never rounded.
 //! - **Periods**: session periods carry ENERGY (kWh, when charging or non-zero) and TIME or
-//!   PARKING_TIME (h); reservation periods carry RESERVATION_TIME (h). All carry the tariff id. Volumes
-//!   are the measured quantities (step_size is not applied to them). A usage with nothing to split gets
-//!   one period at the session start with ENERGY 0, because a CDR needs at least one.
+//!   PARKING_TIME (h); reservation periods carry RESERVATION_TIME (h). They also carry every dimension
+//!   a restriction of the tariff reads that the time line cannot give (mod_cdrs: a new period SHALL
+//!   carry all information relevant to the change of price component): MIN_POWER and MAX_POWER (kW)
+//!   on charging periods always, and on every period when an element restricts on power;
+//!   MIN_CURRENT and MAX_CURRENT (A) on every period when an element restricts on current or
+//!   [`PeriodRules::current_measured`]. Time of day, dates, durations and kWh thresholds follow from
+//!   the periods' start times and energies. All periods carry the tariff id. Volumes are the
+//!   measured quantities (step_size is not applied to them). With [`PeriodRules::max_period_ms`] a
+//!   period also starts at least that often (SES-02). A usage with nothing to split gets one period
+//!   at the session start with ENERGY 0, because a CDR needs at least one.
 
 mod intervals;
 #[cfg(test)]
@@ -58,7 +77,9 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use self::intervals::{Interval, Timeline, add, div, mul, restrictions_hold, sub};
+use self::intervals::{
+    Interval, State, Timeline, add, div, mul, quantity, reported_hours, restrictions_hold, sub, sub_ms,
+};
 use crate::datetime::DateTime;
 use crate::modules::cdrs::{CdrDimension, CdrDimensionType, ChargingPeriod};
 use crate::modules::tariffs::{
@@ -237,6 +258,59 @@ pub enum PricingError {
     Overflow,
 }
 
+/// What a session consumed as its ChargingPeriods tell it, for pricing a CDR someone else built: each
+/// period is a reading at its start with the energy of the periods before it, the period's MAX_POWER
+/// and MAX_CURRENT as the EV's state (0 when absent: within a period every restriction gives one
+/// result, so its maximum stands for all of it), charging when it has TIME or no PARKING_TIME; the
+/// last period ends at `end` with all the energy. RESERVATION_TIME periods are left out (a CDR does
+/// not say when the reservation was made).
+pub fn usage_of_periods(periods: &[ChargingPeriod], start: DateTime, end: DateTime) -> SessionUsage {
+    let mut samples = Vec::with_capacity(periods.len() + 1);
+    let mut energy = Decimal::ZERO;
+    for p in periods {
+        let volume = |t: &CdrDimensionType| {
+            p.dimensions
+                .iter()
+                .find(|d| &d.dimension_type == t)
+                .map(|d| d.volume.0)
+        };
+        if volume(&CdrDimensionType::ReservationTime).is_some() {
+            continue;
+        }
+        samples.push(MeterSample {
+            at: p.start_date_time,
+            energy_kwh: energy,
+            power_kw: volume(&CdrDimensionType::MaxPower).unwrap_or(Decimal::ZERO),
+            current_a: volume(&CdrDimensionType::MaxCurrent).unwrap_or(Decimal::ZERO),
+            charging: volume(&CdrDimensionType::Time).is_some()
+                || volume(&CdrDimensionType::ParkingTime).is_none(),
+        });
+        energy += volume(&CdrDimensionType::Energy).unwrap_or(Decimal::ZERO);
+    }
+    if let Some(last) = samples.last().cloned() {
+        if end > last.at {
+            samples.push(MeterSample {
+                at: end,
+                energy_kwh: energy,
+                power_kw: Decimal::ZERO,
+                current_a: Decimal::ZERO,
+                charging: last.charging,
+            });
+        }
+    }
+    SessionUsage {
+        start,
+        end,
+        samples,
+        reservation: None,
+    }
+}
+
+/// A quantity (kWh, h) as reported: 4 decimals, half away from zero (see the module documentation).
+pub fn round_quantity(d: Decimal) -> Decimal {
+    quantity(d)
+}
+
 /// A Location `time_zone` (IANA name such as `Europe/Oslo`) as a [`Tz`].
 pub fn parse_time_zone(name: &str) -> Result<Tz, PricingError> {
     name.parse::<Tz>()
@@ -391,10 +465,6 @@ fn sum_qty(lines: &[Line<'_>]) -> Result<Decimal, PricingError> {
     lines.iter().try_fold(Decimal::ZERO, |acc, l| add(acc, l.qty))
 }
 
-fn hours(seconds: Decimal) -> Result<Decimal, PricingError> {
-    Ok(div(seconds, SECONDS_PER_HOUR)?.normalize())
-}
-
 fn dim(dimension_type: CdrDimensionType, volume: Decimal) -> CdrDimension {
     CdrDimension {
         dimension_type,
@@ -402,9 +472,36 @@ fn dim(dimension_type: CdrDimensionType, volume: Decimal) -> CdrDimension {
     }
 }
 
+/// How periods are cut and described beyond §9.3 item 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeriodRules {
+    /// A period starts at least this often (ms after the session start): live feedback (SES-02).
+    pub max_period_ms: Option<i64>,
+    /// The charger reports current: MIN_CURRENT and MAX_CURRENT are given even when no restriction
+    /// reads them.
+    pub current_measured: bool,
+}
+
 /// Prices a session with one tariff in the location's time zone (checklist §9.3 items 2–11; see the
 /// module documentation for the exact rules).
 pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<PricedSession, PricingError> {
+    price_session_with(tariff, usage, tz, PeriodRules::default())
+}
+
+/// Which instantaneous dimensions the periods must carry.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    power: bool,
+    current: bool,
+}
+
+/// [`price_session`] with explicit [`PeriodRules`].
+pub fn price_session_with(
+    tariff: &Tariff,
+    usage: &SessionUsage,
+    tz: Tz,
+    rules: PeriodRules,
+) -> Result<PricedSession, PricingError> {
     if tariff.currency.as_str().trim().is_empty() {
         return Err(PricingError::MissingCurrency {
             tariff_id: tariff.id.as_str().to_owned(),
@@ -451,7 +548,14 @@ pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<Pr
         .filter(|e| kind(e) == Kind::Session)
         .collect();
     let mut timeline = Timeline::session(usage.start.to_chrono(), length_ms, tz, &usage.samples)?;
-    let intervals = timeline.split(&elements)?;
+    let intervals = timeline.split_with(&elements, rules.max_period_ms)?;
+    let restricts = |f: fn(&crate::modules::tariffs::TariffRestrictions) -> bool| {
+        elements.iter().any(|e| e.restrictions.as_ref().is_some_and(f))
+    };
+    let reads = Reads {
+        power: restricts(|r| r.min_power.is_some() || r.max_power.is_some()),
+        current: rules.current_measured || restricts(|r| r.min_current.is_some() || r.max_current.is_some()),
+    };
 
     let mut fixed = Acc::default();
     if !reservation_only {
@@ -471,11 +575,12 @@ pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<Pr
     let mut last_energy: Option<&PriceComponent> = None;
     // The last interval with an active TIME (charging) or PARKING_TIME (parking) component.
     let mut last_time: Option<(bool, &PriceComponent)> = None;
-    let mut parking_seconds = Decimal::ZERO;
 
+    let mut parking_hours = Decimal::ZERO;
     for iv in &intervals {
-        let seconds = iv.seconds()?;
-        let kwh = timeline.energy_between(iv.from_ms, iv.to_ms)?;
+        let seconds = Decimal::new(sub_ms(iv.to_ms, iv.from_ms)?, 3);
+        let hours = sub(reported_hours(iv.to_ms)?, reported_hours(iv.from_ms)?)?;
+        let kwh = timeline.billed_energy_between(iv.from_ms, iv.to_ms)?;
         if let Some(c) = active(&elements, &iv.holds, &TariffDimensionType::Energy) {
             energy_lines.push(Line { comp: c, qty: kwh });
             if !kwh.is_zero() {
@@ -485,7 +590,7 @@ pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<Pr
         let (time_dim, lines) = if iv.charging {
             (TariffDimensionType::Time, &mut time_lines)
         } else {
-            parking_seconds = add(parking_seconds, seconds)?;
+            parking_hours = add(parking_hours, hours)?;
             (TariffDimensionType::ParkingTime, &mut parking_lines)
         };
         if let Some(c) = active(&elements, &iv.holds, &time_dim) {
@@ -495,7 +600,14 @@ pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<Pr
             });
             last_time = Some((!iv.charging, c));
         }
-        periods.push(session_period(&timeline, iv, kwh, seconds, tariff_id.clone())?);
+        periods.push(session_period(
+            &timeline,
+            iv,
+            kwh,
+            hours,
+            reads,
+            tariff_id.clone(),
+        )?);
     }
 
     let mut energy = Acc::default();
@@ -542,9 +654,9 @@ pub fn price_session(tariff: &Tariff, usage: &SessionUsage, tz: Tz) -> Result<Pr
         .try_fold(Acc::default(), Acc::merge)?;
     Ok(PricedSession {
         charging_periods: periods,
-        total_energy: timeline.energy_between(0, length_ms)?.normalize(),
-        total_time: hours(Decimal::new(length_ms, 3))?,
-        total_parking_time: hours(parking_seconds)?,
+        total_energy: timeline.billed_energy_between(0, length_ms)?.normalize(),
+        total_time: reported_hours(length_ms)?.normalize(),
+        total_parking_time: parking_hours.normalize(),
         total_cost: clamp(all, tariff.min_price.as_ref(), tariff.max_price.as_ref())?,
         total_fixed_cost: fixed.price()?,
         total_energy_cost: energy.price()?,
@@ -558,10 +670,11 @@ fn session_period(
     timeline: &Timeline,
     iv: &Interval,
     kwh: Decimal,
-    seconds: Decimal,
+    hours: Decimal,
+    reads: Reads,
     tariff_id: Option<crate::ids::TariffId>,
 ) -> Result<ChargingPeriod, PricingError> {
-    let mut dimensions = Vec::with_capacity(2);
+    let mut dimensions = Vec::with_capacity(6);
     if iv.charging || !kwh.is_zero() {
         dimensions.push(dim(CdrDimensionType::Energy, kwh));
     }
@@ -570,7 +683,24 @@ fn session_period(
     } else {
         CdrDimensionType::ParkingTime
     };
-    dimensions.push(dim(time_type, hours(seconds)?));
+    dimensions.push(dim(time_type, hours));
+    let states = timeline.states_between(iv.from_ms, iv.to_ms);
+    let range = |f: fn(&State) -> Decimal| {
+        let values = states.iter().map(f);
+        let min = values.clone().min().unwrap_or(Decimal::ZERO);
+        let max = values.max().unwrap_or(Decimal::ZERO);
+        (quantity(min), quantity(max))
+    };
+    if iv.charging || reads.power {
+        let (min, max) = range(|s| s.power_kw);
+        dimensions.push(dim(CdrDimensionType::MinPower, min));
+        dimensions.push(dim(CdrDimensionType::MaxPower, max));
+    }
+    if reads.current {
+        let (min, max) = range(|s| s.current_a);
+        dimensions.push(dim(CdrDimensionType::MinCurrent, min));
+        dimensions.push(dim(CdrDimensionType::MaxCurrent, max));
+    }
     Ok(ChargingPeriod {
         start_date_time: DateTime::from_chrono(timeline.instant(iv.from_ms)?),
         dimensions,
@@ -620,7 +750,8 @@ fn price_reservation(
     let mut lines: Vec<Line<'_>> = Vec::new();
     let mut last: Option<&PriceComponent> = None;
     for iv in &intervals {
-        let seconds = iv.seconds()?;
+        let seconds = Decimal::new(sub_ms(iv.to_ms, iv.from_ms)?, 3);
+        let hours = sub(reported_hours(iv.to_ms)?, reported_hours(iv.from_ms)?)?;
         if let Some(c) = active(&elements, &iv.holds, &TariffDimensionType::Time) {
             lines.push(Line {
                 comp: c,
@@ -630,7 +761,7 @@ fn price_reservation(
         }
         periods.push(ChargingPeriod {
             start_date_time: DateTime::from_chrono(timeline.instant(iv.from_ms)?),
-            dimensions: vec![dim(CdrDimensionType::ReservationTime, hours(seconds)?)],
+            dimensions: vec![dim(CdrDimensionType::ReservationTime, hours)],
             tariff_id: Some(tariff.id.clone()),
         });
     }

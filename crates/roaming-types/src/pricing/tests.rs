@@ -214,8 +214,9 @@ fn energy_parking_and_start_fee() {
     let p = price_session(&t, &quote(local(2026, 1, 5, 10, 0), dec!(20), 120, 40), AMS).unwrap();
     assert_price(&p.total_cost, dec!(7.00), Some(dec!(7.90)));
     assert_sub(&p.total_parking_cost, dec!(1.50), Some(dec!(1.80)));
-    assert_eq!(p.total_parking_time.round_dp(6), dec!(0.666667));
-    assert_eq!(p.total_time.round_dp(6), dec!(2.666667));
+    // Hours are reported with 4 decimals (OCPI's default precision); time is billed to the ms.
+    assert_eq!(p.total_parking_time, dec!(0.6667));
+    assert_eq!(p.total_time, dec!(2.6667));
 }
 
 #[test]
@@ -354,17 +355,27 @@ fn complex_tariff_monday_morning() {
     // One period charging, one parking.
     assert_eq!(p.charging_periods.len(), 2);
     assert_eq!(p.charging_periods[0].start_date_time, start);
+    // The tariff restricts on current: every period says what the current was (mod_cdrs: all
+    // information relevant to the change of price component); charging periods give the power.
     assert_eq!(
         dims(&p.charging_periods[0]),
         vec![
             (CdrDimensionType::Energy, dec!(18)),
-            (CdrDimensionType::Time, dec!(2.75))
+            (CdrDimensionType::Time, dec!(2.75)),
+            (CdrDimensionType::MinPower, dec!(6.5455)),
+            (CdrDimensionType::MaxPower, dec!(6.5455)),
+            (CdrDimensionType::MinCurrent, dec!(16)),
+            (CdrDimensionType::MaxCurrent, dec!(16)),
         ]
     );
     assert_eq!(p.charging_periods[1].start_date_time, mins(start, 165));
     assert_eq!(
         dims(&p.charging_periods[1]),
-        vec![(CdrDimensionType::ParkingTime, dec!(0.7))]
+        vec![
+            (CdrDimensionType::ParkingTime, dec!(0.7)),
+            (CdrDimensionType::MinCurrent, dec!(0)),
+            (CdrDimensionType::MaxCurrent, dec!(0)),
+        ]
     );
     assert!(
         p.charging_periods
@@ -653,7 +664,7 @@ fn step_size_switching_to_free() {
     assert_price(&p.total_cost, dec!(0.73), None);
     assert_sub(&p.total_time_cost, dec!(0.48), None);
     assert_sub(&p.total_parking_cost, dec!(0.25), None);
-    assert_eq!(p.total_parking_time, dec!(20) / dec!(60));
+    assert_eq!(p.total_parking_time, dec!(0.3333));
 }
 
 #[test]
@@ -693,6 +704,77 @@ fn max_power_restriction_example() {
     let p = price_session(&t, &u, AMS).unwrap();
     assert_price(&p.total_cost, dec!(20.30), Some(dec!(24.36)));
     assert_eq!(p.charging_periods.len(), 3);
+    // Each period says the power its price depends on (mod_cdrs), so a calculator that reads only
+    // the CDR prices it at 20.30, not at 8.30 (all at the first element's price).
+    let powers: Vec<Vec<(CdrDimensionType, Decimal)>> = p
+        .charging_periods
+        .iter()
+        .map(|c| dims(c).into_iter().skip(2).collect())
+        .collect();
+    let kw = |v: Decimal| vec![(CdrDimensionType::MinPower, v), (CdrDimensionType::MaxPower, v)];
+    assert_eq!(powers, [kw(dec!(6)), kw(dec!(48)), kw(dec!(4))]);
+    let again = price_session(&t, &usage_of_periods(&p.charging_periods, u.start, u.end), AMS).unwrap();
+    assert_eq!(again.total_cost, p.total_cost);
+}
+
+#[test]
+fn energy_is_reported_with_four_decimals_and_adds_up() {
+    // 13 kWh in 1,500 s, priced differently from 1,000 s on: the cut lies at 8.666… kWh.
+    let t = tariff(
+        "DUR",
+        vec![
+            el_r(
+                vec![pc(D::Energy, dec!(0.30), None, 1)],
+                TariffRestrictions {
+                    max_duration: Some(1000),
+                    ..Default::default()
+                },
+            ),
+            el(vec![pc(D::Energy, dec!(0.40), None, 1)]),
+        ],
+    );
+    let s = local(2026, 1, 5, 10, 0);
+    let u = usage(
+        s,
+        secs(s, 1500),
+        vec![
+            sample(s, dec!(0), dec!(31.2), true),
+            sample(secs(s, 1500), dec!(13), dec!(0), false),
+        ],
+    );
+    let p = price_session(&t, &u, AMS).unwrap();
+    let energy: Vec<Decimal> = p.charging_periods.iter().map(|c| dims(c)[0].1).collect();
+    assert_eq!(energy, [dec!(8.6667), dec!(4.3333)]);
+    assert_eq!(p.total_energy, dec!(13));
+    // Billed as reported: 8.6667 × 0.30 + 4.3333 × 0.40.
+    assert_price(&p.total_cost, dec!(4.33333), None);
+    let hours: Decimal = p.charging_periods.iter().map(|c| dims(c)[1].1).sum();
+    assert_eq!(hours, p.total_time);
+    assert_eq!(p.total_time, dec!(0.4167));
+}
+
+#[test]
+fn a_period_starts_at_least_every_max_period() {
+    let t = tariff("E", vec![el(vec![energy_025()])]);
+    let s = local(2026, 1, 5, 10, 0);
+    let u = SessionUsage::constant(s, dec!(10), 50, 0, dec!(16));
+    let rules = PeriodRules {
+        max_period_ms: Some(15 * 60 * 1000),
+        current_measured: true,
+    };
+    let p = price_session_with(&t, &u, AMS, rules).unwrap();
+    let starts: Vec<DateTime> = p.charging_periods.iter().map(|c| c.start_date_time).collect();
+    assert_eq!(starts, [s, mins(s, 15), mins(s, 30), mins(s, 45)]);
+    // The same price as without the extra periods, and the current is given when it is measured.
+    let plain = price_session(&t, &u, AMS).unwrap();
+    assert_eq!(p.total_cost, plain.total_cost);
+    assert_eq!(plain.charging_periods.len(), 1);
+    assert!(dims(&p.charging_periods[0]).contains(&(CdrDimensionType::MaxCurrent, dec!(16))));
+    assert!(
+        !dims(&plain.charging_periods[0])
+            .iter()
+            .any(|(d, _)| *d == CdrDimensionType::MaxCurrent)
+    );
 }
 
 #[test]
@@ -757,8 +839,8 @@ fn cdr_example() {
     assert_price(&p.total_cost, dec!(4.00), Some(dec!(4.40)));
     assert_sub(&p.total_time_cost, dec!(4.00), Some(dec!(4.40)));
     assert_eq!(p.total_energy, dec!(15.342));
-    assert_eq!(p.total_time, dec!(7103) / dec!(3600));
-    assert_eq!(p.total_time.round_dp(3), dec!(1.973));
+    // 7,103 s, reported with 4 decimals (the spec's example JSON gives 1.973).
+    assert_eq!(p.total_time, dec!(1.9731));
     assert_eq!(p.charging_periods.len(), 1);
     assert_eq!(p.charging_periods[0].start_date_time, start);
     assert_eq!(
@@ -769,7 +851,9 @@ fn cdr_example() {
         dims(&p.charging_periods[0]),
         vec![
             (CdrDimensionType::Energy, dec!(15.342)),
-            (CdrDimensionType::Time, dec!(7103) / dec!(3600))
+            (CdrDimensionType::Time, dec!(1.9731)),
+            (CdrDimensionType::MinPower, dec!(7.8)),
+            (CdrDimensionType::MaxPower, dec!(7.8)),
         ]
     );
 }
@@ -1183,7 +1267,7 @@ fn meter_model_edges() {
     );
     let p = price_session(&t, &u, AMS).unwrap();
     assert_eq!(p.total_energy, dec!(10));
-    assert_eq!(p.total_parking_time, dec!(10) / dec!(60));
+    assert_eq!(p.total_parking_time, dec!(0.1667));
     // First sample after the start: idle before it.
     let u = usage(
         s,
@@ -1717,6 +1801,48 @@ proptest! {
             let longer_park = cost(kwh, charging, parking + more_parking);
             prop_assert!(longer_park.0 >= base.0 && longer_park.1 >= base.1);
         }
+    }
+
+    /// A CDR priced from its own periods gives its own total (what every CSP and calculator does):
+    /// the periods carry the energy as billed, their start instants, and the power and current the
+    /// restrictions read. Sessions whose energy passes within 0.1 Wh of a kWh threshold at a cut are
+    /// left out: there the reported (rounded) energy sits on the threshold itself.
+    #[test]
+    fn a_cdr_priced_from_its_own_periods_gives_its_total(
+        t in arb_tariff(true),
+        u in arb_usage(),
+    ) {
+        let p = price_session(&t, &u, AMS).unwrap();
+        let thresholds: Vec<Decimal> = t
+            .elements
+            .iter()
+            .filter_map(|e| e.restrictions.as_ref())
+            .flat_map(|r| [r.min_kwh, r.max_kwh])
+            .flatten()
+            .map(|n| n.0)
+            .collect();
+        let mut cumulative = Decimal::ZERO;
+        let mut near = false;
+        for c in &p.charging_periods {
+            near |= thresholds.iter().any(|k| k != &cumulative && (cumulative - k).abs() < dec!(0.0001));
+            cumulative += c
+                .dimensions
+                .iter()
+                .find(|d| d.dimension_type == CdrDimensionType::Energy)
+                .map_or(Decimal::ZERO, |d| d.volume.0);
+        }
+        prop_assume!(!near);
+        let again = price_session(&t, &usage_of_periods(&p.charging_periods, u.start, u.end), AMS).unwrap();
+        prop_assert_eq!(again.total_cost, p.total_cost);
+        prop_assert_eq!(again.total_energy, p.total_energy);
+        let sum: Decimal = p
+            .charging_periods
+            .iter()
+            .flat_map(|c| &c.dimensions)
+            .filter(|d| d.dimension_type == CdrDimensionType::Energy)
+            .map(|d| d.volume.0)
+            .sum();
+        prop_assert_eq!(sum, p.total_energy);
     }
 
     /// Free-of-charge tariffs price every session to zero.
