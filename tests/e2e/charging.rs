@@ -6,7 +6,10 @@ use std::time::Duration;
 use http::Method;
 use roaming_e2e::fixtures::{location, tariffs};
 use roaming_e2e::{Node, NodeBuilder, eventually};
+use roaming_types::DateTime;
 use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The site every group 3 test charges at.
 pub(crate) const SITE: &str = "U-1";
@@ -124,4 +127,66 @@ pub(crate) async fn cso_session(cso: &Node, within: Duration, f: impl Fn(&Value)
 /// The kWh of a session as a number.
 pub(crate) fn kwh(s: &Value) -> f64 {
     s["kwh"].as_f64().unwrap_or(0.0)
+}
+
+/// A CSO behind a webhook gateway (so that meter values are exactly what the test reports) and a
+/// connected CSP, the site loaded.
+pub(crate) async fn webhook_pair() -> (Node, Node, MockServer) {
+    let sms = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sms)
+        .await;
+    let cso = Node::cso()
+        .setting("cso.gateway", "webhook")
+        .setting("cso.gateway.webhook_url", sms.uri())
+        .start()
+        .await;
+    let csp = Node::csp().start().await;
+    csp.connect_to(&cso).await;
+    load_site(&cso, &csp, 2).await;
+    (cso, csp, sms)
+}
+
+/// One meter reading as a station-management system reports it: seconds after the session start,
+/// meter Wh, power W and current A from then on (the EV draws power when the power is not 0).
+pub(crate) type Reading = (i64, i64, i64, i64);
+
+/// Reports a whole session in the past at `location`/`evse_uid` through the webhook gateway's event
+/// API: the start with the meter at `start_wh`, the readings, and the stop `(seconds, meter Wh)`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the reported session"
+)]
+pub(crate) async fn report(
+    cso: &Node,
+    tx: &str,
+    location: &str,
+    evse_uid: &str,
+    uid: &str,
+    start_wh: i64,
+    readings: &[Reading],
+    stop: (i64, i64),
+) {
+    let ms = DateTime::now().timestamp_millis();
+    let start = DateTime::from_timestamp_millis(ms - ms % 1000 - (stop.0 + 60) * 1000).unwrap();
+    let at = |secs: i64| start.plus(chrono::Duration::seconds(secs)).to_string();
+    let mut events = vec![json!({
+        "type": "session_started", "transaction_id": tx, "location_id": location, "evse_uid": evse_uid,
+        "connector_id": "1", "token_uid": uid, "token_type": "RFID", "meter_start_wh": start_wh,
+        "at": at(0)
+    })];
+    for (secs, wh, power_w, current_a) in readings {
+        events.push(
+            json!({ "type": "meter_values", "transaction_id": tx, "energy_wh": wh,
+                            "power_w": power_w, "current_a": current_a, "charging": *power_w != 0,
+                            "at": at(*secs) }),
+        );
+    }
+    events.push(
+        json!({ "type": "session_stopped", "transaction_id": tx, "energy_wh": stop.1, "at": at(stop.0) }),
+    );
+    for e in events {
+        let _: Value = cso.op(Method::POST, "/api/stations/events", &e).await;
+    }
 }

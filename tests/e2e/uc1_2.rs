@@ -73,7 +73,12 @@ async fn uc1_2_pull_after_registration_copies_public_sites() {
     same_at_both(&cso, &csp, "AMS-1").await;
     same_at_both(&cso, &csp, "AMS-2").await;
     let t: Vec<Value> = csp.op_get("/api/tariffs").await;
-    assert_eq!(t.len(), 2);
+    let ids: Vec<&Value> = t.iter().map(|t| &t["id"]).collect();
+    assert_eq!(
+        ids,
+        ["AC-STD", "DC-FAST", "FREE"],
+        "with the free-of-charge tariff"
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,8 @@ async fn uc2_1_tariffs_are_pushed_and_deleted() {
             &json!([location("T-1", 52.0, 5.0, 2)]),
         )
         .await;
-    let at_csp = csp_tariffs(&csp, 2).await;
+    // Both, and the free-of-charge tariff the CSO always publishes.
+    let at_csp = csp_tariffs(&csp, 3).await;
     let at_cso: Vec<Value> = cso.op_get("/api/tariffs").await;
     assert_eq!(at_csp, at_cso, "the CSP holds the CSO's tariffs as sent");
 
@@ -69,8 +70,9 @@ async fn uc2_1_tariffs_are_pushed_and_deleted() {
         .send::<(), Value>(Method::DELETE, "/api/tariffs/DC-FAST", None)
         .await
         .unwrap();
-    let left = csp_tariffs(&csp, 1).await;
+    let left = csp_tariffs(&csp, 2).await;
     assert_eq!(left[0]["id"], "AC-STD");
+    assert_eq!(left[1]["id"], "FREE");
     let l: Value = csp.op_get("/api/locations/NL/CSO/T-1").await;
     assert_eq!(l["evses"][1]["connectors"][0]["tariff_ids"], json!(["AC-STD"]));
 }
@@ -88,7 +90,7 @@ async fn uc2_1_a_changed_tariff_with_an_older_stamp_still_reaches_the_csp() {
         .op(Method::POST, "/api/tariffs/import", &json!([t.clone()]))
         .await;
     assert_eq!(r, json!({ "imported": 1, "unchanged": 0 }));
-    csp_tariffs(&csp, 1).await;
+    csp_tariffs(&csp, 2).await;
     t["last_updated"] = json!("2026-05-01T00:00:00Z");
     t["elements"][0]["price_components"][0]["price"] = json!(0.45);
     let stored: Value = cso.op(Method::PUT, "/api/tariffs/AC-STD", &t).await;
@@ -204,10 +206,11 @@ async fn uc2_2_csp_pulls_tariffs_and_shows_those_of_a_connector() {
         .get(&format!("{}/ocpi/2.2.1/tariffs?limit=3", cso.ocpi_url), &token)
         .await;
     assert_eq!(w.envelope().data.unwrap().as_array().unwrap().len(), 3);
-    assert_eq!(w.header("x-total-count").as_deref(), Some("7"));
+    // The seven, and the free-of-charge tariff.
+    assert_eq!(w.header("x-total-count").as_deref(), Some("8"));
     assert!(w.header("link").is_some());
     // The CSP pulled them all after registering, and can pull again any time.
-    csp_tariffs(&csp, 7).await;
+    csp_tariffs(&csp, 8).await;
     let report: Value = csp
         .op(Method::POST, "/api/peers/NL-CSO/sync?full=true", &json!({}))
         .await;

@@ -8,32 +8,11 @@ use http::Method;
 use roaming_e2e::{Node, eventually};
 use roaming_types::DateTime;
 use serde_json::{Value, json};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::charging::{SITE, cso_session, evse, load_site, pair, present, rfid};
+use crate::charging::{SITE, cso_session, evse, pair, present, report, rfid, webhook_pair};
 
 const SECS10: Duration = Duration::from_secs(10);
 const SECS20: Duration = Duration::from_secs(20);
-
-/// A CSO behind a webhook gateway (so that meter values are exactly what the test reports) and a
-/// connected CSP, the site loaded.
-async fn webhook_pair() -> (Node, Node, MockServer) {
-    let sms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&sms)
-        .await;
-    let cso = Node::cso()
-        .setting("cso.gateway", "webhook")
-        .setting("cso.gateway.webhook_url", sms.uri())
-        .start()
-        .await;
-    let csp = Node::csp().start().await;
-    csp.connect_to(&cso).await;
-    load_site(&cso, &csp, 2).await;
-    (cso, csp, sms)
-}
 
 /// `minutes_ago` before `now` (whole seconds, so that durations are exact).
 fn at_from(now: DateTime, minutes_ago: i64) -> String {
@@ -459,4 +438,257 @@ async fn uc3_5_an_expired_reservation_is_billed_by_its_reservation_price() {
     assert_eq!(money(&cdr["total_energy"]), 0.0);
     let r: Vec<Value> = cso.op_get("/api/reservations").await;
     assert_eq!(r[0]["state"], "EXPIRED");
+}
+
+// --- Periods that carry what their price depends on, exactly (issue #12, items 5, 7, 8) ---------
+
+/// A period's dimension volume, as the exact decimal written in the JSON.
+fn volume(p: &Value, t: &str) -> Option<roaming_types::money::Number> {
+    p["dimensions"]
+        .as_array()?
+        .iter()
+        .find(|d| d["type"] == t)
+        .map(|d| d["volume"].to_string().parse().unwrap())
+}
+
+fn decimal(v: &Value) -> roaming_types::money::Number {
+    v.to_string().parse().unwrap()
+}
+
+/// The CDR of the session started with token `uid`, once the CSP holds it.
+async fn cdr_of(csp: &Node, uid: &str) -> Value {
+    eventually(SECS10, || async {
+        let all: Vec<Value> = csp.op_get("/api/cdrs").await;
+        all.into_iter().find(|c| c["cdr_token"]["uid"] == uid)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no CDR for {uid}"))
+}
+
+/// An independent reading of a CDR (as a third-party calculator does): each period's ENERGY at the
+/// price of the first element whose power/current restrictions the period's MIN/MAX dimensions meet.
+fn energy_cost_from_periods(cdr: &Value) -> roaming_types::money::Number {
+    let tariff = &cdr["tariffs"][0];
+    let mut total = roaming_types::money::Number::ZERO;
+    for p in cdr["charging_periods"].as_array().unwrap() {
+        let holds = |r: &Value| {
+            let within = |min: &str, max: &str, lo: &str, hi: &str| {
+                let (lo, hi) = (volume(p, lo), volume(p, hi));
+                r.get(min).is_none_or(|m| lo.is_some_and(|v| v >= decimal(m)))
+                    && r.get(max).is_none_or(|m| hi.is_some_and(|v| v < decimal(m)))
+            };
+            within("min_power", "max_power", "MIN_POWER", "MAX_POWER")
+                && within("min_current", "max_current", "MIN_CURRENT", "MAX_CURRENT")
+        };
+        let element = tariff["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e.get("restrictions").is_none_or(holds))
+            .unwrap();
+        let price = decimal(&element["price_components"][0]["price"]);
+        total = total + price * volume(p, "ENERGY").unwrap_or_default();
+    }
+    total
+}
+
+#[tokio::test]
+async fn uc3_5_periods_carry_the_power_and_current_their_price_depends_on() {
+    // mod_cdrs: a new period SHALL carry all information relevant to the change of price component.
+    let (cso, csp, _sms) = webhook_pair().await;
+    let _: Value = cso
+        .op(
+            Method::POST,
+            "/api/tariffs/import",
+            &json!([
+                // The spec's own max_power example (mod_tariffs.asciidoc) on the AC connector.
+                { "id": "AC-STD", "currency": "EUR", "type": "REGULAR", "elements": [
+                    { "price_components": [{ "type": "ENERGY", "price": 0.20, "vat": 20.0, "step_size": 1 }],
+                      "restrictions": { "max_power": 16.00 } },
+                    { "price_components": [{ "type": "ENERGY", "price": 0.35, "vat": 20.0, "step_size": 1 }],
+                      "restrictions": { "max_power": 32.00 } },
+                    { "price_components": [{ "type": "ENERGY", "price": 0.50, "vat": 20.0, "step_size": 1 }] }
+                ]},
+                // Current-restricted on the DC connector.
+                { "id": "DC-FAST", "currency": "EUR", "elements": [
+                    { "price_components": [{ "type": "ENERGY", "price": 0.25, "step_size": 1 }],
+                      "restrictions": { "max_current": 100 } },
+                    { "price_components": [{ "type": "ENERGY", "price": 0.60, "step_size": 1 }] }
+                ]}
+            ]),
+        )
+        .await;
+    rfid(&csp, &cso, "P0000001", "ALWAYS").await;
+    rfid(&csp, &cso, "P0000002", "ALWAYS").await;
+    // The spec's session: 1 kWh at 6 kW, 40 kWh at 48 kW, 0.5 kWh at 4 kW → EUR 20.30 excl. VAT.
+    report(
+        &cso,
+        "TX-P1",
+        SITE,
+        &evse(0),
+        "P0000001",
+        1000,
+        &[
+            (0, 1000, 6000, 26),
+            (600, 2000, 48000, 70),
+            (3600, 42000, 4000, 17),
+        ],
+        (4050, 42500),
+    )
+    .await;
+    // 10 kWh at 80 A, then 10 kWh at 150 A → 2.50 + 6.00.
+    report(
+        &cso,
+        "TX-P2",
+        SITE,
+        &evse(1),
+        "P0000002",
+        0,
+        &[(0, 0, 40000, 80), (900, 10000, 75000, 150)],
+        (1380, 20000),
+    )
+    .await;
+    for (uid, dims, total) in [
+        ("P0000001", ["MIN_POWER", "MAX_POWER"], "20.3"),
+        ("P0000002", ["MIN_CURRENT", "MAX_CURRENT"], "8.5"),
+    ] {
+        let cdr = cdr_of(&csp, uid).await;
+        assert_eq!(cdr["total_cost"]["excl_vat"].to_string(), total, "{cdr}");
+        for p in cdr["charging_periods"].as_array().unwrap() {
+            for d in dims {
+                assert!(volume(p, d).is_some(), "{uid}: a period without {d}: {p}");
+            }
+        }
+        assert_eq!(
+            energy_cost_from_periods(&cdr).to_string(),
+            total,
+            "{uid}: priced from its own periods: {cdr}"
+        );
+        // Our own CSP re-prices the CDR from its periods and accepts it.
+        let check = csp_check(&csp, cdr["id"].as_str().unwrap()).await;
+        assert_eq!(check["verdict"], "ACCEPTED", "{uid}: {check}");
+        // The session the CSP followed carries them too.
+        let s = crate::charging::csp_session(&csp, SECS10, |s| {
+            s["cdr_token"]["uid"] == uid && s["status"] == "COMPLETED"
+        })
+        .await;
+        for p in s["charging_periods"].as_array().unwrap() {
+            for d in dims {
+                assert!(volume(p, d).is_some(), "{uid}: a session period without {d}: {p}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn uc3_5_an_unpriced_session_refers_to_the_published_free_tariff() {
+    let (cso, csp, _sms) = webhook_pair().await;
+    let mut free_site = roaming_e2e::fixtures::location("U-2", 52.36, 4.88, 1);
+    free_site["evses"][0]["connectors"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("tariff_ids");
+    let _: Value = cso
+        .op(Method::POST, "/api/locations/import", &json!([free_site]))
+        .await;
+    rfid(&csp, &cso, "F0000001", "ALWAYS").await;
+    report(
+        &cso,
+        "TX-F1",
+        "U-2",
+        "U-2-E0",
+        "F0000001",
+        0,
+        &[(0, 0, 11000, 16)],
+        (1800, 5500),
+    )
+    .await;
+    let cdr = cdr_of(&csp, "F0000001").await;
+    assert_eq!(cdr["total_cost"]["excl_vat"], 0, "{cdr}");
+    let ids: Vec<&Value> = cdr["tariffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert_eq!(ids, [&json!("FREE")], "{cdr}");
+    for p in cdr["charging_periods"].as_array().unwrap() {
+        assert_eq!(p["tariff_id"], "FREE", "{p}");
+    }
+    // The CSP can see the tariff the CDR refers to: the CSO publishes it like any other.
+    let tariffs: Vec<Value> = csp.op_get("/api/tariffs").await;
+    let free = tariffs
+        .iter()
+        .find(|t| t["id"] == "FREE" && t["party_id"] == "CSO")
+        .unwrap_or_else(|| panic!("the CSP does not hold the free tariff: {tariffs:?}"));
+    assert_eq!(free["elements"], cdr["tariffs"][0]["elements"]);
+    // It cannot be deleted while CDRs may refer to it.
+    let err = cso
+        .operator
+        .send::<(), Value>(Method::DELETE, "/api/tariffs/FREE", None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("free"), "{err}");
+}
+
+#[tokio::test]
+async fn uc3_5_energy_between_readings_is_exact_to_four_decimals() {
+    // OCPI numbers have 4 decimals by default (types.asciidoc): a period cut between two readings
+    // gets the interpolated energy rounded at the cut, so the periods add up to the totals exactly.
+    let (cso, csp, _sms) = webhook_pair().await;
+    let _: Value = cso
+        .op(
+            Method::POST,
+            "/api/tariffs/import",
+            &json!([{ "id": "AC-STD", "currency": "EUR", "elements": [
+                { "price_components": [{ "type": "ENERGY", "price": 0.30, "step_size": 1 }],
+                  "restrictions": { "max_duration": 1000 } },
+                { "price_components": [{ "type": "ENERGY", "price": 0.40, "step_size": 1 }] }
+            ]}]),
+        )
+        .await;
+    rfid(&csp, &cso, "X0000001", "ALWAYS").await;
+    // 13 kWh in 1,500 s: the cut at 1,000 s lies at 2/3 of the way (8.666… kWh).
+    report(
+        &cso,
+        "TX-X1",
+        SITE,
+        &evse(0),
+        "X0000001",
+        1000,
+        &[(0, 1000, 31200, 45)],
+        (1500, 14000),
+    )
+    .await;
+    let cdr = cdr_of(&csp, "X0000001").await;
+    let four = |v: &Value| v.to_string().split('.').nth(1).map_or(0, str::len) <= 4;
+    let mut energy = roaming_types::money::Number::ZERO;
+    let mut hours = roaming_types::money::Number::ZERO;
+    for p in cdr["charging_periods"].as_array().unwrap() {
+        for d in p["dimensions"].as_array().unwrap() {
+            assert!(four(&d["volume"]), "more than 4 decimals: {p}");
+        }
+        energy = energy + volume(p, "ENERGY").unwrap_or_default();
+        hours = hours + volume(p, "TIME").unwrap_or_default();
+    }
+    assert_eq!(energy, decimal(&cdr["total_energy"]), "{cdr}");
+    assert_eq!(energy.to_string(), "13", "{cdr}");
+    assert_eq!(hours, decimal(&cdr["total_time"]), "{cdr}");
+    // Until the price changes at 1,000 s (a period also starts every 900 s): 8.6667 kWh.
+    let before: roaming_types::money::Number = cdr["charging_periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take_while(|p| p["start_date_time"] != cdr["charging_periods"][2]["start_date_time"])
+        .filter_map(|p| volume(p, "ENERGY"))
+        .sum();
+    assert_eq!(before.to_string(), "8.6667", "{cdr}");
+    // The price is that of the periods as sent: 8.6667 × 0.30 + 4.3333 × 0.40.
+    assert_eq!(cdr["total_cost"]["excl_vat"].to_string(), "4.33333", "{cdr}");
+    let s = crate::charging::csp_session(&csp, SECS10, |s| {
+        s["cdr_token"]["uid"] == "X0000001" && s["status"] == "COMPLETED"
+    })
+    .await;
+    assert!(four(&s["kwh"]), "{s}");
+    assert_eq!(decimal(&s["kwh"]), energy);
 }

@@ -251,3 +251,58 @@ async fn uc3_6_charging_preferences_and_invalid_sessions() {
         .await;
     csp_session(&csp, SECS10, |x| x["id"] == id && x["status"] == "INVALID").await;
 }
+
+#[tokio::test]
+async fn uc3_6_session_periods_cover_the_whole_session() {
+    // A charger that reports every 15 minutes: its first reading already shows 2 kWh, which flowed
+    // since the start. The periods start at start_date_time and add up to kwh, as the CDR does.
+    let (cso, csp, _sms) = crate::charging::webhook_pair().await;
+    crate::charging::rfid(&csp, &cso, "Q0000001", "ALWAYS").await;
+    crate::charging::report(
+        &cso,
+        "TX-Q1",
+        crate::charging::SITE,
+        &evse(0),
+        "Q0000001",
+        1000,
+        &[(900, 3000, 8000, 12), (1800, 5000, 8000, 12)],
+        (2700, 7000),
+    )
+    .await;
+    let s = csp_session(&csp, SECS10, |s| {
+        s["cdr_token"]["uid"] == "Q0000001" && s["status"] == "COMPLETED"
+    })
+    .await;
+    let periods = s["charging_periods"].as_array().unwrap();
+    assert_eq!(periods[0]["start_date_time"], s["start_date_time"], "{s}");
+    let energy = |p: &Value| {
+        p["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["type"] == "ENERGY")
+            .map_or(0.0, |d| d["volume"].as_f64().unwrap())
+    };
+    let sum: f64 = periods.iter().map(energy).sum();
+    assert!(
+        (sum - 6.0).abs() < 1e-9,
+        "periods add up to {sum} of {}: {s}",
+        s["kwh"]
+    );
+    assert_eq!(s["kwh"], 6.0);
+    // Session and CDR agree period by period.
+    let cdr = roaming_e2e::eventually(SECS10, || async {
+        let all: Vec<Value> = csp.op_get("/api/cdrs").await;
+        all.into_iter().find(|c| c["cdr_token"]["uid"] == "Q0000001")
+    })
+    .await
+    .unwrap();
+    let shape = |ps: &Value| -> Vec<(Value, f64)> {
+        ps.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["start_date_time"].clone(), energy(p)))
+            .collect()
+    };
+    assert_eq!(shape(&cdr["charging_periods"]), shape(&s["charging_periods"]));
+}

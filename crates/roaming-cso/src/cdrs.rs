@@ -22,7 +22,9 @@ use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use roaming_types::money::Number;
-use roaming_types::pricing::{MeterSample, PricedSession, ReservationUsage, SessionUsage, price_session};
+use roaming_types::pricing::{
+    MeterSample, PeriodRules, PricedSession, ReservationUsage, SessionUsage, price_session_with,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +42,8 @@ const ALL: &str = "all";
 pub struct Seal {
     /// The location, EVSE and connector as they were.
     pub location: CdrLocation,
-    /// The tariff in force (none: free, §9.3 item 11).
+    /// The tariff in force: the connector's, or the published free-of-charge tariff when it has
+    /// none (§9.3 item 11; `None` only in seals made before that tariff was sealed in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tariff: Option<Tariff>,
     /// The location's time zone (IANA name).
@@ -111,113 +114,173 @@ pub fn usage_of(
     }
 }
 
-/// The tariff a seal prices with: its own, or a free one in the session's currency.
-fn tariff_of(seal: &Seal, party: &PartyRef, currency: &str, at: DateTime) -> Result<Tariff, CsoError> {
-    match &seal.tariff {
-        Some(t) => Ok(t.clone()),
-        None => Tariff::free(
-            party,
-            TariffId::new("FREE").map_err(CsoError::internal)?,
-            currency,
-            at,
-        )
-        .map_err(CsoError::internal),
+/// How the CSO prices a session and cuts it into periods: the same for the live session (UC3-6)
+/// and its CDR (UC3-5), so that the two always agree.
+#[derive(Debug, Clone)]
+pub struct Pricing {
+    /// The published free-of-charge tariff's id, for seals made before it was sealed in.
+    pub free_tariff_id: TariffId,
+    /// A period starts at least this often (`cso.sessions.period_secs`, SES-02).
+    pub max_period: std::time::Duration,
+}
+
+impl Pricing {
+    /// The period rules for a session with these readings: current dimensions when the charger
+    /// reports current.
+    pub fn rules(&self, samples: &[Sample]) -> PeriodRules {
+        PeriodRules {
+            max_period_ms: i64::try_from(self.max_period.as_millis()).ok(),
+            current_measured: samples.iter().any(|x| x.current_a.is_some()),
+        }
     }
-}
 
-/// Prices a session so far (or in full, with `end` its end).
-pub fn price(s: &Session, seal: &Seal, usage: &SessionUsage) -> Result<(Tariff, PricedSession), CsoError> {
-    let tariff = tariff_of(seal, &s.party(), s.currency.as_str(), s.start_date_time)?;
-    let tz = chrono_tz::Tz::from_str(&seal.time_zone)
-        .map_err(|e| CsoError::Internal(format!("time zone {:?}: {e}", seal.time_zone)))?;
-    let priced =
-        price_session(&tariff, usage, tz).map_err(|e| CsoError::Internal(format!("pricing: {e}")))?;
-    Ok((tariff, priced))
-}
+    /// The tariff a seal prices with: the one in force at the start (CDR-03), or — for a seal made
+    /// before the free-of-charge tariff was sealed in, or for a session without a seal — the
+    /// free-of-charge tariff in the session's currency.
+    fn tariff_of(&self, seal: Option<&Seal>, s: &Session) -> Result<Tariff, CsoError> {
+        match seal.and_then(|x| x.tariff.as_ref()) {
+            Some(t) => Ok(t.clone()),
+            None => Tariff::free(
+                &s.party(),
+                self.free_tariff_id.clone(),
+                s.currency.as_str(),
+                s.start_date_time,
+            )
+            .map_err(CsoError::internal),
+        }
+    }
 
-/// Builds the CDR of a finished session.
-pub fn build(
-    s: &Session,
-    seal: &Seal,
-    samples: &[Sample],
-    meter_start_wh: Option<Decimal>,
-    end: DateTime,
-    ending: Ending,
-) -> Result<Cdr, CsoError> {
-    let reservation = match (ending, seal.reserved_at) {
-        (Ending::ReservationUnused { expired }, Some(booked)) => Some(ReservationUsage {
-            booked_at: booked,
-            ended_at: end,
-            expired_unused: expired,
-        }),
-        (Ending::Charged, Some(booked)) => Some(ReservationUsage {
-            booked_at: booked,
-            ended_at: s.start_date_time,
-            expired_unused: false,
-        }),
-        (_, None) => None,
-    };
-    let usage = match ending {
-        Ending::Charged => usage_of(s, samples, meter_start_wh, end, reservation),
-        Ending::ReservationUnused { .. } => SessionUsage {
-            start: end,
-            end,
-            samples: Vec::new(),
-            reservation,
-        },
-    };
-    let (tariff, priced) = price(s, seal, &usage)?;
-    let start = match ending {
-        Ending::Charged => s.start_date_time,
-        Ending::ReservationUnused { .. } => seal.reserved_at.unwrap_or(s.start_date_time),
-    };
-    let mut periods = priced.charging_periods;
-    if periods.is_empty() {
-        // A CDR has at least one period (§8.3): the whole session, nothing consumed.
-        periods.push(ChargingPeriod {
+    /// Prices a session so far (or in full, with `usage.end` its end). Without a seal, the periods
+    /// are those of the free-of-charge tariff in UTC.
+    pub fn price(
+        &self,
+        s: &Session,
+        seal: Option<&Seal>,
+        usage: &SessionUsage,
+        rules: PeriodRules,
+    ) -> Result<(Tariff, PricedSession), CsoError> {
+        let tariff = self.tariff_of(seal, s)?;
+        let tz = match seal {
+            Some(seal) => chrono_tz::Tz::from_str(&seal.time_zone)
+                .map_err(|e| CsoError::Internal(format!("time zone {:?}: {e}", seal.time_zone)))?,
+            None => chrono_tz::UTC,
+        };
+        let priced = price_session_with(&tariff, usage, tz, rules)
+            .map_err(|e| CsoError::Internal(format!("pricing: {e}")))?;
+        Ok((tariff, priced))
+    }
+
+    /// What a session consumed until `end`, with the reservation before it (CMD-05).
+    pub fn usage(
+        &self,
+        s: &Session,
+        seal: Option<&Seal>,
+        samples: &[Sample],
+        meter_start_wh: Option<Decimal>,
+        end: DateTime,
+        ending: Ending,
+    ) -> SessionUsage {
+        let reservation = match (ending, seal.and_then(|x| x.reserved_at)) {
+            (Ending::ReservationUnused { expired }, Some(booked)) => Some(ReservationUsage {
+                booked_at: booked,
+                ended_at: end,
+                expired_unused: expired,
+            }),
+            (Ending::Charged, Some(booked)) => Some(ReservationUsage {
+                booked_at: booked,
+                ended_at: s.start_date_time,
+                expired_unused: false,
+            }),
+            (_, None) => None,
+        };
+        match ending {
+            Ending::Charged => usage_of(s, samples, meter_start_wh, end, reservation),
+            Ending::ReservationUnused { .. } => SessionUsage {
+                start: end,
+                end,
+                samples: Vec::new(),
+                reservation,
+            },
+        }
+    }
+
+    /// The periods and cost of a running session so far (readings until `end`).
+    pub fn so_far(
+        &self,
+        s: &Session,
+        seal: Option<&Seal>,
+        samples: &[Sample],
+        meter_start_wh: Option<Decimal>,
+        end: DateTime,
+    ) -> Result<PricedSession, CsoError> {
+        let usage = self.usage(s, seal, samples, meter_start_wh, end, Ending::Charged);
+        Ok(self.price(s, seal, &usage, self.rules(samples))?.1)
+    }
+
+    /// Builds the CDR of a finished session.
+    pub fn build(
+        &self,
+        s: &Session,
+        seal: &Seal,
+        samples: &[Sample],
+        meter_start_wh: Option<Decimal>,
+        end: DateTime,
+        ending: Ending,
+    ) -> Result<Cdr, CsoError> {
+        let usage = self.usage(s, Some(seal), samples, meter_start_wh, end, ending);
+        let (tariff, priced) = self.price(s, Some(seal), &usage, self.rules(samples))?;
+        let start = match ending {
+            Ending::Charged => s.start_date_time,
+            Ending::ReservationUnused { .. } => seal.reserved_at.unwrap_or(s.start_date_time),
+        };
+        let mut periods = priced.charging_periods;
+        if periods.is_empty() {
+            // A CDR has at least one period (§8.3): the whole session, nothing consumed.
+            periods.push(ChargingPeriod {
+                start_date_time: start,
+                dimensions: vec![CdrDimension {
+                    dimension_type: CdrDimensionType::Time,
+                    volume: Number::ZERO,
+                }],
+                tariff_id: Some(tariff.id.clone()),
+            });
+        }
+        let cdr = Cdr {
+            country_code: s.country_code.clone(),
+            party_id: s.party_id.clone(),
+            id: CdrId::new(s.id.as_str()).map_err(CsoError::internal)?,
             start_date_time: start,
-            dimensions: vec![CdrDimension {
-                dimension_type: CdrDimensionType::Time,
-                volume: Number::ZERO,
-            }],
-            tariff_id: Some(tariff.id.clone()),
-        });
+            end_date_time: end.max(start),
+            session_id: Some(s.id.clone()),
+            cdr_token: s.cdr_token.clone(),
+            auth_method: s.auth_method.clone(),
+            authorization_reference: s.authorization_reference.clone(),
+            cdr_location: seal.location.clone(),
+            meter_id: s.meter_id.clone(),
+            currency: s.currency.clone(),
+            tariffs: vec![tariff],
+            charging_periods: periods,
+            signed_data: None,
+            total_cost: priced.total_cost,
+            total_fixed_cost: priced.total_fixed_cost,
+            total_energy: Number(priced.total_energy),
+            total_energy_cost: priced.total_energy_cost,
+            total_time: Number(priced.total_time),
+            total_time_cost: priced.total_time_cost,
+            total_parking_time: Some(Number(priced.total_parking_time)),
+            total_parking_cost: priced.total_parking_cost,
+            total_reservation_cost: priced.total_reservation_cost,
+            remark: None,
+            invoice_reference_id: None,
+            credit: None,
+            credit_reference_id: None,
+            home_charging_compensation: None,
+            last_updated: DateTime::now().max(end),
+        };
+        cdr.validate()
+            .map_err(|e| CsoError::Internal(format!("the CDR of session {} is invalid: {e}", s.id)))?;
+        Ok(cdr)
     }
-    let cdr = Cdr {
-        country_code: s.country_code.clone(),
-        party_id: s.party_id.clone(),
-        id: CdrId::new(s.id.as_str()).map_err(CsoError::internal)?,
-        start_date_time: start,
-        end_date_time: end.max(start),
-        session_id: Some(s.id.clone()),
-        cdr_token: s.cdr_token.clone(),
-        auth_method: s.auth_method.clone(),
-        authorization_reference: s.authorization_reference.clone(),
-        cdr_location: seal.location.clone(),
-        meter_id: s.meter_id.clone(),
-        currency: s.currency.clone(),
-        tariffs: vec![tariff],
-        charging_periods: periods,
-        signed_data: None,
-        total_cost: priced.total_cost,
-        total_fixed_cost: priced.total_fixed_cost,
-        total_energy: Number(priced.total_energy),
-        total_energy_cost: priced.total_energy_cost,
-        total_time: Number(priced.total_time),
-        total_time_cost: priced.total_time_cost,
-        total_parking_time: Some(Number(priced.total_parking_time)),
-        total_parking_cost: priced.total_parking_cost,
-        total_reservation_cost: priced.total_reservation_cost,
-        remark: None,
-        invoice_reference_id: None,
-        credit: None,
-        credit_reference_id: None,
-        home_charging_compensation: None,
-        last_updated: DateTime::now().max(end),
-    };
-    cdr.validate()
-        .map_err(|e| CsoError::Internal(format!("the CDR of session {} is invalid: {e}", s.id)))?;
-    Ok(cdr)
 }
 
 /// Stores a CDR and queues its POST to the CSP; returns the peers to wake. A second CDR for the same

@@ -34,7 +34,11 @@ use roaming_types::modules::versions::ModuleId;
 pub const SETTINGS: &[KeySpec] = &[
     KeySpec {
         key: "cso.currency",
-        help: "currency of sessions whose connector has no tariff (ISO 4217; default EUR)",
+        help: "currency of sessions whose connector has no tariff, and of the free-of-charge tariff (ISO 4217; default EUR)",
+    },
+    KeySpec {
+        key: "cso.free_tariff_id",
+        help: "id of the free-of-charge tariff the CSO publishes and refers to in the CDRs of sessions on connectors without a tariff (default FREE)",
     },
     KeySpec {
         key: "cso.authorization.timeout_ms",
@@ -143,7 +147,11 @@ impl Fallback for CsoFallback {
 /// Builds the CSO role on a core: its OCPI modules, operator routes, the station gateway and the
 /// background tasks.
 pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
-    let sites = sites::Sites::new(Arc::clone(&core));
+    let sites = sites::Sites::new(Arc::clone(&core))?;
+    sites
+        .ensure_free_tariff()
+        .await
+        .map_err(|e| StartError::Other(format!("free-of-charge tariff: {e}")))?;
     core.outbox.set_fallback(Arc::new(CsoFallback {
         sites: sites::SitesFallback::new(&core),
         store: core.store.clone(),

@@ -8,9 +8,12 @@
 //!   COMPLETED. The operator can declare a session INVALID.
 //! - `auth_method` and `authorization_reference` come from the command, reservation or authorization
 //!   decision behind the start (SES-04, SES-05).
-//! - `kwh` follows every meter reading; a ChargingPeriod is closed whenever the EV starts or stops
-//!   drawing power, every `cso.sessions.period_secs` while it runs, and at the end (SES-02). Each
-//!   period carries ENERGY (kWh), TIME or PARKING_TIME (h) and MAX_POWER (kW).
+//! - `kwh` follows every meter reading. The ChargingPeriods are the CDR's: the pricing engine cuts the
+//!   readings so far from `start_date_time` on wherever the price can change, the EV starts or stops
+//!   drawing power, and at least every `cso.sessions.period_secs` (SES-02); each period is appended
+//!   once a later reading closes it, and the completing PUT carries the CDR's periods. They carry
+//!   ENERGY (kWh), TIME or PARKING_TIME (h), MIN/MAX_POWER (kW) and, where the tariff reads it or the
+//!   charger reports it, MIN/MAX_CURRENT (A), with 4 decimals that add up to `kwh`.
 //! - The owning CSP gets a PUT when the session is created and when it completes (so its copy is whole
 //!   whatever it missed), and a PATCH with the changed fields and the new periods in between (SES-01,
 //!   SES-03), through the durable outbox. Every change and its push are one atomic write.
@@ -30,7 +33,7 @@ use roaming_peer::store::{Space, StoreError, Tx, key};
 use roaming_types::DateTime;
 use roaming_types::ci_string::Text;
 use roaming_types::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, PartyRef, SessionId};
-use roaming_types::modules::cdrs::{AuthMethod, CdrDimension, CdrDimensionType, CdrToken, ChargingPeriod};
+use roaming_types::modules::cdrs::{AuthMethod, CdrToken, ChargingPeriod};
 use roaming_types::modules::locations::Status;
 use roaming_types::modules::sessions::{ChargingPreferences, Session, SessionStatus};
 use roaming_types::modules::types::Role;
@@ -74,19 +77,6 @@ pub struct Sample {
     pub charging: bool,
 }
 
-/// The period being measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OpenPeriod {
-    /// Its start.
-    pub start: DateTime,
-    /// Meter reading at its start, Wh.
-    pub start_wh: Decimal,
-    /// Charging (TIME) or parking (PARKING_TIME).
-    pub charging: bool,
-    /// Highest power seen, W.
-    pub max_power_w: Decimal,
-}
-
 /// What the CSO keeps beside the OCPI Session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {
@@ -99,9 +89,6 @@ pub struct Runtime {
     /// First meter reading, Wh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meter_start_wh: Option<Decimal>,
-    /// The period being measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<OpenPeriod>,
     /// Every meter reading (for pricing).
     #[serde(default)]
     pub samples: Vec<Sample>,
@@ -169,13 +156,9 @@ fn evse_key(location: &LocationId, evse: &EvseUid) -> Vec<u8> {
     key([location.to_key(), evse.to_key()])
 }
 
-fn hours(from: DateTime, to: DateTime) -> Decimal {
-    let ms = (to.timestamp_millis() - from.timestamp_millis()).max(0);
-    (Decimal::from(ms) / Decimal::from(3_600_000)).round_dp(6)
-}
-
+/// kWh as reported: the same 4 decimals as the periods and the CDR's `total_energy`.
 fn kwh(wh: Decimal) -> Number {
-    Number((wh / Decimal::from(1000)).round_dp(6).normalize())
+    Number(roaming_types::pricing::round_quantity(wh / Decimal::from(1000)).normalize())
 }
 
 /// A fresh session id: 20 characters from the CSPRNG (unguessable; fits CiString(36)).
@@ -193,7 +176,7 @@ pub fn new_session_id() -> SessionId {
 pub struct Sessions {
     core: Arc<Core>,
     sites: Sites,
-    period: Duration,
+    pricing: crate::cdrs::Pricing,
     currency: String,
 }
 
@@ -205,12 +188,21 @@ impl Sessions {
             .config
             .role_secs("cso.sessions.period_secs", Duration::from_secs(900))?;
         let currency = core.config.role("cso.currency").unwrap_or("EUR").to_owned();
+        let pricing = crate::cdrs::Pricing {
+            free_tariff_id: sites.free_tariff_id().clone(),
+            max_period: period,
+        };
         Ok(Self {
             core,
             sites,
-            period,
+            pricing,
             currency,
         })
+    }
+
+    /// How sessions are priced and cut into periods (shared with their CDRs and with quotes).
+    pub fn pricing(&self) -> &crate::cdrs::Pricing {
+        &self.pricing
     }
 
     /// The sites.
@@ -343,7 +335,12 @@ impl Sessions {
                 tariffs.push(t);
             }
         }
-        let tariff = roaming_types::pricing::select_tariff(&tariffs, None, at).cloned();
+        // No tariff in force: the session is free of charge, by the tariff every CSP holds.
+        let tariff = match roaming_types::pricing::select_tariff(&tariffs, None, at) {
+            Some(t) => t.clone(),
+            None => self.sites.free_tariff()?,
+        };
+        let tariff = Some(tariff);
         Ok(Some(crate::cdrs::Seal {
             location: roaming_types::modules::cdrs::CdrLocation::of(&loc, e, c),
             tariff,
@@ -376,9 +373,8 @@ impl Sessions {
             .map(|t| t.currency);
         match from_tariff {
             Some(c) => Ok(c),
-            None => {
-                Text::new(self.currency.as_str()).map_err(|e| CsoError::Invalid(format!("cso.currency: {e}")))
-            }
+            // Priced by the free-of-charge tariff: its currency.
+            None => Ok(self.sites.free_tariff()?.currency),
         }
     }
 
@@ -519,7 +515,7 @@ impl Sessions {
         s.last_updated = later(s.last_updated, at);
         let cdr = match &rt.seal {
             Some(seal) => {
-                let c = crate::cdrs::build(
+                let c = self.pricing.build(
                     &s,
                     seal,
                     &[],
@@ -672,43 +668,6 @@ impl Sessions {
         Ok((s, woken))
     }
 
-    fn close_period(
-        s: &mut Session,
-        rt: &mut Runtime,
-        end: DateTime,
-        end_wh: Decimal,
-    ) -> Option<ChargingPeriod> {
-        let p = rt.period.take()?;
-        if end <= p.start {
-            return None;
-        }
-        let mut dimensions = vec![CdrDimension {
-            dimension_type: CdrDimensionType::Energy,
-            volume: kwh((end_wh - p.start_wh).max(Decimal::ZERO)),
-        }];
-        dimensions.push(CdrDimension {
-            dimension_type: if p.charging {
-                CdrDimensionType::Time
-            } else {
-                CdrDimensionType::ParkingTime
-            },
-            volume: Number(hours(p.start, end)),
-        });
-        if p.charging {
-            dimensions.push(CdrDimension {
-                dimension_type: CdrDimensionType::MaxPower,
-                volume: kwh(p.max_power_w),
-            });
-        }
-        let period = ChargingPeriod {
-            start_date_time: p.start,
-            dimensions,
-            tariff_id: None,
-        };
-        s.charging_periods.push(period.clone());
-        Some(period)
-    }
-
     /// A meter reading of a running transaction.
     pub fn meter(
         &self,
@@ -745,46 +704,31 @@ impl Sessions {
                 fields.insert("start_date_time".to_owned(), json!(s.start_date_time));
             }
         }
-        let mut new_periods = Vec::new();
-        if s.status == SessionStatus::Active {
-            let due = rt.period.as_ref().is_some_and(|p| {
-                p.charging != sample.charging
-                    || sample.at.timestamp_millis() - p.start.timestamp_millis()
-                        >= i64::try_from(self.period.as_millis()).unwrap_or(i64::MAX)
-            });
-            if due {
-                new_periods.extend(Self::close_period(&mut s, &mut rt, sample.at, sample.energy_wh));
-            }
-            match &mut rt.period {
-                Some(p) => p.max_power_w = p.max_power_w.max(sample.power_w),
-                None => {
-                    rt.period = Some(OpenPeriod {
-                        start: sample.at,
-                        start_wh: sample.energy_wh,
-                        charging: sample.charging,
-                        max_power_w: sample.power_w,
-                    });
-                }
-            }
-        }
         let new_kwh = kwh((sample.energy_wh - start_wh).max(Decimal::ZERO));
         if new_kwh != s.kwh {
             s.kwh = new_kwh;
             fields.insert("kwh".to_owned(), json!(s.kwh));
         }
-        if !new_periods.is_empty() {
-            fields.insert("charging_periods".to_owned(), json!(new_periods));
-        }
         rt.samples.push(sample.clone());
-        // The cost so far, whenever a period closes or the session becomes ACTIVE (UC3-6).
-        if s.status == SessionStatus::Active && (!new_periods.is_empty() || fields.contains_key("status")) {
-            if let Some(seal) = &rt.seal {
-                let usage = crate::cdrs::usage_of(&s, &rt.samples, rt.meter_start_wh, sample.at, None);
-                let (_, priced) = crate::cdrs::price(&s, seal, &usage)?;
-                if s.total_cost.as_ref() != Some(&priced.total_cost) {
-                    s.total_cost = Some(priced.total_cost);
-                    fields.insert("total_cost".to_owned(), json!(s.total_cost));
-                }
+        if s.status == SessionStatus::Active {
+            // The periods come from the engine that prices the CDR, over the readings so far:
+            // every period but the last (which the next reading may extend) is final and is
+            // appended (SES-02), so the session's periods are the CDR's, from start_date_time on.
+            let priced =
+                self.pricing
+                    .so_far(&s, rt.seal.as_ref(), &rt.samples, rt.meter_start_wh, sample.at)?;
+            let done = priced.charging_periods.len().saturating_sub(1);
+            let have = s.charging_periods.len();
+            if done > have {
+                let new: Vec<ChargingPeriod> = priced.charging_periods[have..done].to_vec();
+                s.charging_periods.extend(new.iter().cloned());
+                fields.insert("charging_periods".to_owned(), json!(new));
+            }
+            // The cost so far, whenever a period closes or the session becomes ACTIVE (UC3-6).
+            let due = fields.contains_key("charging_periods") || fields.contains_key("status");
+            if due && rt.seal.is_some() && s.total_cost.as_ref() != Some(&priced.total_cost) {
+                s.total_cost = Some(priced.total_cost);
+                fields.insert("total_cost".to_owned(), json!(s.total_cost));
             }
         }
         if fields.is_empty() {
@@ -829,25 +773,35 @@ impl Sessions {
                 });
             }
         }
-        Self::close_period(&mut s, &mut rt, at, energy_wh);
         s.kwh = kwh((energy_wh - start_wh).max(Decimal::ZERO));
-        s.end_date_time = Some(at.max(s.start_date_time));
+        let end = at.max(s.start_date_time);
+        s.end_date_time = Some(end);
         s.status = SessionStatus::Completed;
         s.last_updated = later(s.last_updated, at);
-        // UC3-5: the CDR, priced from the seal, in the same transaction as the completion.
+        // UC3-5: the CDR, priced from the seal, in the same transaction as the completion; the
+        // completed session (a full PUT, SES-03) carries the CDR's periods, so the two agree.
         let cdr = match &rt.seal {
-            Some(seal) => Some(crate::cdrs::build(
+            Some(seal) => Some(self.pricing.build(
                 &s,
                 seal,
                 &rt.samples,
                 rt.meter_start_wh,
-                at.max(s.start_date_time),
+                end,
                 crate::cdrs::Ending::Charged,
             )?),
             None => None,
         };
-        if let Some(c) = &cdr {
-            s.total_cost = Some(c.total_cost);
+        match &cdr {
+            Some(c) => {
+                s.total_cost = Some(c.total_cost);
+                s.charging_periods = c.charging_periods.clone();
+            }
+            None => {
+                s.charging_periods = self
+                    .pricing
+                    .so_far(&s, None, &rt.samples, rt.meter_start_wh, end)?
+                    .charging_periods;
+            }
         }
         let mut woken = self.save(tx, &s, &rt, Change::Full)?;
         woken.extend(self.free_evse(tx, &s)?);
@@ -927,10 +881,9 @@ mod tests {
     }
 
     #[test]
-    fn hours_and_kwh_are_exact_decimals() {
-        let t0 = DateTime::from_ymd_hms(2026, 1, 1, 10, 0, 0).unwrap_or_else(DateTime::now);
-        let t1 = t0.plus(chrono::Duration::minutes(90));
-        assert_eq!(hours(t0, t1), Decimal::new(15, 1));
+    fn kwh_is_an_exact_decimal_with_the_periods_four_decimals() {
         assert_eq!(kwh(Decimal::from(12_345)).value(), Decimal::new(12_345, 3));
+        // 0.1 Wh is the resolution of every reported energy (periods, CDR totals, kwh).
+        assert_eq!(kwh(Decimal::new(86_666_667, 4)).value(), Decimal::new(86_667, 4));
     }
 }

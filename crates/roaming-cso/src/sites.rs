@@ -135,7 +135,11 @@ fn problem(path: &str, e: impl std::fmt::Display) -> Vec<ImportProblem> {
 #[derive(Debug, Clone)]
 pub struct Sites {
     core: Arc<Core>,
+    free_tariff_id: TariffId,
 }
+
+/// The id of the free-of-charge tariff unless `cso.free_tariff_id` says otherwise.
+pub const FREE_TARIFF_ID: &str = "FREE";
 
 /// The earliest time stamp strictly newer than `before`, and not earlier than `now`.
 fn newer_than(before: DateTime, now: DateTime) -> DateTime {
@@ -310,9 +314,55 @@ pub struct ImportCount {
 }
 
 impl Sites {
-    /// Sites over the endpoint's store.
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    /// Sites over the endpoint's store; the free-of-charge tariff's id comes from
+    /// `cso.free_tariff_id`.
+    pub fn new(core: Arc<Core>) -> Result<Self, roaming_peer::config::ConfigError> {
+        let id = core.config.role("cso.free_tariff_id").unwrap_or(FREE_TARIFF_ID);
+        let free_tariff_id = TariffId::new(id.trim()).map_err(|e| roaming_peer::config::ConfigError {
+            key: "cso.free_tariff_id".to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(Self { core, free_tariff_id })
+    }
+
+    /// The id of the free-of-charge tariff.
+    pub fn free_tariff_id(&self) -> &TariffId {
+        &self.free_tariff_id
+    }
+
+    /// The free-of-charge tariff as published (§9.3 item 11: one element, one FLAT component at 0),
+    /// which prices — and is referred to by — every session on a connector without a tariff
+    /// (LOC-08: "for free, point to an explicit free tariff"; the CDR's `tariffs` and periods then
+    /// name a tariff every CSP holds).
+    pub fn free_tariff(&self) -> Result<Tariff, CsoError> {
+        match self.tariff(self.free_tariff_id.as_str())? {
+            Some(t) => Ok(t),
+            None => self.new_free_tariff(DateTime::now()),
+        }
+    }
+
+    fn new_free_tariff(&self, at: DateTime) -> Result<Tariff, CsoError> {
+        let currency = self.core.config.role("cso.currency").unwrap_or("EUR");
+        let mut t = Tariff::free(self.party(), self.free_tariff_id.clone(), currency, at)
+            .map_err(|e| CsoError::Invalid(format!("cso.currency: {e}")))?;
+        t.tariff_alt_text = roaming_types::modules::types::DisplayText::new("en", "Free of charge")
+            .map(|d| vec![d])
+            .unwrap_or_default();
+        Ok(t)
+    }
+
+    /// Publishes the free-of-charge tariff (stored and pushed like any other) unless it exists; the
+    /// operator may replace it with their own version under the same id.
+    pub async fn ensure_free_tariff(&self) -> Result<(), CsoError> {
+        if self.tariff(self.free_tariff_id.as_str())?.is_some() {
+            return Ok(());
+        }
+        let mut t = self.new_free_tariff(DateTime::now())?;
+        self.check_tariff(&t, "").map_err(CsoError::Import)?;
+        let woken = self.core.store.transact(|tx| self.store_tariff(tx, &mut t))?;
+        self.commit(woken.unwrap_or_default()).await?;
+        tracing::info!(tariff = %t.id, "free-of-charge tariff published");
+        Ok(())
     }
 
     fn party(&self) -> &PartyRef {
@@ -898,6 +948,11 @@ impl Sites {
     /// refused: the spec recommends unreferencing them first (§9.1).
     pub async fn delete_tariff(&self, id: &str) -> Result<(), CsoError> {
         let tid = TariffId::new(id).map_err(|e| CsoError::Invalid(e.to_string()))?;
+        if tid == self.free_tariff_id {
+            return Err(CsoError::Conflict(format!(
+                "tariff {id} is the free-of-charge tariff that the CDRs of unpriced sessions refer to; it cannot be deleted (replace it instead)"
+            )));
+        }
         let users: Vec<String> = self
             .locations()?
             .iter()

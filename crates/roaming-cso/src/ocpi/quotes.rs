@@ -123,7 +123,11 @@ pub fn compute(st: &CsoState, req: &QuoteRequest) -> Result<Quote, OcpiError> {
             tariffs.push(t);
         }
     }
-    let tariff = roaming_types::pricing::select_tariff(&tariffs, req.tariff_type.as_ref(), start).cloned();
+    // As for a session: no tariff in force is the published free-of-charge tariff.
+    let tariff = match roaming_types::pricing::select_tariff(&tariffs, req.tariff_type.as_ref(), start) {
+        Some(t) => Some(t.clone()),
+        None => Some(st.sites.free_tariff()?),
+    };
     let seal = Seal {
         location: CdrLocation::of(&loc, evse, connector),
         tariff,
@@ -172,7 +176,16 @@ pub fn compute(st: &CsoState, req: &QuoteRequest) -> Result<Quote, OcpiError> {
         status: roaming_types::modules::sessions::SessionStatus::Completed,
         last_updated: start,
     };
-    let (tariff, priced) = crate::cdrs::price(&session_like, &seal, &usage).map_err(OcpiError::from)?;
+    let (tariff, priced) = st
+        .sessions
+        .pricing()
+        .price(
+            &session_like,
+            Some(&seal),
+            &usage,
+            roaming_types::pricing::PeriodRules::default(),
+        )
+        .map_err(OcpiError::from)?;
     Ok(Quote {
         request: req.clone(),
         start_date_time: start,
