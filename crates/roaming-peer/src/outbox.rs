@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::client::backoff::{Backoff, random_unit};
-use crate::client::{Auth, ClientError, Routing, join_url};
+use crate::client::{Auth, ClientError, Routing, join_url, with_query};
 use crate::endpoint::{Core, PeerEvent};
 use crate::headers::new_id;
 use crate::store::{Space, StoreError, Tx, key, prefix};
@@ -519,16 +519,8 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
         return Outcome::Dead(format!("the peer has no {} {} endpoint", push.module, push.role));
     };
     let segments: Vec<&str> = push.path.iter().map(String::as_str).collect();
-    let mut url = join_url(base, &segments);
-    if !push.query.is_empty() {
-        let q: Vec<String> = push
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
-            .collect();
-        url.push('?');
-        url.push_str(&q.join("&"));
-    }
+    let query: Vec<(&str, &str)> = push.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let url = with_query(&join_url(base, &segments), &query);
     let counterpart = core.counterpart_role();
     let to = push
         .to
@@ -565,10 +557,6 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
         Ok(_) => Outcome::Delivered,
         Err(e) => classify(core, push, &e),
     }
-}
-
-fn query_escape(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {

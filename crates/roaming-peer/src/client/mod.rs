@@ -401,16 +401,54 @@ pub fn link_header(next: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).ok()
 }
 
-/// Joins an OCPI base URL and path segments with exactly one `/` (T-05, E-09), percent-encoding each
-/// segment.
+/// The URL of a peer's interface (T-04, T-05, E-09): the announced `base` **exactly** when there
+/// are no `segments` (a peer that announced `…/cdrs/` is POSTed at `…/cdrs/`); otherwise the base's
+/// path with its trailing slashes removed, then each segment percent-encoded after exactly one `/`,
+/// then the base's query, if it has one. Every URL we call at a peer is built by this function (and
+/// [`with_query`]), or is one the peer gave us (`response_url`, `Link`), used as given.
 pub fn join_url(base: &str, segments: &[&str]) -> String {
-    let mut out = base.trim_end_matches('/').to_owned();
+    if segments.is_empty() {
+        return base.to_owned();
+    }
+    let (path, rest) = base.split_at(base.find(['?', '#']).unwrap_or(base.len()));
+    let mut out = path.trim_end_matches('/').to_owned();
     for s in segments {
         out.push('/');
         out.push_str(&percent_encoding::utf8_percent_encode(s, SEGMENT).to_string());
     }
+    out.push_str(rest);
     out
 }
+
+/// `url` with the query parameters `pairs` added, percent-encoded, after the query it may already
+/// have (`?` or `&` as needed); no pairs leave `url` exactly as it is.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return url.to_owned();
+    }
+    let (before, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
+    let mut out = before.to_owned();
+    if !out.contains('?') {
+        out.push('?');
+    } else if !out.ends_with(['?', '&']) {
+        out.push('&');
+    }
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY).to_string();
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    out.push_str(&query.join("&"));
+    out.push_str(fragment);
+    out
+}
+
+/// What a query key or value keeps unescaped: RFC 3986 unreserved characters.
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -456,5 +494,65 @@ mod tests {
             join_url("https://a/cmd", &["START_SESSION"]),
             "https://a/cmd/START_SESSION"
         );
+        assert_eq!(
+            join_url("https://a/ocpi/sessions/", &["NL", "CSO", "S1"]),
+            "https://a/ocpi/sessions/NL/CSO/S1"
+        );
+        // Segments go into the path, before a query the announced URL carries.
+        assert_eq!(
+            join_url("https://a/ocpi/tokens/?tenant=7", &["T1", "authorize"]),
+            "https://a/ocpi/tokens/T1/authorize?tenant=7"
+        );
+    }
+
+    #[test]
+    fn t04_the_announced_url_is_called_exactly_when_nothing_is_appended() {
+        // A peer announcing `…/cdrs/` gets its CDRs POSTed at `…/cdrs/` (#12 item 9).
+        for base in [
+            "https://a/ocpi/cdrs/",
+            "https://a/ocpi/cdrs",
+            "https://a/ocpi/cdrs/?x=1",
+        ] {
+            assert_eq!(join_url(base, &[]), base);
+            assert_eq!(with_query(base, &[]), base);
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_added_after_any_query_the_url_has() {
+        assert_eq!(
+            with_query("https://a/t/DE/CSP/1", &[("type", "APP_USER")]),
+            "https://a/t/DE/CSP/1?type=APP_USER"
+        );
+        assert_eq!(
+            with_query("https://a/t?k=1", &[("type", "RFID"), ("u", "https://b/r?x=1&y")]),
+            "https://a/t?k=1&type=RFID&u=https%3A%2F%2Fb%2Fr%3Fx%3D1%26y"
+        );
+        assert_eq!(with_query("https://a/t?", &[("a", "b")]), "https://a/t?a=b");
+    }
+
+    proptest::proptest! {
+        /// T-05: whatever slashes the announced URL ends with, the path is the announced path's
+        /// segments followed by ours, each joined by exactly one `/`.
+        #[test]
+        fn t05_segments_are_joined_by_exactly_one_slash(
+            base in proptest::collection::vec("[a-z0-9][a-z0-9.]{0,7}", 0..4),
+            slashes in 0usize..3,
+            segments in proptest::collection::vec("[ -~]{1,12}", 1..4),
+        ) {
+            // "." and ".." are dot segments to every URL parser, whatever the encoding (no OCPI id is one).
+            proptest::prop_assume!(segments.iter().all(|s| !s.trim_matches('.').is_empty()));
+            let announced = format!("https://peer.example/{}{}", base.join("/"), "/".repeat(slashes));
+            let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let joined = url::Url::parse(&join_url(&announced, &refs)).unwrap();
+            let got: Vec<String> = joined
+                .path_segments()
+                .unwrap()
+                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned())
+                .collect();
+            let want: Vec<String> = base.iter().chain(segments.iter()).cloned().collect();
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(joined.query(), None);
+        }
     }
 }
