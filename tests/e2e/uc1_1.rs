@@ -608,3 +608,28 @@ async fn uc1_1_a_foreign_emsp_registers_through_the_handshake() {
         .await;
     assert_eq!((w.status, w.code()), (200, 1000), "{}", w.body);
 }
+
+#[tokio::test]
+async fn uc1_1_version_details_in_a_one_element_array_are_accepted_and_recorded() {
+    // #12 item 2, tolerant in: the handshake reads version details sent as `[{…}]` (a widely used
+    // library's deviation); the new peer record carries the deviation, shown to the operator.
+    let csp = Node::csp().start().await;
+    let _peer = roaming_e2e::foreign::ForeignPeer::cpo("NL-FOR")
+        .module("locations", "SENDER")
+        .details_as_array()
+        .register(&csp)
+        .await;
+    let peers: Vec<serde_json::Value> = csp.op_get("/api/peers").await;
+    let view = peers.iter().find(|p| p["id"] == "NL-FOR").expect("registered");
+    assert_eq!(view["modules"][1], "locations SENDER", "{view}");
+    let deviations = view["deviations"].as_array().unwrap();
+    assert_eq!(deviations.len(), 1, "{deviations:?}");
+    assert_eq!(deviations[0]["kind"], "object_as_array");
+    assert!(
+        deviations[0]["example"]
+            .as_str()
+            .unwrap()
+            .contains("/ocpi/2.2.1: VersionDetails sent as a one-element array"),
+        "{deviations:?}"
+    );
+}

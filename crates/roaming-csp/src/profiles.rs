@@ -300,7 +300,7 @@ impl Plans {
                     .await
             }
         };
-        match answer.and_then(|a| a.data::<ChargingProfileResponse>(&base)) {
+        match answer.and_then(|a| a.data::<ChargingProfileResponse>(&url)) {
             Ok(resp) => {
                 if resp.result == ChargingProfileResponseType::Accepted {
                     let secs = i64::from(resp.timeout.clamp(1, 3600));

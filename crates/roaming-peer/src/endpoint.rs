@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::client::{ClientSettings, OcpiClient};
 use crate::config::Config;
+use crate::deviations::{DeviationKind, DeviationSink, PeerDeviations};
 use crate::operator::{self, InstanceFile};
 use crate::registration::peers::{PeerRecord, PeerStore};
 use crate::server::{self, OcpiModules, V221_PATH, VERSIONS_PATH};
@@ -233,8 +234,22 @@ impl Core {
         Ok(())
     }
 
+    /// Where the deviations of peer `id`'s answers are recorded ([`crate::deviations`]).
+    pub fn deviation_sink(&self, id: &str) -> Arc<dyn DeviationSink> {
+        Arc::new(PeerDeviations::new(&self.peers, id))
+    }
+
+    /// Records that peer `id` deviated from OCPI 2.2.1 in `kind` way (`example`: the call and what
+    /// was wrong, no tokens or bodies): stored on the peer and logged at WARN the first time per
+    /// peer and kind, nothing after that. Returns whether it was the first time.
+    pub fn record_deviation(&self, id: &str, kind: DeviationKind, example: &str) -> bool {
+        self.peers.record_deviation(id, kind, example)
+    }
+
     /// Calls `url` at `peer` with the peer's token and the routing headers from our party to `to`
-    /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors.
+    /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors. The
+    /// answer is bound to the peer, so [`Answer::data`](crate::client::Answer::data) records the
+    /// deviations it tolerates on it.
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is one attribute of the call"
@@ -269,6 +284,7 @@ impl Core {
                 timeout,
             )
             .await
+            .map(|a| a.bind(self.deviation_sink(&peer.id)))
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod backoff;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method};
@@ -16,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use crate::deviations::{DeviationKind, DeviationSink};
 use crate::headers;
 
 /// How to authenticate one call.
@@ -118,17 +120,70 @@ pub struct Answer {
     pub envelope: Envelope<serde_json::Value>,
     /// Response headers.
     pub headers: HeaderMap,
+    /// Where the deviations this answer shows are recorded: its peer, once bound.
+    sink: Option<Arc<dyn DeviationSink>>,
 }
 
 impl Answer {
-    /// The `data`, decoded.
-    pub fn data<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
-        let value = self.envelope.data.clone().unwrap_or(serde_json::Value::Null);
-        serde_json::from_value(value).map_err(|e| ClientError::Data {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })
+    /// Binds the answer to where its deviations are recorded (its peer, see
+    /// [`Core::call_peer`](crate::endpoint::Core::call_peer), or a handshake's collector).
+    pub fn bind(mut self, sink: Arc<dyn DeviationSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
+
+    /// The single object (or list) in `data`, decoded; `url` names the call in errors and examples.
+    ///
+    /// Tolerant in (#12 item 2): where one object is expected, a one-element array holding it is
+    /// accepted, and the peer's deviation is recorded ([`DeviationKind::ObjectAsArray`], once per
+    /// peer, see [`crate::deviations`]) when the answer is bound. An empty or longer array is still
+    /// an error; a list type `T` (`Vec<Version>`) decodes a one-element list as the list it is. Do
+    /// not use it with a `T` that accepts any JSON (`serde_json::Value`): read `envelope.data`.
+    pub fn data<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
+        match decode_single::<T>(self.envelope.data.as_ref()) {
+            Ok((value, false)) => Ok(value),
+            Ok((value, true)) => {
+                let example = format!("{url}: {} sent as a one-element array", short_type_name::<T>());
+                match &self.sink {
+                    Some(sink) => sink.record(DeviationKind::ObjectAsArray, &example),
+                    None => {
+                        tracing::warn!(deviation = %DeviationKind::ObjectAsArray, %example, "answer deviates from OCPI 2.2.1; tolerated")
+                    }
+                }
+                Ok(value)
+            }
+            Err(e) => Err(ClientError::Data {
+                url: url.to_owned(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Decodes `data` as `T`, accepting a one-element array whose element (not itself an array) is a
+/// `T`; the flag tells whether that happened. The element is tried first, so that serde's
+/// acceptance of a sequence for a struct never reads `[{…}]` field by field; a list `T` does not
+/// decode from a single element and falls through to the whole value.
+pub fn decode_single<T: DeserializeOwned>(
+    data: Option<&serde_json::Value>,
+) -> Result<(T, bool), serde_json::Error> {
+    if let Some(serde_json::Value::Array(items)) = data {
+        if let [item] = items.as_slice() {
+            if !item.is_array() {
+                if let Ok(v) = T::deserialize(item) {
+                    return Ok((v, true));
+                }
+            }
+        }
+    }
+    T::deserialize(data.unwrap_or(&serde_json::Value::Null)).map(|v| (v, false))
+}
+
+/// `CommandResponse` for `roaming_types::modules::commands::CommandResponse`.
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
 }
 
 /// One page of a paginated GET (T-61).
@@ -317,6 +372,7 @@ impl OcpiClient {
             http,
             envelope,
             headers,
+            sink: None,
         })
     }
 
@@ -503,6 +559,57 @@ mod tests {
             join_url("https://a/ocpi/tokens/?tenant=7", &["T1", "authorize"]),
             "https://a/ocpi/tokens/T1/authorize?tenant=7"
         );
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct One {
+        result: String,
+        #[serde(default)]
+        timeout: Option<u32>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Nested {
+        inner: One,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    #[test]
+    fn a_single_object_is_accepted_in_a_one_element_array() {
+        use serde_json::json;
+        let one = One {
+            result: "ACCEPTED".to_owned(),
+            timeout: Some(30),
+        };
+        let decode = |v: serde_json::Value| decode_single::<One>(Some(&v)).map_err(|e| e.to_string());
+        assert_eq!(
+            decode(json!({"result": "ACCEPTED", "timeout": 30})),
+            Ok((one, false))
+        );
+        let (got, wrapped) = decode(json!([{"result": "ACCEPTED", "timeout": 30}])).unwrap();
+        assert_eq!((got.timeout, wrapped), (Some(30), true));
+        // Only one element: an empty or longer array is still an error.
+        assert!(decode(json!([])).is_err());
+        assert!(decode(json!([{"result": "A"}, {"result": "B"}])).is_err());
+        assert!(decode(json!([[{"result": "A"}]])).is_err());
+        assert!(decode_single::<One>(None).is_err());
+        // A struct whose first field is an object is not read field by field from `[{…}]`.
+        let v = json!([{"inner": {"result": "A"}}]);
+        let (n, wrapped) = decode_single::<Nested>(Some(&v)).unwrap();
+        assert_eq!((n.inner.result.as_str(), wrapped), ("A", true));
+        // A list is a list, one element or more.
+        let v = json!([{"result": "A"}]);
+        let (list, wrapped) = decode_single::<Vec<One>>(Some(&v)).unwrap();
+        assert_eq!((list.len(), wrapped), (1, false));
+        // Strings and enums too (ChargingPreferencesResponse).
+        let v = json!(["ACCEPTED"]);
+        assert_eq!(
+            decode_single::<String>(Some(&v)).unwrap(),
+            ("ACCEPTED".to_owned(), true)
+        );
+        assert_eq!(short_type_name::<One>(), "One");
+        assert_eq!(short_type_name::<Vec<One>>(), "Vec");
     }
 
     #[test]

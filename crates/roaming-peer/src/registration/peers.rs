@@ -22,6 +22,7 @@ use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{Endpoint, InterfaceRole, ModuleId, VersionNumber};
 use serde::{Deserialize, Serialize};
 
+use crate::deviations::{Deviation, DeviationKind};
 use crate::secret::TokenHash;
 use crate::store::{Space, StoreError, StoreHandle, Tx, key};
 
@@ -85,6 +86,10 @@ pub struct PeerRecord {
     pub updated_at: DateTime,
     /// Whether we initiated the registration.
     pub initiated_by_us: bool,
+    /// The deviations from OCPI 2.2.1 we tolerated from this peer, first sighting per kind
+    /// ([`crate::deviations`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<Deviation>,
 }
 
 impl PeerRecord {
@@ -135,6 +140,7 @@ impl PeerRecord {
             registered_at: self.registered_at,
             updated_at: self.updated_at,
             initiated_by_us: self.initiated_by_us,
+            deviations: self.deviations.clone(),
         }
     }
 }
@@ -162,6 +168,9 @@ pub struct PeerView {
     pub updated_at: DateTime,
     /// Whether we started the registration.
     pub initiated_by_us: bool,
+    /// Deviations from OCPI 2.2.1 we tolerate from this peer: kind, first seen, example.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
 }
 
 /// A token A we issued.
@@ -357,6 +366,45 @@ impl PeerStore {
                 let p: Option<PendingRegistration> = self.store.get_json(PENDING, &key([&id]))?;
                 Ok(p.filter(|p| p.token == hash)
                     .map(|p| Authenticated::Pending(p.id)))
+            }
+        }
+    }
+
+    /// Records that peer `id` deviated from OCPI 2.2.1 in `kind` way, `example` saying how (no
+    /// tokens or bodies). The first time per peer and kind, the deviation is stored on the peer's
+    /// record and logged at WARN; after that this is one cached read. Returns whether this was the
+    /// first time. A store failure is logged here and reported as `false`.
+    pub fn record_deviation(&self, id: &str, kind: DeviationKind, example: &str) -> bool {
+        match self.get(id) {
+            Ok(Some(p)) if p.deviations.iter().any(|d| d.kind == kind) => return false,
+            Ok(Some(_)) => {}
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record a peer's deviation");
+                return false;
+            }
+        }
+        let recorded = self.write(|tx| {
+            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if p.deviations.iter().any(|d| d.kind == kind) {
+                return Ok(None);
+            }
+            let d = Deviation::now(kind, example);
+            p.deviations.push(d.clone());
+            tx.put_json(Space::PEERS, peer_key(id), &p)?;
+            Ok(Some(d))
+        });
+        match recorded {
+            Ok(Some(d)) => {
+                crate::deviations::log_first(id, &d);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record a peer's deviation");
+                false
             }
         }
     }
