@@ -520,3 +520,94 @@ async fn uc1_2_restart_of_either_side_loses_nothing() {
     .await;
     assert!(ok.is_some());
 }
+
+#[tokio::test]
+async fn uc1_2_a_peer_refusing_our_token_keeps_its_pushes_until_it_accepts_again() {
+    // #12 item 10: a 403 (where the spec says 401) is "the peer does not accept our token", like a
+    // 401: the entries stay and are retried with the normal backoff (no dead letter), the peer is
+    // shown as unauthorized, and everything is delivered once it accepts us again.
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+
+    let cso = Node::cso()
+        .setting("push.retry_base_ms", "50")
+        .setting("push.retry_max_secs", "1")
+        .start()
+        .await;
+    let peer = roaming_e2e::foreign::ForeignPeer::emsp("DE-FOR")
+        .module("locations", "RECEIVER")
+        .register(&cso)
+        .await;
+    for m in ["PUT", "PATCH"] {
+        Mock::given(method(m))
+            .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
+            .mount(&peer.server)
+            .await;
+    }
+    import(
+        &cso,
+        vec![location("R-1", 52.0, 4.0, 1), location("R-2", 52.1, 4.1, 1)],
+    )
+    .await;
+    let outbox = |cso: &Node| {
+        let op = cso.operator.clone();
+        async move {
+            let all: Vec<Value> = op.get("/api/outbox").await.unwrap();
+            all.into_iter().find(|s| s["peer"] == "DE-FOR").unwrap()
+        }
+    };
+    let peer_view = |cso: &Node| {
+        let op = cso.operator.clone();
+        async move {
+            let all: Vec<Value> = op.get("/api/peers").await.unwrap();
+            all.into_iter().find(|p| p["id"] == "DE-FOR").unwrap()
+        }
+    };
+    // Refused a few times: still pending, nothing dead, the peer marked unauthorized.
+    let status = eventually(Duration::from_secs(10), || async {
+        let s = outbox(&cso).await;
+        (s["oldest"]["attempts"].as_u64().unwrap_or(0) >= 3 || !s["dead"].as_array().unwrap().is_empty())
+            .then_some(s)
+    })
+    .await
+    .expect("the pushes were tried");
+    assert!(
+        status["dead"].as_array().unwrap().is_empty(),
+        "no dead letter: {status}"
+    );
+    assert_eq!(status["pending"], 2, "{status}");
+    let view = peer_view(&cso).await;
+    let unauthorized = &view["unauthorized"];
+    assert!(unauthorized["since"].is_string(), "{view}");
+    assert!(
+        unauthorized["last_error"].as_str().unwrap().contains("403"),
+        "{view}"
+    );
+    // The peer accepts our token again: everything is delivered and the mark clears.
+    peer.server.reset().await;
+    for m in ["PUT", "PATCH"] {
+        Mock::given(method(m))
+            .respond_with(peer.answer(Value::Null))
+            .mount(&peer.server)
+            .await;
+    }
+    eventually(Duration::from_secs(10), || async {
+        (outbox(&cso).await["pending"] == 0).then_some(())
+    })
+    .await
+    .expect("delivered once accepted");
+    let status = outbox(&cso).await;
+    assert!(status["dead"].as_array().unwrap().is_empty(), "{status}");
+    let got = peer.requests().await;
+    for id in ["R-1", "R-2"] {
+        assert!(
+            got.contains(&format!("PUT /ocpi/locations/NL/CSO/{id}")),
+            "{got:?}"
+        );
+    }
+    let view = peer_view(&cso).await;
+    assert!(
+        view["unauthorized"].is_null(),
+        "cleared by the successful call: {view}"
+    );
+}

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use roaming_peer::client::{Auth, ClientError, Routing};
+use roaming_peer::client::ClientError;
 use roaming_peer::endpoint::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
@@ -110,10 +110,6 @@ async fn pull_module(
             .append_pair("date_from", &since.plus(-overlap).to_string());
     }
     let parties = peer.parties(&Role::Cpo);
-    let routing = parties.first().map(|to| Routing {
-        from: st.core.config.party.clone(),
-        to: to.clone(),
-    });
     let correlation = new_id();
     let options = DecodeOptions {
         lenient_datetime: peer.compat.lenient_datetime,
@@ -124,11 +120,9 @@ async fn pull_module(
     let (mut stored, mut skipped) = (0u64, 0u64);
     let result = async {
         while let Some(u) = next.take() {
-            let page = st
-                .core
-                .client
-                .get_page(&u, Auth { token: &peer.token_out, raw: peer.compat.raw_token_out }, routing.as_ref(), &correlation)
-                .await?;
+            // Through Core: routed to the peer's first CPO party, and a refusal of our token marks
+            // the peer unauthorized (#12 item 10).
+            let page = st.core.get_page(peer, &u, &correlation).await?;
             for item in page.items {
                 let outcome = match module {
                     ModuleId::Locations => match decode_value::<Location>(item, options) {

@@ -144,33 +144,10 @@ pub(crate) fn log_first(peer: &str, d: &Deviation) {
 
 #[cfg(test)]
 mod tests {
-    use roaming_types::auth::CredentialsToken;
-    use roaming_types::modules::versions::VersionNumber;
-
     use super::*;
-    use crate::registration::peers::{PeerCompat, PeerRecord, put_peer};
-    use crate::secret::TokenHash;
+    use crate::registration::peers::put_peer;
+    use crate::registration::peers::tests::peer;
     use crate::store::{StoreError, StoreHandle};
-
-    pub(crate) fn peer(id: &str) -> PeerRecord {
-        let now = DateTime::now();
-        PeerRecord {
-            id: id.to_owned(),
-            roles: Vec::new(),
-            versions_url: "https://peer.example/ocpi/versions".to_owned(),
-            version: VersionNumber::V2_2_1,
-            endpoints: Vec::new(),
-            token_out: CredentialsToken::new("out").unwrap(),
-            token_in: TokenHash::of(&CredentialsToken::new("in").unwrap()),
-            previous_token_in: None,
-            pending_token_in: None,
-            compat: PeerCompat::default(),
-            registered_at: now,
-            updated_at: now,
-            initiated_by_us: false,
-            deviations: Vec::new(),
-        }
-    }
 
     #[test]
     fn a_deviation_is_recorded_once_per_peer_and_kind() {
@@ -208,38 +185,16 @@ mod tests {
         assert_eq!(one.view().deviations, one.deviations);
     }
 
-    /// A log writer the test can read back.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn the_warning_is_logged_once_however_often_the_peer_deviates() {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .finish();
         let peers = PeerStore::new(StoreHandle::memory());
         peers.write(|tx| put_peer(tx, &peer("NL-ONE"))).unwrap();
-        tracing::subscriber::with_default(subscriber, || {
+        let text = crate::registration::peers::tests::logs_of(|| {
             let sink = PeerDeviations::new(&peers, "NL-ONE");
             for i in 0..5 {
                 sink.record(DeviationKind::ObjectAsArray, &format!("call {i}"));
             }
         });
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
         let warnings: Vec<&str> = text.lines().filter(|l| l.contains("WARN")).collect();
         assert_eq!(warnings.len(), 1, "{text}");
         assert!(warnings[0].contains("deviation=object_as_array"), "{text}");

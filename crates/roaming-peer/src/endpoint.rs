@@ -246,10 +246,47 @@ impl Core {
         self.peers.record_deviation(id, kind, example)
     }
 
+    /// The one policy for "the peer does not accept our token" (#12 item 10), applied to the outcome
+    /// of every call made with the peer's token: a refusal
+    /// ([`ClientError::is_auth_refused`](crate::client::ClientError::is_auth_refused), 401 or 403)
+    /// marks the peer unauthorized (shown in the peer view), a successful call clears the mark, and
+    /// other failures leave it as it is. [`call_peer`](Self::call_peer) and
+    /// [`get_page`](Self::get_page) apply it; call it after any other call with the peer's token.
+    pub fn observe_call<T>(&self, peer_id: &str, result: &Result<T, crate::client::ClientError>) {
+        match result {
+            Ok(_) => self.peers.set_unauthorized(peer_id, None),
+            Err(e) if e.is_auth_refused() => self.peers.set_unauthorized(peer_id, Some(&e.to_string())),
+            Err(_) => {}
+        }
+    }
+
+    /// GETs one page of a paginated list at `peer` (like [`call_peer`](Self::call_peer) with the
+    /// default routing, T-60…T-63).
+    pub async fn get_page(
+        &self,
+        peer: &PeerRecord,
+        url: &str,
+        correlation_id: &str,
+    ) -> Result<crate::client::Page, crate::client::ClientError> {
+        let answer = self
+            .call_peer::<()>(
+                peer,
+                http::Method::GET,
+                url,
+                None,
+                None,
+                None,
+                Some(correlation_id),
+            )
+            .await?;
+        crate::client::Page::from_answer(&answer, url)
+    }
+
     /// Calls `url` at `peer` with the peer's token and the routing headers from our party to `to`
     /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors. The
     /// answer is bound to the peer, so [`Answer::data`](crate::client::Answer::data) records the
-    /// deviations it tolerates on it.
+    /// deviations it tolerates on it, and the outcome goes through
+    /// [`observe_call`](Self::observe_call).
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is one attribute of the call"
@@ -270,7 +307,8 @@ impl Core {
             to,
         });
         let correlation = correlation_id.map_or_else(crate::headers::new_id, str::to_owned);
-        self.client
+        let result = self
+            .client
             .call(
                 method,
                 url,
@@ -284,7 +322,9 @@ impl Core {
                 timeout,
             )
             .await
-            .map(|a| a.bind(self.deviation_sink(&peer.id)))
+            .map(|a| a.bind(self.deviation_sink(&peer.id)));
+        self.observe_call(&peer.id, &result);
+        result
     }
 }
 

@@ -98,6 +98,15 @@ impl ClientError {
         }
     }
 
+    /// Whether the peer refuses our token: HTTP 401 (what the spec says, T-12) or 403 (what some
+    /// implementations send instead). The one test of "the peer does not accept our token" (#12 item
+    /// 10): the outbox keeps and retries such pushes, the peer is marked unauthorized until a call
+    /// succeeds ([`Core::observe_call`](crate::endpoint::Core::observe_call)), and a disconnect
+    /// treats it as done.
+    pub fn is_auth_refused(&self) -> bool {
+        matches!(self.http_status(), Some(401 | 403))
+    }
+
     /// Whether retrying later may help (transport failures, 5xx, 3xxx).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -387,6 +396,14 @@ impl OcpiClient {
         let answer = self
             .call::<()>(Method::GET, url, auth, routing, correlation_id, None, None)
             .await?;
+        Page::from_answer(&answer, url)
+    }
+}
+
+impl Page {
+    /// The page in the answer to a list GET of `url`: its items, `Link` next, `X-Total-Count` and
+    /// `X-Limit`.
+    pub fn from_answer(answer: &Answer, url: &str) -> Result<Self, ClientError> {
         let items: Vec<serde_json::Value> = match answer.envelope.data.clone() {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(serde_json::Value::Array(a)) => a,
@@ -404,7 +421,7 @@ impl OcpiClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        Ok(Page {
+        Ok(Self {
             items,
             next: next_link(&answer.headers, url),
             total: number(headers::X_TOTAL_COUNT),
@@ -573,6 +590,35 @@ mod tests {
         inner: One,
         #[serde(default)]
         note: Option<String>,
+    }
+
+    #[test]
+    fn a_peer_refusing_our_token_is_401_or_403_with_or_without_an_envelope() {
+        let status = |http: u16| ClientError::Status {
+            url: String::new(),
+            http,
+            status: StatusCode::ClientError,
+            message: String::new(),
+        };
+        let bare = |http: u16| ClientError::NotOcpi {
+            url: String::new(),
+            http,
+            message: String::new(),
+        };
+        for http in [401, 403] {
+            assert!(status(http).is_auth_refused() && bare(http).is_auth_refused());
+        }
+        for http in [200, 400, 404, 405, 500] {
+            assert!(
+                !status(http).is_auth_refused() && !bare(http).is_auth_refused(),
+                "{http}"
+            );
+        }
+        let transport = ClientError::Transport {
+            url: String::new(),
+            message: String::new(),
+        };
+        assert!(!transport.is_auth_refused());
     }
 
     #[test]

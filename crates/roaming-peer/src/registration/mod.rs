@@ -345,6 +345,7 @@ pub async fn connect(
                 updated_at: now,
                 initiated_by_us: true,
                 deviations: collector.take(),
+                unauthorized: None,
             };
             core.peers.write(|tx| {
                 if tx.get(Space::PEERS, &peer_key(&record.id))?.is_some() {
@@ -469,6 +470,7 @@ pub async fn respond_post(
         updated_at: now,
         initiated_by_us: false,
         deviations: collector.take(),
+        unauthorized: None,
     };
     core.peers.write(|tx| {
         let inv: Option<Invitation> = tx.get_json(INVITATIONS, &key([invitation_id]))?;
@@ -602,7 +604,8 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
         None => Err(HandshakeError::MissingModule("credentials".to_owned())),
         Some(url) => {
             let ours = core.our_credentials(new_in.clone());
-            core.client
+            let answer = core
+                .client
                 .call(
                     Method::PUT,
                     &url,
@@ -615,7 +618,10 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
                     Some(&ours),
                     None,
                 )
-                .await
+                .await;
+            // A peer refusing our current token is marked unauthorized like on any other call.
+            core.observe_call(&peer.id, &answer);
+            answer
                 .and_then(|a| a.bind(core.deviation_sink(&peer.id)).data::<Credentials>(&url))
                 .map_err(|source| HandshakeError::Peer {
                     step: "PUT credentials",
@@ -720,7 +726,10 @@ pub async fn disconnect(core: &Core, peer_id: &str, force: bool) -> Result<(), H
             .await
             .map(|_| ())
             .or_else(|e| {
-                if e.http_status() == Some(405) || e.http_status() == Some(401) {
+                // It no longer accepts our token (401, or 403 as some send) or has forgotten us
+                // (405, CR-31): either way there is nothing left to tell it.
+                if e.is_auth_refused() || e.http_status() == Some(405) {
+                    tracing::info!(peer.id = %peer.id, error = %e, "the peer no longer knows us; unregistering locally");
                     Ok(())
                 } else {
                     Err(e)
