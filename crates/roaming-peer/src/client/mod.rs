@@ -5,6 +5,7 @@
 //! duration) without tokens or bodies.
 
 pub mod backoff;
+pub mod pull;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,8 +201,9 @@ fn short_type_name<T>() -> &'static str {
 pub struct Page {
     /// The items, undecoded, so that one bad object does not lose the page (T-65).
     pub items: Vec<serde_json::Value>,
-    /// The `Link: <…>; rel="next"` URL.
-    pub next: Option<String>,
+    /// The target of `Link: <…>; rel="next"` as sent (it may be relative, or point elsewhere:
+    /// [`pull::Pull`] decides whether to follow it).
+    pub link: Option<String>,
     /// `X-Total-Count`.
     pub total: Option<u64>,
     /// `X-Limit`.
@@ -423,7 +425,7 @@ impl Page {
         };
         Ok(Self {
             items,
-            next: next_link(&answer.headers, url),
+            link: link_target(&answer.headers),
             total: number(headers::X_TOTAL_COUNT),
             limit: number(headers::X_LIMIT),
         })
@@ -446,23 +448,21 @@ fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
-/// The `rel="next"` target of the `Link` headers, resolved against the request URL (T-61).
-pub fn next_link(headers: &HeaderMap, base: &str) -> Option<String> {
+/// The `rel="next"` target of the `Link` headers, as sent (T-61).
+pub fn link_target(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(http::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
         for part in text.split(',') {
             let mut pieces = part.split(';');
-            let target = pieces.next()?.trim();
+            let Some(target) = pieces.next().map(str::trim) else {
+                continue;
+            };
             let is_next = pieces.any(|p| {
                 let p = p.trim();
                 p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
             });
             if is_next && target.starts_with('<') && target.ends_with('>') {
-                let href = &target[1..target.len() - 1];
-                return url::Url::parse(base)
-                    .ok()
-                    .and_then(|b| b.join(href).ok())
-                    .map(|u| u.to_string());
+                return Some(target[1..target.len() - 1].to_owned());
             }
         }
     }
@@ -535,26 +535,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn next_link_is_found_and_resolved() {
+    fn the_next_link_is_found_as_sent() {
         let mut h = HeaderMap::new();
         h.append(
             http::header::LINK,
             HeaderValue::from_static("<https://a.example/ocpi/x?offset=10&limit=10>; rel=\"next\""),
         );
         assert_eq!(
-            next_link(&h, "https://a.example/ocpi/x").as_deref(),
+            link_target(&h).as_deref(),
             Some("https://a.example/ocpi/x?offset=10&limit=10")
         );
         let mut h = HeaderMap::new();
         h.append(
             http::header::LINK,
-            HeaderValue::from_static("</ocpi/x?offset=5>; rel=next, <https://a.example/p>; rel=\"prev\""),
+            HeaderValue::from_static("<https://a.example/p>; rel=\"prev\", </ocpi/x?offset=5>; rel=next"),
         );
-        assert_eq!(
-            next_link(&h, "https://a.example/ocpi/x").as_deref(),
-            Some("https://a.example/ocpi/x?offset=5")
-        );
-        assert_eq!(next_link(&HeaderMap::new(), "https://a.example/"), None);
+        assert_eq!(link_target(&h).as_deref(), Some("/ocpi/x?offset=5"));
+        assert_eq!(link_target(&HeaderMap::new()), None);
     }
 
     #[test]
