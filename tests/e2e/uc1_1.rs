@@ -608,3 +608,78 @@ async fn uc1_1_a_foreign_emsp_registers_through_the_handshake() {
         .await;
     assert_eq!((w.status, w.code()), (200, 1000), "{}", w.body);
 }
+
+#[tokio::test]
+async fn uc1_1_version_details_in_a_one_element_array_are_accepted_and_recorded() {
+    // #12 item 2, tolerant in: the handshake reads version details sent as `[{…}]` (a widely used
+    // library's deviation); the new peer record carries the deviation, shown to the operator.
+    let csp = Node::csp().start().await;
+    let _peer = roaming_e2e::foreign::ForeignPeer::cpo("NL-FOR")
+        .module("locations", "SENDER")
+        .details_as_array()
+        .register(&csp)
+        .await;
+    let peers: Vec<serde_json::Value> = csp.op_get("/api/peers").await;
+    let view = peers.iter().find(|p| p["id"] == "NL-FOR").expect("registered");
+    assert_eq!(view["modules"][1], "locations SENDER", "{view}");
+    let deviations = view["deviations"].as_array().unwrap();
+    assert_eq!(deviations.len(), 1, "{deviations:?}");
+    assert_eq!(deviations[0]["kind"], "object_as_array");
+    assert!(
+        deviations[0]["example"]
+            .as_str()
+            .unwrap()
+            .contains("/ocpi/2.2.1: VersionDetails sent as a one-element array"),
+        "{deviations:?}"
+    );
+}
+
+#[tokio::test]
+async fn uc1_1_disconnect_succeeds_when_the_peer_refuses_our_token() {
+    // #12 item 10: 401, 403 and 405 to our credentials DELETE all mean the peer no longer accepts
+    // us (or has forgotten us): the disconnect succeeds locally instead of failing with 502.
+    let csp = Node::csp().start().await;
+    for (i, status) in [401u16, 403, 405].into_iter().enumerate() {
+        let party = format!("NL-FO{i}");
+        let peer = roaming_e2e::foreign::ForeignPeer::cpo(&party)
+            .register(&csp)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path("/ocpi/credentials"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({
+                "status_code": 2000, "status_message": "no", "timestamp": "2026-01-01T00:00:00Z"
+            })))
+            .mount(&peer.server)
+            .await;
+        if status == 403 {
+            // A rotation it refuses fails, and marks the peer unauthorized.
+            Mock::given(method("PUT"))
+                .and(path("/ocpi/credentials"))
+                .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
+                .mount(&peer.server)
+                .await;
+            assert!(csp.operator.rotate(&party).await.is_err());
+            let view = csp
+                .operator
+                .peers()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.id == party)
+                .unwrap();
+            let view = serde_json::to_value(view).unwrap();
+            assert!(view["unauthorized"]["since"].is_string(), "{view}");
+        }
+        csp.operator
+            .disconnect(&party, false)
+            .await
+            .unwrap_or_else(|e| panic!("HTTP {status}: {e}"));
+        assert!(csp.peer(&party).is_none(), "HTTP {status}: removed locally");
+        assert!(
+            peer.requests()
+                .await
+                .contains(&"DELETE /ocpi/credentials".to_owned()),
+            "the peer was told"
+        );
+    }
+}

@@ -525,3 +525,310 @@ async fn uc1_2_restart_of_either_side_loses_nothing() {
     .await;
     assert!(ok.is_some());
 }
+
+#[tokio::test]
+async fn uc1_2_a_peer_refusing_our_token_keeps_its_pushes_until_it_accepts_again() {
+    // #12 item 10: a 403 (where the spec says 401) is "the peer does not accept our token", like a
+    // 401: the entries stay and are retried with the normal backoff (no dead letter), the peer is
+    // shown as unauthorized, and everything is delivered once it accepts us again.
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+
+    let cso = Node::cso()
+        .setting("push.retry_base_ms", "50")
+        .setting("push.retry_max_secs", "1")
+        .start()
+        .await;
+    let peer = roaming_e2e::foreign::ForeignPeer::emsp("DE-FOR")
+        .module("locations", "RECEIVER")
+        .register(&cso)
+        .await;
+    for m in ["PUT", "PATCH"] {
+        Mock::given(method(m))
+            .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
+            .mount(&peer.server)
+            .await;
+    }
+    import(
+        &cso,
+        vec![location("R-1", 52.0, 4.0, 1), location("R-2", 52.1, 4.1, 1)],
+    )
+    .await;
+    let outbox = |cso: &Node| {
+        let op = cso.operator.clone();
+        async move {
+            let all: Vec<Value> = op.get("/api/outbox").await.unwrap();
+            all.into_iter().find(|s| s["peer"] == "DE-FOR").unwrap()
+        }
+    };
+    let peer_view = |cso: &Node| {
+        let op = cso.operator.clone();
+        async move {
+            let all: Vec<Value> = op.get("/api/peers").await.unwrap();
+            all.into_iter().find(|p| p["id"] == "DE-FOR").unwrap()
+        }
+    };
+    // Refused a few times: still pending, nothing dead, the peer marked unauthorized.
+    let status = eventually(Duration::from_secs(10), || async {
+        let s = outbox(&cso).await;
+        (s["oldest"]["attempts"].as_u64().unwrap_or(0) >= 3 || !s["dead"].as_array().unwrap().is_empty())
+            .then_some(s)
+    })
+    .await
+    .expect("the pushes were tried");
+    assert!(
+        status["dead"].as_array().unwrap().is_empty(),
+        "no dead letter: {status}"
+    );
+    assert_eq!(status["pending"], 2, "{status}");
+    let view = peer_view(&cso).await;
+    let unauthorized = &view["unauthorized"];
+    assert!(unauthorized["since"].is_string(), "{view}");
+    assert!(
+        unauthorized["last_error"].as_str().unwrap().contains("403"),
+        "{view}"
+    );
+    // The peer accepts our token again: everything is delivered and the mark clears.
+    peer.server.reset().await;
+    for m in ["PUT", "PATCH"] {
+        Mock::given(method(m))
+            .respond_with(peer.answer(Value::Null))
+            .mount(&peer.server)
+            .await;
+    }
+    eventually(Duration::from_secs(10), || async {
+        (outbox(&cso).await["pending"] == 0).then_some(())
+    })
+    .await
+    .expect("delivered once accepted");
+    let status = outbox(&cso).await;
+    assert!(status["dead"].as_array().unwrap().is_empty(), "{status}");
+    let got = peer.requests().await;
+    for id in ["R-1", "R-2"] {
+        assert!(
+            got.contains(&format!("PUT /ocpi/locations/NL/CSO/{id}")),
+            "{got:?}"
+        );
+    }
+    let view = peer_view(&cso).await;
+    assert!(
+        view["unauthorized"].is_null(),
+        "cleared by the successful call: {view}"
+    );
+}
+
+/// A location of the foreign CPO NL-FOR, complete as another implementation would send it.
+fn foreign_location(id: &str) -> Value {
+    let mut l = location(id, 52.2, 4.2, 1);
+    let stamp = json!("2026-01-01T00:00:00Z");
+    l["country_code"] = json!("NL");
+    l["party_id"] = json!("FOR");
+    l["last_updated"] = stamp.clone();
+    l["evses"][0]["last_updated"] = stamp.clone();
+    l["evses"][0]["connectors"][0]["last_updated"] = stamp;
+    l["evses"][0]["connectors"][0]["tariff_ids"] = json!([]);
+    l
+}
+
+fn foreign_tariff(id: &str) -> Value {
+    json!({
+        "country_code": "NL", "party_id": "FOR", "id": id, "currency": "EUR",
+        "elements": [{ "price_components": [{ "type": "ENERGY", "price": 0.30, "step_size": 1 }] }],
+        "last_updated": "2026-01-01T00:00:00Z"
+    })
+}
+
+/// Waits until the pull that follows a registration has tried `modules` of `peer` (the mock had
+/// nothing mounted yet), so that the test's own pull is the only one running.
+async fn first_pull_done(csp: &Node, peer: &str, modules: &[&str]) {
+    eventually(Duration::from_secs(10), || async {
+        let states: Vec<Value> = csp.op_get("/api/sync").await;
+        modules
+            .iter()
+            .all(|m| {
+                states
+                    .iter()
+                    .any(|s| s["peer"] == peer && s["module"] == *m && s["last_attempt"].is_string())
+            })
+            .then_some(())
+    })
+    .await
+    .expect("the first pull ran");
+}
+
+/// Serves `items` of `module` in pages of two at `offset` 0, 2, 4…, each page but the last with
+/// `Link: <link(next offset)>; rel="next"` and `X-Total-Count`.
+async fn serve_pages(
+    peer: &roaming_e2e::foreign::ForeignPeer,
+    module: &str,
+    items: &[Value],
+    link: impl Fn(usize) -> String,
+) {
+    use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+    use wiremock::{Mock, ResponseTemplate};
+    for (page, chunk) in items.chunks(2).enumerate() {
+        let offset = page * 2;
+        let mut answer = ResponseTemplate::new(200)
+            .set_body_json(roaming_e2e::foreign::envelope(Value::Array(chunk.to_vec())))
+            .insert_header("X-Total-Count", items.len().to_string())
+            .insert_header("X-Limit", "2");
+        if offset + 2 < items.len() {
+            answer = answer.insert_header("Link", format!("<{}>; rel=\"next\"", link(offset + 2)));
+        }
+        let m = Mock::given(method("GET")).and(path(format!("/ocpi/{module}")));
+        let m = if offset == 0 {
+            m.and(query_param_is_missing("offset"))
+        } else {
+            m.and(query_param("offset", offset.to_string()))
+        };
+        m.respond_with(answer).mount(&peer.server).await;
+    }
+}
+
+#[tokio::test]
+async fn uc1_2_a_pull_goes_on_by_offset_when_the_link_points_elsewhere() {
+    // #12 item 11: one popular library sends a `Link` whose scheme, host or path is not the endpoint
+    // it announced. Such a Link is unusable: the pull goes on with offset/limit on the announced
+    // endpoint (offset + items received, same filters) and the deviation is recorded once.
+    let csp = Node::csp().start().await;
+    let peer = roaming_e2e::foreign::ForeignPeer::cpo("NL-FOR")
+        .module("locations", "SENDER")
+        .module("tariffs", "SENDER")
+        .register(&csp)
+        .await;
+    first_pull_done(&csp, "NL-FOR", &["locations", "tariffs"]).await;
+    let base = peer.server.uri();
+    let port = url::Url::parse(&base).unwrap().port().unwrap();
+    let locations: Vec<Value> = (1..=5).map(|i| foreign_location(&format!("F-{i}"))).collect();
+    serve_pages(&peer, "locations", &locations, |offset| match offset {
+        // Another host, then another path.
+        2 => format!("http://ocpi.internal:{port}/ocpi/locations?offset=2&limit=2"),
+        _ => format!("{base}/ocpi/cpo/2.2.1/locations?offset={offset}&limit=2"),
+    })
+    .await;
+    let tariffs: Vec<Value> = (1..=5).map(|i| foreign_tariff(&format!("T-{i}"))).collect();
+    // The right host and path, but https where the endpoint is http.
+    let https = base.replacen("http://", "https://", 1);
+    serve_pages(&peer, "tariffs", &tariffs, |offset| {
+        format!("{https}/ocpi/tariffs?offset={offset}&limit=2")
+    })
+    .await;
+
+    let report: Value = csp
+        .op(Method::POST, "/api/peers/NL-FOR/sync?full=true", &json!({}))
+        .await;
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert_eq!(report["stored"], 10, "{report}");
+    let held: Value = csp.op_get("/api/locations?include_hidden=true&limit=1000").await;
+    assert_eq!(held["total"], 5, "{held}");
+    let held: Vec<Value> = csp.op_get("/api/tariffs").await;
+    assert_eq!(held.len(), 5, "{held:?}");
+    // Every page came from the announced endpoint, at the offset after what we had received.
+    let gets: Vec<String> = peer
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.starts_with("GET /ocpi/locations") || r.starts_with("GET /ocpi/tariffs"))
+        .collect();
+    for m in ["locations", "tariffs"] {
+        for page in ["", "?offset=2", "?offset=4"] {
+            let want = format!("GET /ocpi/{m}{page}");
+            assert!(gets.contains(&want), "{want} in {gets:?}");
+        }
+    }
+    // Recorded once, though both modules and several pages showed it.
+    let peers: Vec<Value> = csp.op_get("/api/peers").await;
+    let view = peers.iter().find(|p| p["id"] == "NL-FOR").unwrap();
+    let deviations: Vec<&Value> = view["deviations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "unusable_link")
+        .collect();
+    assert_eq!(deviations.len(), 1, "{view}");
+    assert!(
+        deviations[0]["example"]
+            .as_str()
+            .unwrap()
+            .contains("ocpi.internal")
+            || deviations[0]["example"].as_str().unwrap().contains("https://"),
+        "{view}"
+    );
+    // The next pull is as good.
+    let again: Value = csp
+        .op(Method::POST, "/api/peers/NL-FOR/sync?full=true", &json!({}))
+        .await;
+    assert_eq!(
+        (again["errors"].clone(), again["removed"].clone()),
+        (json!([]), json!(0)),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn uc1_2_a_peer_ignoring_offset_does_not_make_the_pull_loop() {
+    // A peer that answers every page request with its first page, whether it sends a Link we may
+    // follow (and repeats it) or one we may not (and ignores our offset): the pull stops with a
+    // clear error instead of looping, keeps what it got, and removes nothing (T-64 needs a
+    // complete pull).
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let csp = Node::csp().start().await;
+    let peer = roaming_e2e::foreign::ForeignPeer::cpo("NL-FOR")
+        .module("locations", "SENDER")
+        .module("tariffs", "SENDER")
+        .register(&csp)
+        .await;
+    first_pull_done(&csp, "NL-FOR", &["locations", "tariffs"]).await;
+    let base = peer.server.uri();
+    let page = |items: Vec<Value>, link: String| {
+        ResponseTemplate::new(200)
+            .set_body_json(roaming_e2e::foreign::envelope(Value::Array(items)))
+            .insert_header("Link", format!("<{link}>; rel=\"next\""))
+    };
+    // Locations: a usable Link, always the same one, always the same page.
+    Mock::given(method("GET"))
+        .and(path("/ocpi/locations"))
+        .respond_with(page(
+            vec![foreign_location("F-1"), foreign_location("F-2")],
+            format!("{base}/ocpi/locations?offset=2&limit=2"),
+        ))
+        .mount(&peer.server)
+        .await;
+    // Tariffs: an unusable Link, and our offset ignored (no X-Total-Count to stop at).
+    Mock::given(method("GET"))
+        .and(path("/ocpi/tariffs"))
+        .respond_with(page(
+            vec![foreign_tariff("T-1"), foreign_tariff("T-2")],
+            "https://elsewhere.example/ocpi/tariffs?page=2".to_owned(),
+        ))
+        .mount(&peer.server)
+        .await;
+    let empty = json!({});
+    let sync =
+        csp.operator
+            .send::<Value, Value>(Method::POST, "/api/peers/NL-FOR/sync?full=true", Some(&empty));
+    let report = tokio::time::timeout(Duration::from_secs(20), sync)
+        .await
+        .expect("the pull ends")
+        .unwrap();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{report}");
+    for e in errors {
+        assert!(e.as_str().unwrap().contains("same page"), "{report}");
+    }
+    assert_eq!(report["removed"], 0, "{report}");
+    let held: Value = csp.op_get("/api/locations?include_hidden=true&limit=1000").await;
+    assert_eq!(held["total"], 2, "{held}");
+    let held: Vec<Value> = csp.op_get("/api/tariffs").await;
+    assert_eq!(held.len(), 2, "{held:?}");
+    // A handful of requests, not a loop.
+    let gets = peer
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.starts_with("GET /ocpi/l") || r.starts_with("GET /ocpi/t"))
+        .count();
+    assert!(gets <= 4 + 2, "{gets} page requests");
+}

@@ -221,3 +221,54 @@ async fn uc3_2_unlock_connector_only_by_the_csp_whose_session_is_on_it() {
     let c = unlock(&csp, evse(0)).await;
     assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
 }
+
+#[tokio::test]
+async fn uc3_2_a_foreign_cso_answering_a_one_element_array_starts_the_command() {
+    // #12 item 2: a widely used OCPI library sends a single object as a one-element array. Be
+    // tolerant in: the CommandResponse inside `[…]` is accepted (the charger did start), and the
+    // peer's deviation is recorded once and shown to the operator.
+    use wiremock::Mock;
+    use wiremock::matchers::{method, path};
+
+    let csp = roaming_e2e::Node::csp().start().await;
+    let peer = roaming_e2e::foreign::ForeignPeer::cpo("NL-FOR")
+        .module("commands", "RECEIVER")
+        .trailing_slash()
+        .register(&csp)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/ocpi/commands/START_SESSION"))
+        .respond_with(peer.answer(json!([{ "result": "ACCEPTED", "timeout": 30 }])))
+        .mount(&peer.server)
+        .await;
+    let token = app_token(&csp).await;
+    let mut body = start_body(&token, "FOR-E1");
+    body["cpo"] = json!("NL-FOR");
+    for round in 0..2 {
+        let c = command(&csp, "start", body.clone()).await;
+        assert_eq!(c["state"], "ACCEPTED", "round {round}: {c}");
+        assert_eq!(c["response"]["result"], "ACCEPTED", "{c}");
+        assert_eq!(c["response"]["timeout"], 30, "{c}");
+        // The foreign CSO posts the result to our response_url with its token C: it completes.
+        let url = c["request"]["response_url"].as_str().unwrap();
+        let w = RawOcpi::new(None)
+            .json(Method::POST, url, &peer.token_c, &json!({ "result": "ACCEPTED" }))
+            .await;
+        assert_eq!((w.status, w.code()), (200, 1000), "{:?}", w.body);
+        let done = finished(&csp, c["id"].as_str().unwrap(), SECS10).await;
+        assert_eq!(done["state"], "COMPLETED", "{done}");
+        assert_eq!(done["result"]["result"], "ACCEPTED");
+    }
+    // The deviation appears once in the peer view, however often the peer showed it.
+    let peers: Vec<Value> = csp.op_get("/api/peers").await;
+    let view = peers.iter().find(|p| p["id"] == "NL-FOR").unwrap();
+    let deviations = view["deviations"].as_array().unwrap_or_else(|| panic!("{view}"));
+    assert_eq!(deviations.len(), 1, "{deviations:?}");
+    assert_eq!(deviations[0]["kind"], "object_as_array", "{deviations:?}");
+    assert!(deviations[0]["first_seen"].is_string(), "{deviations:?}");
+    let example = deviations[0]["example"].as_str().unwrap();
+    assert!(
+        example.contains("/ocpi/commands/START_SESSION"),
+        "the example names the call: {example}"
+    );
+}

@@ -25,6 +25,7 @@ pub struct ForeignPeerBuilder {
     party: String,
     modules: Vec<(String, String)>,
     trailing_slash: bool,
+    details_as_array: bool,
 }
 
 impl ForeignPeerBuilder {
@@ -37,6 +38,12 @@ impl ForeignPeerBuilder {
     /// Announces every module URL with a trailing slash (`…/cdrs/`), as some implementations do.
     pub fn trailing_slash(mut self) -> Self {
         self.trailing_slash = true;
+        self
+    }
+
+    /// Serves its version details as a one-element array, as one widely used library does.
+    pub fn details_as_array(mut self) -> Self {
+        self.details_as_array = true;
         self
     }
 
@@ -53,7 +60,10 @@ impl ForeignPeerBuilder {
             endpoints.push(json!({ "identifier": m, "role": r, "url": format!("{base}/ocpi/{m}{slash}") }));
         }
         let versions = json!([{ "version": "2.2.1", "url": format!("{base}/ocpi/2.2.1") }]);
-        let details = json!({ "version": "2.2.1", "endpoints": endpoints });
+        let mut details = json!({ "version": "2.2.1", "endpoints": endpoints });
+        if self.details_as_array {
+            details = json!([details]);
+        }
         Mock::given(method("GET"))
             .and(path("/ocpi/versions"))
             .respond_with(ResponseTemplate::new(200).set_body_json(envelope(versions)))
@@ -116,6 +126,7 @@ impl ForeignPeer {
             party: party.to_owned(),
             modules: Vec::new(),
             trailing_slash: false,
+            details_as_array: false,
         }
     }
 
@@ -126,6 +137,7 @@ impl ForeignPeer {
             party: party.to_owned(),
             modules: Vec::new(),
             trailing_slash: false,
+            details_as_array: false,
         }
     }
 

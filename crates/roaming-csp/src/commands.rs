@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::ClientError;
+use roaming_peer::client::{ClientError, join_url};
 use roaming_peer::endpoint::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
@@ -486,7 +486,7 @@ impl Commands {
         };
         self.save(&r)?;
         self.core.store.durable().await?;
-        let url = format!("{}/{}", base.trim_end_matches('/'), command.as_str());
+        let url = join_url(base, &[command.as_str()]);
         let answer = self
             .core
             .call_peer(&peer, Method::POST, &url, Some(cpo), Some(body), None, None)

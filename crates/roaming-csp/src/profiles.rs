@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::ClientError;
+use roaming_peer::client::{ClientError, join_url, with_query};
 use roaming_peer::endpoint::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::store::{Space, StoreError, key};
@@ -262,8 +262,7 @@ impl Plans {
         };
         self.save(&r, None)?;
         self.core.store.durable().await?;
-        let mut url = url::Url::parse(&format!("{}/{}", base.trim_end_matches('/'), session))
-            .map_err(|e| CspError::Internal(e.to_string()))?;
+        let url = join_url(&base, &[session]);
         let answer = match kind {
             Kind::Set => {
                 let body = SetChargingProfile {
@@ -275,7 +274,7 @@ impl Plans {
                     .call_peer(
                         &peer,
                         Method::PUT,
-                        url.as_str(),
+                        &url,
                         Some(cpo.clone()),
                         Some(&body),
                         None,
@@ -284,24 +283,24 @@ impl Plans {
                     .await
             }
             Kind::Get | Kind::Clear => {
-                {
-                    let mut q = url.query_pairs_mut();
-                    if kind == Kind::Get {
-                        q.append_pair("duration", &duration.to_string());
-                    }
-                    q.append_pair("response_url", &response_url);
+                let duration = duration.to_string();
+                let mut query = Vec::new();
+                if kind == Kind::Get {
+                    query.push(("duration", duration.as_str()));
                 }
+                query.push(("response_url", response_url.as_str()));
+                let url = with_query(&url, &query);
                 let method = if kind == Kind::Get {
                     Method::GET
                 } else {
                     Method::DELETE
                 };
                 self.core
-                    .call_peer::<()>(&peer, method, url.as_str(), Some(cpo.clone()), None, None, None)
+                    .call_peer::<()>(&peer, method, &url, Some(cpo.clone()), None, None, None)
                     .await
             }
         };
-        match answer.and_then(|a| a.data::<ChargingProfileResponse>(&base)) {
+        match answer.and_then(|a| a.data::<ChargingProfileResponse>(&url)) {
             Ok(resp) => {
                 if resp.result == ChargingProfileResponseType::Accepted {
                     let secs = i64::from(resp.timeout.clamp(1, 3600));
@@ -459,7 +458,7 @@ impl Plans {
         prefs: &ChargingPreferences,
     ) -> Result<ChargingPreferencesResponse, CspError> {
         let (peer, base) = self.peer_of(cpo, &ModuleId::Sessions)?;
-        let url = format!("{}/{session}/charging_preferences", base.trim_end_matches('/'));
+        let url = join_url(&base, &[session, "charging_preferences"]);
         match self
             .core
             .call_peer(

@@ -1,7 +1,8 @@
 //! Pulling the CSOs' sites and tariffs (UC1-2, UC2-2; checklist T-60…T-65).
 //!
-//! Right after a CSO registers, the CSP pulls everything (following `Link`), and removes what the
-//! full pull no longer contains (T-64). Then it pulls periodically with `date_from` = the start of its
+//! Right after a CSO registers, the CSP pulls everything (following `Link`, or by offset when the
+//! Link points elsewhere: `roaming_peer::client::pull`), and removes what the full pull no longer
+//! contains (T-64). Then it pulls periodically with `date_from` = the start of its
 //! last successful pull minus `csp.sync.overlap_secs` (clock skew, objects stamped a little in the
 //! past), so that a CSP that was down catches up. Invalid objects in a page are logged
 //! and skipped (T-65); objects of parties the peer does not host are ignored (T-95). Tariffs are pulled
@@ -9,7 +10,8 @@
 
 use std::time::Duration;
 
-use roaming_peer::client::{Auth, ClientError, Routing};
+use roaming_peer::client::ClientError;
+use roaming_peer::client::pull::Pull;
 use roaming_peer::endpoint::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
@@ -97,38 +99,33 @@ async fn pull_module(
         .flatten()
         .unwrap_or_default();
     let started = DateTime::now();
-    let mut url = url::Url::parse(base).map_err(|e| ClientError::Data {
-        url: base.to_owned(),
-        message: e.to_string(),
-    })?;
+    let mut filters = Vec::new();
     if let (false, Some(since)) = (full, state.last_success) {
         // The CSO stamps with its own clock, which may be behind ours, and may keep an operator's
         // stamp from a little before our last pull: start that much earlier. What comes twice is
         // recognised as unchanged and not rewritten.
         let overlap = chrono::Duration::from_std(st.sync_overlap).unwrap_or(chrono::Duration::MAX);
-        url.query_pairs_mut()
-            .append_pair("date_from", &since.plus(-overlap).to_string());
+        filters.push(("date_from".to_owned(), since.plus(-overlap).to_string()));
     }
+    // From the announced URL exactly (T-04), following usable Links, by offset otherwise; an
+    // unusable Link is recorded as the peer's deviation (#12 item 11).
+    let mut pull = Pull::new(base, filters)?.bind(st.core.deviation_sink(&peer.id));
     let parties = peer.parties(&Role::Cpo);
-    let routing = parties.first().map(|to| Routing {
-        from: st.core.config.party.clone(),
-        to: to.clone(),
-    });
     let correlation = new_id();
     let options = DecodeOptions {
         lenient_datetime: peer.compat.lenient_datetime,
         ..DecodeOptions::LENIENT
     };
     let mut seen = Vec::new();
-    let mut next = Some(url.to_string());
     let (mut stored, mut skipped) = (0u64, 0u64);
     let result = async {
-        while let Some(u) = next.take() {
-            let page = st
-                .core
-                .client
-                .get_page(&u, Auth { token: &peer.token_out, raw: peer.compat.raw_token_out }, routing.as_ref(), &correlation)
-                .await?;
+        while let Some(u) = pull.next_url().map(str::to_owned) {
+            // Through Core: routed to the peer's first CPO party, and a refusal of our token marks
+            // the peer unauthorized (#12 item 10).
+            let page = st.core.get_page(peer, &u, &correlation).await?;
+            // The next page, decided before the items are consumed; a loop guard ends the pull
+            // after this page, as incomplete (so a full pull removes nothing, T-64).
+            let step = pull.advance(&page);
             for item in page.items {
                 let outcome = match module {
                     ModuleId::Locations => match decode_value::<Location>(item, options) {
@@ -190,7 +187,7 @@ async fn pull_module(
                     }
                 }
             }
-            next = page.next;
+            step?;
         }
         Ok::<_, ClientError>(())
     }

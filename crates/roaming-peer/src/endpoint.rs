@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::client::{ClientSettings, OcpiClient};
 use crate::config::Config;
+use crate::deviations::{DeviationKind, DeviationSink, PeerDeviations};
 use crate::operator::{self, InstanceFile};
 use crate::registration::peers::{PeerRecord, PeerStore};
 use crate::server::{self, OcpiModules, V221_PATH, VERSIONS_PATH};
@@ -233,8 +234,59 @@ impl Core {
         Ok(())
     }
 
+    /// Where the deviations of peer `id`'s answers are recorded ([`crate::deviations`]).
+    pub fn deviation_sink(&self, id: &str) -> Arc<dyn DeviationSink> {
+        Arc::new(PeerDeviations::new(&self.peers, id))
+    }
+
+    /// Records that peer `id` deviated from OCPI 2.2.1 in `kind` way (`example`: the call and what
+    /// was wrong, no tokens or bodies): stored on the peer and logged at WARN the first time per
+    /// peer and kind, nothing after that. Returns whether it was the first time.
+    pub fn record_deviation(&self, id: &str, kind: DeviationKind, example: &str) -> bool {
+        self.peers.record_deviation(id, kind, example)
+    }
+
+    /// The one policy for "the peer does not accept our token" (#12 item 10), applied to the outcome
+    /// of every call made with the peer's token: a refusal
+    /// ([`ClientError::is_auth_refused`](crate::client::ClientError::is_auth_refused), 401 or 403)
+    /// marks the peer unauthorized (shown in the peer view), a successful call clears the mark, and
+    /// other failures leave it as it is. [`call_peer`](Self::call_peer) and
+    /// [`get_page`](Self::get_page) apply it; call it after any other call with the peer's token.
+    pub fn observe_call<T>(&self, peer_id: &str, result: &Result<T, crate::client::ClientError>) {
+        match result {
+            Ok(_) => self.peers.set_unauthorized(peer_id, None),
+            Err(e) if e.is_auth_refused() => self.peers.set_unauthorized(peer_id, Some(&e.to_string())),
+            Err(_) => {}
+        }
+    }
+
+    /// GETs one page of a paginated list at `peer` (like [`call_peer`](Self::call_peer) with the
+    /// default routing, T-60…T-63).
+    pub async fn get_page(
+        &self,
+        peer: &PeerRecord,
+        url: &str,
+        correlation_id: &str,
+    ) -> Result<crate::client::Page, crate::client::ClientError> {
+        let answer = self
+            .call_peer::<()>(
+                peer,
+                http::Method::GET,
+                url,
+                None,
+                None,
+                None,
+                Some(correlation_id),
+            )
+            .await?;
+        crate::client::Page::from_answer(&answer, url)
+    }
+
     /// Calls `url` at `peer` with the peer's token and the routing headers from our party to `to`
-    /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors.
+    /// (the peer's first counterpart party when `None`, T-50). Non-success answers are errors. The
+    /// answer is bound to the peer, so [`Answer::data`](crate::client::Answer::data) records the
+    /// deviations it tolerates on it, and the outcome goes through
+    /// [`observe_call`](Self::observe_call).
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is one attribute of the call"
@@ -255,7 +307,8 @@ impl Core {
             to,
         });
         let correlation = correlation_id.map_or_else(crate::headers::new_id, str::to_owned);
-        self.client
+        let result = self
+            .client
             .call(
                 method,
                 url,
@@ -269,6 +322,9 @@ impl Core {
                 timeout,
             )
             .await
+            .map(|a| a.bind(self.deviation_sink(&peer.id)));
+        self.observe_call(&peer.id, &result);
+        result
     }
 }
 

@@ -5,7 +5,8 @@
 //! change replaces the pending one (a PATCH is merged into a pending PUT or PATCH, newest field values
 //! win), so only the newest state is ever delivered, and receivers ignore updates older than what they
 //! hold. Entries are delivered one at a time per peer in the order they were first queued, retried with
-//! exponential backoff while the peer is down, and survive restarts (they are written in the same
+//! exponential backoff while the peer is down or refuses our token (401/403: the peer is then marked
+//! unauthorized, see `Core::observe_call`), and survive restarts (they are written in the same
 //! atomic batch as the change that caused them). CDR POSTs are immutable and retried until
 //! acknowledged.
 //!
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::client::backoff::{Backoff, random_unit};
-use crate::client::{Auth, ClientError, Routing, join_url};
+use crate::client::{ClientError, join_url, with_query};
 use crate::endpoint::{Core, PeerEvent};
 use crate::headers::new_id;
 use crate::store::{Space, StoreError, Tx, key, prefix};
@@ -519,56 +520,31 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
         return Outcome::Dead(format!("the peer has no {} {} endpoint", push.module, push.role));
     };
     let segments: Vec<&str> = push.path.iter().map(String::as_str).collect();
-    let mut url = join_url(base, &segments);
-    if !push.query.is_empty() {
-        let q: Vec<String> = push
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
-            .collect();
-        url.push('?');
-        url.push_str(&q.join("&"));
-    }
-    let counterpart = core.counterpart_role();
-    let to = push
-        .to
-        .clone()
-        .or_else(|| peer.parties(&counterpart).into_iter().next());
-    let routing = to.map(|to| Routing {
-        from: core.config.party.clone(),
-        to,
-    });
-    let auth = Auth {
-        token: &peer.token_out,
-        raw: peer.compat.raw_token_out,
-    };
-    let correlation = new_id();
+    let query: Vec<(&str, &str)> = push.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let url = with_query(&join_url(base, &segments), &query);
     let (method, body): (Method, Option<serde_json::Value>) = match &push.op {
         PushOp::Put { body } => (Method::PUT, Some(body.clone())),
         PushOp::Patch { body } => (Method::PATCH, Some(serde_json::Value::Object(body.clone()))),
         PushOp::Delete => (Method::DELETE, None),
         PushOp::Post { body } => (Method::POST, Some(body.clone())),
     };
+    // Through call_peer: routing to `push.to` (or the peer's first counterpart party), and the
+    // peer's "accepts our token" state follows the outcome.
     let result = core
-        .client
-        .call(
+        .call_peer(
+            peer,
             method,
             &url,
-            auth,
-            routing.as_ref(),
-            &correlation,
+            push.to.clone(),
             body.as_ref(),
             None,
+            Some(&new_id()),
         )
         .await;
     match result {
         Ok(_) => Outcome::Delivered,
         Err(e) => classify(core, push, &e),
     }
-}
-
-fn query_escape(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
@@ -589,7 +565,9 @@ fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
         }
         return Outcome::Dead(e.to_string());
     }
-    if e.is_transient() || e.http_status() == Some(401) {
+    // The peer does not accept our token (401, or 403 as some send): keep the entry and back off
+    // like for an outage; Core::call_peer has marked the peer unauthorized (#12 item 10).
+    if e.is_transient() || e.is_auth_refused() {
         Outcome::Retry(e.to_string())
     } else {
         Outcome::Dead(e.to_string())

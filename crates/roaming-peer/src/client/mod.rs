@@ -5,7 +5,9 @@
 //! duration) without tokens or bodies.
 
 pub mod backoff;
+pub mod pull;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method};
@@ -16,6 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use crate::deviations::{DeviationKind, DeviationSink};
 use crate::headers;
 
 /// How to authenticate one call.
@@ -96,6 +99,15 @@ impl ClientError {
         }
     }
 
+    /// Whether the peer refuses our token: HTTP 401 (what the spec says, T-12) or 403 (what some
+    /// implementations send instead). The one test of "the peer does not accept our token" (#12 item
+    /// 10): the outbox keeps and retries such pushes, the peer is marked unauthorized until a call
+    /// succeeds ([`Core::observe_call`](crate::endpoint::Core::observe_call)), and a disconnect
+    /// treats it as done.
+    pub fn is_auth_refused(&self) -> bool {
+        matches!(self.http_status(), Some(401 | 403))
+    }
+
     /// Whether retrying later may help (transport failures, 5xx, 3xxx).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -118,17 +130,70 @@ pub struct Answer {
     pub envelope: Envelope<serde_json::Value>,
     /// Response headers.
     pub headers: HeaderMap,
+    /// Where the deviations this answer shows are recorded: its peer, once bound.
+    sink: Option<Arc<dyn DeviationSink>>,
 }
 
 impl Answer {
-    /// The `data`, decoded.
-    pub fn data<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
-        let value = self.envelope.data.clone().unwrap_or(serde_json::Value::Null);
-        serde_json::from_value(value).map_err(|e| ClientError::Data {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })
+    /// Binds the answer to where its deviations are recorded (its peer, see
+    /// [`Core::call_peer`](crate::endpoint::Core::call_peer), or a handshake's collector).
+    pub fn bind(mut self, sink: Arc<dyn DeviationSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
+
+    /// The single object (or list) in `data`, decoded; `url` names the call in errors and examples.
+    ///
+    /// Tolerant in (#12 item 2): where one object is expected, a one-element array holding it is
+    /// accepted, and the peer's deviation is recorded ([`DeviationKind::ObjectAsArray`], once per
+    /// peer, see [`crate::deviations`]) when the answer is bound. An empty or longer array is still
+    /// an error; a list type `T` (`Vec<Version>`) decodes a one-element list as the list it is. Do
+    /// not use it with a `T` that accepts any JSON (`serde_json::Value`): read `envelope.data`.
+    pub fn data<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
+        match decode_single::<T>(self.envelope.data.as_ref()) {
+            Ok((value, false)) => Ok(value),
+            Ok((value, true)) => {
+                let example = format!("{url}: {} sent as a one-element array", short_type_name::<T>());
+                match &self.sink {
+                    Some(sink) => sink.record(DeviationKind::ObjectAsArray, &example),
+                    None => {
+                        tracing::warn!(deviation = %DeviationKind::ObjectAsArray, %example, "answer deviates from OCPI 2.2.1; tolerated")
+                    }
+                }
+                Ok(value)
+            }
+            Err(e) => Err(ClientError::Data {
+                url: url.to_owned(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Decodes `data` as `T`, accepting a one-element array whose element (not itself an array) is a
+/// `T`; the flag tells whether that happened. The element is tried first, so that serde's
+/// acceptance of a sequence for a struct never reads `[{…}]` field by field; a list `T` does not
+/// decode from a single element and falls through to the whole value.
+pub fn decode_single<T: DeserializeOwned>(
+    data: Option<&serde_json::Value>,
+) -> Result<(T, bool), serde_json::Error> {
+    if let Some(serde_json::Value::Array(items)) = data {
+        if let [item] = items.as_slice() {
+            if !item.is_array() {
+                if let Ok(v) = T::deserialize(item) {
+                    return Ok((v, true));
+                }
+            }
+        }
+    }
+    T::deserialize(data.unwrap_or(&serde_json::Value::Null)).map(|v| (v, false))
+}
+
+/// `CommandResponse` for `roaming_types::modules::commands::CommandResponse`.
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
 }
 
 /// One page of a paginated GET (T-61).
@@ -136,8 +201,9 @@ impl Answer {
 pub struct Page {
     /// The items, undecoded, so that one bad object does not lose the page (T-65).
     pub items: Vec<serde_json::Value>,
-    /// The `Link: <…>; rel="next"` URL.
-    pub next: Option<String>,
+    /// The target of `Link: <…>; rel="next"` as sent (it may be relative, or point elsewhere:
+    /// [`pull::Pull`] decides whether to follow it).
+    pub link: Option<String>,
     /// `X-Total-Count`.
     pub total: Option<u64>,
     /// `X-Limit`.
@@ -317,6 +383,7 @@ impl OcpiClient {
             http,
             envelope,
             headers,
+            sink: None,
         })
     }
 
@@ -331,6 +398,14 @@ impl OcpiClient {
         let answer = self
             .call::<()>(Method::GET, url, auth, routing, correlation_id, None, None)
             .await?;
+        Page::from_answer(&answer, url)
+    }
+}
+
+impl Page {
+    /// The page in the answer to a list GET of `url`: its items, `Link` next, `X-Total-Count` and
+    /// `X-Limit`.
+    pub fn from_answer(answer: &Answer, url: &str) -> Result<Self, ClientError> {
         let items: Vec<serde_json::Value> = match answer.envelope.data.clone() {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(serde_json::Value::Array(a)) => a,
@@ -348,9 +423,9 @@ impl OcpiClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        Ok(Page {
+        Ok(Self {
             items,
-            next: next_link(&answer.headers, url),
+            link: link_target(&answer.headers),
             total: number(headers::X_TOTAL_COUNT),
             limit: number(headers::X_LIMIT),
         })
@@ -373,23 +448,21 @@ fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
-/// The `rel="next"` target of the `Link` headers, resolved against the request URL (T-61).
-pub fn next_link(headers: &HeaderMap, base: &str) -> Option<String> {
+/// The `rel="next"` target of the `Link` headers, as sent (T-61).
+pub fn link_target(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(http::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
         for part in text.split(',') {
             let mut pieces = part.split(';');
-            let target = pieces.next()?.trim();
+            let Some(target) = pieces.next().map(str::trim) else {
+                continue;
+            };
             let is_next = pieces.any(|p| {
                 let p = p.trim();
                 p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
             });
             if is_next && target.starts_with('<') && target.ends_with('>') {
-                let href = &target[1..target.len() - 1];
-                return url::Url::parse(base)
-                    .ok()
-                    .and_then(|b| b.join(href).ok())
-                    .map(|u| u.to_string());
+                return Some(target[1..target.len() - 1].to_owned());
             }
         }
     }
@@ -401,16 +474,54 @@ pub fn link_header(next: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).ok()
 }
 
-/// Joins an OCPI base URL and path segments with exactly one `/` (T-05, E-09), percent-encoding each
-/// segment.
+/// The URL of a peer's interface (T-04, T-05, E-09): the announced `base` **exactly** when there
+/// are no `segments` (a peer that announced `…/cdrs/` is POSTed at `…/cdrs/`); otherwise the base's
+/// path with its trailing slashes removed, then each segment percent-encoded after exactly one `/`,
+/// then the base's query, if it has one. Every URL we call at a peer is built by this function (and
+/// [`with_query`]), or is one the peer gave us (`response_url`, `Link`), used as given.
 pub fn join_url(base: &str, segments: &[&str]) -> String {
-    let mut out = base.trim_end_matches('/').to_owned();
+    if segments.is_empty() {
+        return base.to_owned();
+    }
+    let (path, rest) = base.split_at(base.find(['?', '#']).unwrap_or(base.len()));
+    let mut out = path.trim_end_matches('/').to_owned();
     for s in segments {
         out.push('/');
         out.push_str(&percent_encoding::utf8_percent_encode(s, SEGMENT).to_string());
     }
+    out.push_str(rest);
     out
 }
+
+/// `url` with the query parameters `pairs` added, percent-encoded, after the query it may already
+/// have (`?` or `&` as needed); no pairs leave `url` exactly as it is.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return url.to_owned();
+    }
+    let (before, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
+    let mut out = before.to_owned();
+    if !out.contains('?') {
+        out.push('?');
+    } else if !out.ends_with(['?', '&']) {
+        out.push('&');
+    }
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY).to_string();
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    out.push_str(&query.join("&"));
+    out.push_str(fragment);
+    out
+}
+
+/// What a query key or value keeps unescaped: RFC 3986 unreserved characters.
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -424,26 +535,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn next_link_is_found_and_resolved() {
+    fn the_next_link_is_found_as_sent() {
         let mut h = HeaderMap::new();
         h.append(
             http::header::LINK,
             HeaderValue::from_static("<https://a.example/ocpi/x?offset=10&limit=10>; rel=\"next\""),
         );
         assert_eq!(
-            next_link(&h, "https://a.example/ocpi/x").as_deref(),
+            link_target(&h).as_deref(),
             Some("https://a.example/ocpi/x?offset=10&limit=10")
         );
         let mut h = HeaderMap::new();
         h.append(
             http::header::LINK,
-            HeaderValue::from_static("</ocpi/x?offset=5>; rel=next, <https://a.example/p>; rel=\"prev\""),
+            HeaderValue::from_static("<https://a.example/p>; rel=\"prev\", </ocpi/x?offset=5>; rel=next"),
         );
-        assert_eq!(
-            next_link(&h, "https://a.example/ocpi/x").as_deref(),
-            Some("https://a.example/ocpi/x?offset=5")
-        );
-        assert_eq!(next_link(&HeaderMap::new(), "https://a.example/"), None);
+        assert_eq!(link_target(&h).as_deref(), Some("/ocpi/x?offset=5"));
+        assert_eq!(link_target(&HeaderMap::new()), None);
     }
 
     #[test]
@@ -456,5 +564,145 @@ mod tests {
             join_url("https://a/cmd", &["START_SESSION"]),
             "https://a/cmd/START_SESSION"
         );
+        assert_eq!(
+            join_url("https://a/ocpi/sessions/", &["NL", "CSO", "S1"]),
+            "https://a/ocpi/sessions/NL/CSO/S1"
+        );
+        // Segments go into the path, before a query the announced URL carries.
+        assert_eq!(
+            join_url("https://a/ocpi/tokens/?tenant=7", &["T1", "authorize"]),
+            "https://a/ocpi/tokens/T1/authorize?tenant=7"
+        );
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct One {
+        result: String,
+        #[serde(default)]
+        timeout: Option<u32>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Nested {
+        inner: One,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    #[test]
+    fn a_peer_refusing_our_token_is_401_or_403_with_or_without_an_envelope() {
+        let status = |http: u16| ClientError::Status {
+            url: String::new(),
+            http,
+            status: StatusCode::ClientError,
+            message: String::new(),
+        };
+        let bare = |http: u16| ClientError::NotOcpi {
+            url: String::new(),
+            http,
+            message: String::new(),
+        };
+        for http in [401, 403] {
+            assert!(status(http).is_auth_refused() && bare(http).is_auth_refused());
+        }
+        for http in [200, 400, 404, 405, 500] {
+            assert!(
+                !status(http).is_auth_refused() && !bare(http).is_auth_refused(),
+                "{http}"
+            );
+        }
+        let transport = ClientError::Transport {
+            url: String::new(),
+            message: String::new(),
+        };
+        assert!(!transport.is_auth_refused());
+    }
+
+    #[test]
+    fn a_single_object_is_accepted_in_a_one_element_array() {
+        use serde_json::json;
+        let one = One {
+            result: "ACCEPTED".to_owned(),
+            timeout: Some(30),
+        };
+        let decode = |v: serde_json::Value| decode_single::<One>(Some(&v)).map_err(|e| e.to_string());
+        assert_eq!(
+            decode(json!({"result": "ACCEPTED", "timeout": 30})),
+            Ok((one, false))
+        );
+        let (got, wrapped) = decode(json!([{"result": "ACCEPTED", "timeout": 30}])).unwrap();
+        assert_eq!((got.timeout, wrapped), (Some(30), true));
+        // Only one element: an empty or longer array is still an error.
+        assert!(decode(json!([])).is_err());
+        assert!(decode(json!([{"result": "A"}, {"result": "B"}])).is_err());
+        assert!(decode(json!([[{"result": "A"}]])).is_err());
+        assert!(decode_single::<One>(None).is_err());
+        // A struct whose first field is an object is not read field by field from `[{…}]`.
+        let v = json!([{"inner": {"result": "A"}}]);
+        let (n, wrapped) = decode_single::<Nested>(Some(&v)).unwrap();
+        assert_eq!((n.inner.result.as_str(), wrapped), ("A", true));
+        // A list is a list, one element or more.
+        let v = json!([{"result": "A"}]);
+        let (list, wrapped) = decode_single::<Vec<One>>(Some(&v)).unwrap();
+        assert_eq!((list.len(), wrapped), (1, false));
+        // Strings and enums too (ChargingPreferencesResponse).
+        let v = json!(["ACCEPTED"]);
+        assert_eq!(
+            decode_single::<String>(Some(&v)).unwrap(),
+            ("ACCEPTED".to_owned(), true)
+        );
+        assert_eq!(short_type_name::<One>(), "One");
+        assert_eq!(short_type_name::<Vec<One>>(), "Vec");
+    }
+
+    #[test]
+    fn t04_the_announced_url_is_called_exactly_when_nothing_is_appended() {
+        // A peer announcing `…/cdrs/` gets its CDRs POSTed at `…/cdrs/` (#12 item 9).
+        for base in [
+            "https://a/ocpi/cdrs/",
+            "https://a/ocpi/cdrs",
+            "https://a/ocpi/cdrs/?x=1",
+        ] {
+            assert_eq!(join_url(base, &[]), base);
+            assert_eq!(with_query(base, &[]), base);
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_added_after_any_query_the_url_has() {
+        assert_eq!(
+            with_query("https://a/t/DE/CSP/1", &[("type", "APP_USER")]),
+            "https://a/t/DE/CSP/1?type=APP_USER"
+        );
+        assert_eq!(
+            with_query("https://a/t?k=1", &[("type", "RFID"), ("u", "https://b/r?x=1&y")]),
+            "https://a/t?k=1&type=RFID&u=https%3A%2F%2Fb%2Fr%3Fx%3D1%26y"
+        );
+        assert_eq!(with_query("https://a/t?", &[("a", "b")]), "https://a/t?a=b");
+    }
+
+    proptest::proptest! {
+        /// T-05: whatever slashes the announced URL ends with, the path is the announced path's
+        /// segments followed by ours, each joined by exactly one `/`.
+        #[test]
+        fn t05_segments_are_joined_by_exactly_one_slash(
+            base in proptest::collection::vec("[a-z0-9][a-z0-9.]{0,7}", 0..4),
+            slashes in 0usize..3,
+            segments in proptest::collection::vec("[ -~]{1,12}", 1..4),
+        ) {
+            // "." and ".." are dot segments to every URL parser, whatever the encoding (no OCPI id is one).
+            proptest::prop_assume!(segments.iter().all(|s| !s.trim_matches('.').is_empty()));
+            let announced = format!("https://peer.example/{}{}", base.join("/"), "/".repeat(slashes));
+            let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let joined = url::Url::parse(&join_url(&announced, &refs)).unwrap();
+            let got: Vec<String> = joined
+                .path_segments()
+                .unwrap()
+                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned())
+                .collect();
+            let want: Vec<String> = base.iter().chain(segments.iter()).cloned().collect();
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(joined.query(), None);
+        }
     }
 }

@@ -18,6 +18,7 @@ use roaming_types::modules::versions::{ModuleId, Version, VersionDetails, Versio
 use serde::Serialize;
 
 use crate::client::{Auth, ClientError};
+use crate::deviations::{Collector, DeviationSink};
 use crate::endpoint::Core;
 use crate::error::OcpiError;
 use crate::headers::new_id;
@@ -134,7 +135,8 @@ struct PeerApi {
 
 /// Reads the peer's versions (choosing `wanted` or the highest mutual one, V-10) and that version's
 /// details, and checks the minimum modules (CR-11). With `detect_raw`, a 401 with a base64 header is
-/// retried with the raw token (T-15), and the answer tells which one worked.
+/// retried with the raw token (T-15), and the answer tells which one worked. The deviations the
+/// answers show go to `sink` (the peer's, or the handshake's collector).
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site per handshake step; a struct would only rename them"
@@ -148,6 +150,7 @@ async fn read_peer_api(
     wanted: Option<&VersionNumber>,
     correlation_id: &str,
     timeout: std::time::Duration,
+    sink: &Arc<dyn DeviationSink>,
 ) -> Result<PeerApi, HandshakeError> {
     let get = |url: String, raw: bool| async move {
         core.client
@@ -161,6 +164,7 @@ async fn read_peer_api(
                 Some(timeout),
             )
             .await
+            .map(|a| a.bind(Arc::clone(sink)))
     };
     let (answer, raw) = match get(versions_url.to_owned(), raw).await {
         Err(e) if detect_raw && !raw && e.http_status() == Some(401) => {
@@ -264,6 +268,9 @@ pub async fn connect(
 ) -> Result<PeerView, HandshakeError> {
     let correlation_id = new_id();
     tracing::info!(peer.versions_url = %versions_url, correlation_id = %correlation_id, "registering with a peer");
+    // The peer has no record yet: what it deviates in goes into the record it gets.
+    let collector = Collector::shared();
+    let sink: Arc<dyn DeviationSink> = collector.clone();
     // Steps 1–2: versions and details with token A.
     let api = read_peer_api(
         core,
@@ -274,6 +281,7 @@ pub async fn connect(
         None,
         &correlation_id,
         core.config.client_timeout,
+        &sink,
     )
     .await?;
     let credentials_url = api
@@ -303,7 +311,16 @@ pub async fn connect(
         Ok::<_, StoreError>(())
     })?;
     core.store.durable().await?;
-    let result = finish_connect(core, &api, &credentials_url, token_a, &token_b, &correlation_id).await;
+    let result = finish_connect(
+        core,
+        &api,
+        &credentials_url,
+        token_a,
+        &token_b,
+        &correlation_id,
+        &sink,
+    )
+    .await;
     // Whatever happened, the pending registration ends here; on success it becomes the peer record
     // in the same batch.
     let outcome = match result {
@@ -327,6 +344,8 @@ pub async fn connect(
                 registered_at: now,
                 updated_at: now,
                 initiated_by_us: true,
+                deviations: collector.take(),
+                unauthorized: None,
             };
             core.peers.write(|tx| {
                 if tx.get(Space::PEERS, &peer_key(&record.id))?.is_some() {
@@ -351,6 +370,9 @@ pub async fn connect(
     core.store.durable().await?;
     let record = outcome?;
     tracing::info!(peer.id = %record.id, version = %record.version, correlation_id = %correlation_id, "peer registered (we initiated)");
+    for d in &record.deviations {
+        crate::deviations::log_first(&record.id, d);
+    }
     core.notify_registered(&record);
     Ok(record.view())
 }
@@ -362,6 +384,7 @@ async fn finish_connect(
     token_a: &CredentialsToken,
     token_b: &CredentialsToken,
     correlation_id: &str,
+    sink: &Arc<dyn DeviationSink>,
 ) -> Result<(Credentials, String), HandshakeError> {
     let ours = core.our_credentials(token_b.clone());
     // Step 4: POST our credentials with token A; the responder calls us back with token B.
@@ -380,6 +403,7 @@ async fn finish_connect(
             None,
         )
         .await
+        .map(|a| a.bind(Arc::clone(sink)))
         .map_err(|source| HandshakeError::Peer {
             step: "POST credentials",
             source,
@@ -409,6 +433,8 @@ pub async fn respond_post(
         )));
     }
     // Steps 5–6: their versions and details with token B, within the handshake timeout (CR-14).
+    let collector = Collector::shared();
+    let sink: Arc<dyn DeviationSink> = collector.clone();
     let api = read_peer_api(
         core,
         body.url.as_str(),
@@ -418,6 +444,7 @@ pub async fn respond_post(
         Some(version),
         correlation_id,
         core.config.handshake_timeout,
+        &sink,
     )
     .await
     .map_err(HandshakeError::into_responder_error)?;
@@ -442,6 +469,8 @@ pub async fn respond_post(
         registered_at: now,
         updated_at: now,
         initiated_by_us: false,
+        deviations: collector.take(),
+        unauthorized: None,
     };
     core.peers.write(|tx| {
         let inv: Option<Invitation> = tx.get_json(INVITATIONS, &key([invitation_id]))?;
@@ -462,6 +491,9 @@ pub async fn respond_post(
     })?;
     core.store.durable().await?;
     tracing::info!(peer.id = %record.id, version = %record.version, correlation_id, "peer registered (peer initiated)");
+    for d in &record.deviations {
+        crate::deviations::log_first(&record.id, d);
+    }
     core.notify_registered(&record);
     Ok(core.our_credentials(token_c))
 }
@@ -491,6 +523,7 @@ pub async fn respond_put(
         Some(version),
         correlation_id,
         core.config.handshake_timeout,
+        &core.deviation_sink(&peer.id),
     )
     .await
     .map_err(HandshakeError::into_responder_error)?;
@@ -571,7 +604,8 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
         None => Err(HandshakeError::MissingModule("credentials".to_owned())),
         Some(url) => {
             let ours = core.our_credentials(new_in.clone());
-            core.client
+            let answer = core
+                .client
                 .call(
                     Method::PUT,
                     &url,
@@ -584,8 +618,11 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
                     Some(&ours),
                     None,
                 )
-                .await
-                .and_then(|a| a.data::<Credentials>(&url))
+                .await;
+            // A peer refusing our current token is marked unauthorized like on any other call.
+            core.observe_call(&peer.id, &answer);
+            answer
+                .and_then(|a| a.bind(core.deviation_sink(&peer.id)).data::<Credentials>(&url))
                 .map_err(|source| HandshakeError::Peer {
                     step: "PUT credentials",
                     source,
@@ -604,6 +641,7 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
                 Some(&peer.version),
                 &correlation_id,
                 core.config.client_timeout,
+                &core.deviation_sink(&peer.id),
             )
             .await;
             api.map(|api| (theirs, api))
@@ -688,7 +726,10 @@ pub async fn disconnect(core: &Core, peer_id: &str, force: bool) -> Result<(), H
             .await
             .map(|_| ())
             .or_else(|e| {
-                if e.http_status() == Some(405) || e.http_status() == Some(401) {
+                // It no longer accepts our token (401, or 403 as some send) or has forgotten us
+                // (405, CR-31): either way there is nothing left to tell it.
+                if e.is_auth_refused() || e.http_status() == Some(405) {
+                    tracing::info!(peer.id = %peer.id, error = %e, "the peer no longer knows us; unregistering locally");
                     Ok(())
                 } else {
                     Err(e)

@@ -22,6 +22,7 @@ use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{Endpoint, InterfaceRole, ModuleId, VersionNumber};
 use serde::{Deserialize, Serialize};
 
+use crate::deviations::{Deviation, DeviationKind};
 use crate::secret::TokenHash;
 use crate::store::{Space, StoreError, StoreHandle, Tx, key};
 
@@ -85,6 +86,22 @@ pub struct PeerRecord {
     pub updated_at: DateTime,
     /// Whether we initiated the registration.
     pub initiated_by_us: bool,
+    /// The deviations from OCPI 2.2.1 we tolerated from this peer, first sighting per kind
+    /// ([`crate::deviations`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<Deviation>,
+    /// Set while the peer refuses our token (401/403); cleared by the next successful call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unauthorized: Option<Unauthorized>,
+}
+
+/// Since when and why a peer does not accept our token (#12 item 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unauthorized {
+    /// The first refusal since our last successful call.
+    pub since: DateTime,
+    /// The latest refusal that read differently from the one before (the call and the peer's answer).
+    pub last_error: String,
 }
 
 impl PeerRecord {
@@ -135,6 +152,8 @@ impl PeerRecord {
             registered_at: self.registered_at,
             updated_at: self.updated_at,
             initiated_by_us: self.initiated_by_us,
+            deviations: self.deviations.clone(),
+            unauthorized: self.unauthorized.clone(),
         }
     }
 }
@@ -162,6 +181,12 @@ pub struct PeerView {
     pub updated_at: DateTime,
     /// Whether we started the registration.
     pub initiated_by_us: bool,
+    /// Deviations from OCPI 2.2.1 we tolerate from this peer: kind, first seen, example.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
+    /// Since when and why the peer refuses our token (401/403), `null` while it accepts it.
+    #[serde(default)]
+    pub unauthorized: Option<Unauthorized>,
 }
 
 /// A token A we issued.
@@ -361,6 +386,91 @@ impl PeerStore {
         }
     }
 
+    /// Records that peer `id` deviated from OCPI 2.2.1 in `kind` way, `example` saying how (no
+    /// tokens or bodies). The first time per peer and kind, the deviation is stored on the peer's
+    /// record and logged at WARN; after that this is one cached read. Returns whether this was the
+    /// first time. A store failure is logged here and reported as `false`.
+    pub fn record_deviation(&self, id: &str, kind: DeviationKind, example: &str) -> bool {
+        match self.get(id) {
+            Ok(Some(p)) if p.deviations.iter().any(|d| d.kind == kind) => return false,
+            Ok(Some(_)) => {}
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record a peer's deviation");
+                return false;
+            }
+        }
+        let recorded = self.write(|tx| {
+            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if p.deviations.iter().any(|d| d.kind == kind) {
+                return Ok(None);
+            }
+            let d = Deviation::now(kind, example);
+            p.deviations.push(d.clone());
+            tx.put_json(Space::PEERS, peer_key(id), &p)?;
+            Ok(Some(d))
+        });
+        match recorded {
+            Ok(Some(d)) => {
+                crate::deviations::log_first(id, &d);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record a peer's deviation");
+                false
+            }
+        }
+    }
+
+    /// Marks peer `id` as refusing our token (`Some(error)`) or accepting it again (`None`). Writes
+    /// only when that changes (or the error reads differently), logging the change once: WARN when
+    /// the peer starts refusing, INFO when it accepts again. A store failure is logged here.
+    pub fn set_unauthorized(&self, id: &str, error: Option<&str>) {
+        let unchanged = |p: &PeerRecord| match (&p.unauthorized, error) {
+            (None, None) => true,
+            (Some(u), Some(e)) => u.last_error == e,
+            _ => false,
+        };
+        match self.get(id) {
+            Ok(Some(p)) if !unchanged(&p) => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record whether a peer accepts our token");
+                return;
+            }
+        }
+        let changed = self.write(|tx| {
+            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if unchanged(&p) {
+                return Ok(None);
+            }
+            let was = p.unauthorized.take();
+            p.unauthorized = error.map(|e| Unauthorized {
+                since: was.as_ref().map_or_else(DateTime::now, |w| w.since),
+                last_error: e.to_owned(),
+            });
+            tx.put_json(Space::PEERS, peer_key(id), &p)?;
+            Ok(Some((was, p.unauthorized)))
+        });
+        match changed {
+            Ok(Some((None, Some(now)))) => {
+                tracing::warn!(peer.id = %id, error = %now.last_error, "peer refuses our token: its pushes are kept and retried, the peer shows as unauthorized until a call succeeds");
+            }
+            Ok(Some((Some(was), None))) => {
+                tracing::info!(peer.id = %id, since = %was.since, "peer accepts our token again");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(peer.id = %id, error = %e, "cannot record whether a peer accepts our token");
+            }
+        }
+    }
+
     /// CR-24: the first request with the current inbound token ends the grace of the previous one.
     pub fn end_grace_if_current(
         &self,
@@ -413,4 +523,117 @@ pub fn delete_peer(tx: &mut Tx<'_>, peer: &PeerRecord) {
         tx.delete(Space::TOKENS, token_key(h));
     }
     tx.delete(Space::PEERS, peer_key(&peer.id));
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Mutex;
+
+    use roaming_types::modules::versions::VersionNumber;
+
+    use super::*;
+
+    /// A registered peer with no roles or endpoints.
+    pub(crate) fn peer(id: &str) -> PeerRecord {
+        let now = DateTime::now();
+        PeerRecord {
+            id: id.to_owned(),
+            roles: Vec::new(),
+            versions_url: "https://peer.example/ocpi/versions".to_owned(),
+            version: VersionNumber::V2_2_1,
+            endpoints: Vec::new(),
+            token_out: CredentialsToken::new("out").unwrap(),
+            token_in: TokenHash::of(&CredentialsToken::new("in").unwrap()),
+            previous_token_in: None,
+            pending_token_in: None,
+            compat: PeerCompat::default(),
+            registered_at: now,
+            updated_at: now,
+            initiated_by_us: false,
+            deviations: Vec::new(),
+            unauthorized: None,
+        }
+    }
+
+    /// A log writer the tests read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `f` logs at INFO and above, as text lines.
+    pub(crate) fn logs_of(f: impl FnOnce()) -> String {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = logs.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_peer_is_unauthorized_from_its_first_refusal_until_a_call_succeeds() {
+        let store = StoreHandle::memory();
+        let peers = PeerStore::new(store.clone());
+        peers.write(|tx| put_peer(tx, &peer("NL-ONE"))).unwrap();
+        let text = logs_of(|| {
+            peers.set_unauthorized("NL-ONE", Some("HTTP 403"));
+            let since = peers
+                .get("NL-ONE")
+                .unwrap()
+                .unwrap()
+                .unauthorized
+                .clone()
+                .unwrap()
+                .since;
+            peers.set_unauthorized("NL-ONE", Some("HTTP 403"));
+            peers.set_unauthorized("NL-ONE", Some("HTTP 401"));
+            // Durable, and `since` is the first refusal; the error is the latest.
+            let u = PeerStore::new(store.clone())
+                .get("NL-ONE")
+                .unwrap()
+                .unwrap()
+                .unauthorized
+                .clone();
+            assert_eq!(
+                u,
+                Some(Unauthorized {
+                    since,
+                    last_error: "HTTP 401".to_owned()
+                })
+            );
+            assert_eq!(peers.get("NL-ONE").unwrap().unwrap().view().unauthorized, u);
+            peers.set_unauthorized("NL-ONE", None);
+            peers.set_unauthorized("NL-ONE", None);
+            peers.set_unauthorized("NL-NONE", Some("HTTP 403"));
+        });
+        assert_eq!(peers.get("NL-ONE").unwrap().unwrap().unauthorized, None);
+        assert!(peers.get("NL-NONE").unwrap().is_none());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "one warning when it starts, one line when it ends: {text}"
+        );
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains("peer refuses our token"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("INFO") && lines[1].contains("accepts our token again"),
+            "{text}"
+        );
+    }
 }
