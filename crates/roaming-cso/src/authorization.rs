@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url};
+use roaming_peer::client::{ClientError, join_url, with_query};
 use roaming_peer::endpoint::Core;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{Space, StoreError, key};
@@ -632,11 +632,10 @@ impl Authorizer {
         let Some(base) = peer.endpoint(&ModuleId::Tokens, &InterfaceRole::Sender) else {
             return Asked::Unreachable(format!("{} offers no real-time authorization", peer.id));
         };
-        // E-09: join the path safely, whatever the base's trailing slash.
-        let url = format!(
-            "{}?type={}",
-            join_url(base, &[uid, "authorize"]),
-            token_type.as_str()
+        // E-09: join the path safely, whatever the base's trailing slash (or query).
+        let url = with_query(
+            &join_url(base, &[uid, "authorize"]),
+            &[("type", token_type.as_str())],
         );
         let body = LocationReferences {
             location_id: location.clone(),
@@ -655,6 +654,8 @@ impl Authorizer {
             )
             .await;
         match answer {
+            // A single AuthorizationInfo in a one-element array is accepted (and the peer's
+            // deviation recorded once): `call_peer` ties the answer to its peer.
             Ok(a) => match a.data::<AuthorizationInfo>(&url) {
                 Ok(info) => {
                     let same_token = info.token.uid.as_str().eq_ignore_ascii_case(uid)
