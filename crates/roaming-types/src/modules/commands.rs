@@ -221,21 +221,21 @@ mod tests {
             json!({ "response_url": "https://csp.example/ocpi/cmd/5", "location_id": "L1", "evse_uid": "E1", "connector_id": "1" }),
         ];
         let s: StartSession = serde_json::from_value(cases[0].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[0]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[0]);
         let s: StopSession = serde_json::from_value(cases[1].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[1]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[1]);
         let s: ReserveNow = serde_json::from_value(cases[2].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[2]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[2]);
         let s: CancelReservation = serde_json::from_value(cases[3].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[3]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[3]);
         let s: UnlockConnector = serde_json::from_value(cases[4].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[4]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[4]);
         let r = json!({ "result": "ACCEPTED", "timeout": 30, "message": [{ "language": "en", "text": "Plug in your car" }] });
         let c: CommandResponse = serde_json::from_value(r.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&c).unwrap(), r);
+        crate::datetime::assert_same_json(&serde_json::to_value(&c).unwrap(), &r);
         let r = json!({ "result": "EVSE_OCCUPIED" });
         let c: CommandResult = serde_json::from_value(r.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&c).unwrap(), r);
+        crate::datetime::assert_same_json(&serde_json::to_value(&c).unwrap(), &r);
     }
 
     #[test]
