@@ -7,6 +7,7 @@ mod charging;
 mod docs;
 mod gateway;
 mod smoke;
+mod time_stamps;
 mod uc1_1;
 mod uc1_2;
 mod uc1_3;

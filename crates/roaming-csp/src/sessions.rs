@@ -113,9 +113,10 @@ impl Sessions {
             let old = SESSIONS.get_tx(tx, &k)?;
             let w = match &old {
                 Some(d) if d.last_updated > s.last_updated => return Ok(Write::Stale),
+                // Compared as sessions, not as JSON text (an earlier version wrote `…:00Z`).
                 Some(d)
                     if d.last_updated == s.last_updated
-                        && d.json == serde_json::to_vec(s).unwrap_or_default() =>
+                        && serde_json::from_slice::<Session>(&d.json).ok().as_ref() == Some(s) =>
                 {
                     return Ok(Write::Unchanged);
                 }
