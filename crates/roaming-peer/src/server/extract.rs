@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
 use http::request::Parts;
-use roaming_types::decode::{DecodeOptions, decode_slice};
+use roaming_types::decode::{DecodeOptions, decode_value};
 use roaming_types::ids::{CountryCode, PartyId, PartyRef};
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
 
 use crate::error::OcpiError;
 use crate::registration::peers::{Authenticated, PeerRecord};
+use crate::stamps::StampPolicy;
 
 /// The ids of the request in progress (T-40, T-41), inserted by the context middleware.
 #[derive(Debug, Clone)]
@@ -158,7 +159,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerAuth {
 }
 
 /// A JSON body decoded with the checklist's leniency rules (T-70…T-72) and the caller's options;
-/// not JSON → 400, JSON that breaks a rule → 2001 with the JSON path.
+/// not JSON → 400, JSON that breaks a rule → 2001 with the JSON path. A time stamp of the data
+/// (`last_updated`, …) more than `http.max_clock_skew_secs` ahead of our clock is a 2001 too
+/// ([`StampPolicy`], T-80, #12 item 12), checked before the body is decoded.
 #[derive(Debug, Clone)]
 pub struct OcpiJson<T>(pub T);
 
@@ -207,7 +210,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OcpiJson<T> {
             },
             _ => DecodeOptions::LENIENT,
         };
-        let decoded = decode_slice::<T>(&bytes, options)?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| OcpiError::BadJson(e.to_string()))?;
+        let stamps = parts.extensions.get::<StampPolicy>().copied().unwrap_or_default();
+        stamps.check(&json, options.lenient_datetime)?;
+        let decoded = decode_value::<T>(json, options)?;
         for w in &decoded.warnings {
             tracing::debug!(warning = %w, "accepted leniently");
         }
