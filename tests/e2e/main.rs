@@ -6,6 +6,7 @@
 mod charging;
 mod docs;
 mod gateway;
+mod input_checks;
 mod smoke;
 mod time_stamps;
 mod uc1_1;

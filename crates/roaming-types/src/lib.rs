@@ -25,13 +25,14 @@ pub mod envelope;
 pub mod error;
 pub mod global_ids;
 pub mod ids;
+pub mod limits;
 pub mod modules;
 pub mod money;
 pub mod open_enum;
 pub mod patch;
 pub mod pricing;
 
-pub use ci_string::{CiString, Text, Url};
+pub use ci_string::{CiString, ResponseUrl, Text, Url};
 pub use datetime::DateTime;
 pub use envelope::{Envelope, StatusCode};
 pub use error::TypeError;

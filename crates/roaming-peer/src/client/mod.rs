@@ -121,13 +121,16 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The `data`, decoded.
+    /// The `data`, decoded with the checklist's leniency rules and their bounds (a peer's data,
+    /// T-70…T-72, #12 item 13).
     pub fn data<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
         let value = self.envelope.data.clone().unwrap_or(serde_json::Value::Null);
-        serde_json::from_value(value).map_err(|e| ClientError::Data {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })
+        roaming_types::decode::decode_value(value, roaming_types::decode::DecodeOptions::LENIENT)
+            .map(|d| d.value)
+            .map_err(|e| ClientError::Data {
+                url: url.to_owned(),
+                message: e.to_string(),
+            })
     }
 }
 

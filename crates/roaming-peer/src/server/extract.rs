@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
 use http::request::Parts;
-use roaming_types::decode::{DecodeOptions, decode_value};
+use roaming_types::decode::{DecodeOptions, decode_value, with_options};
 use roaming_types::ids::{CountryCode, PartyId, PartyRef};
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
@@ -254,16 +254,19 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for OcpiPat
     }
 }
 
-/// Query parameters; a value that cannot be parsed is answered with 2001.
+/// Query parameters, decoded with the same rules as a peer's JSON body (a `response_url` must be one
+/// we can call, #12 item 13); a value that cannot be parsed is answered with 2001.
 #[derive(Debug, Clone)]
 pub struct OcpiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for OcpiQuery<T> {
     type Rejection = OcpiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (result, _) = with_options(DecodeOptions::LENIENT, || {
+            axum::extract::Query::<T>::try_from_uri(&parts.uri)
+        });
+        result
             .map(|q| Self(q.0))
             .map_err(|e| OcpiError::InvalidParameters(format!("invalid query: {}", e.body_text())))
     }

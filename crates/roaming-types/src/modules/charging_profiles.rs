@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ci_string::Url;
+use crate::ci_string::ResponseUrl;
 use crate::datetime::DateTime;
 use crate::error::TypeError;
 use crate::money::Number;
@@ -144,7 +144,7 @@ pub struct SetChargingProfile {
     /// The profile.
     pub charging_profile: ChargingProfile,
     /// Where to POST the ChargingProfileResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
 }
 
 /// `ActiveChargingProfile` (§12.3): the profile in force, relative to `start_date_time`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ci_string::Url;
+use crate::ci_string::ResponseUrl;
 use crate::datetime::DateTime;
 use crate::error::TypeError;
 use crate::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, ReservationId, SessionId};
@@ -67,7 +67,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartSession {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The token, pre-authorized by the eMSP (CMD-03).
     pub token: Token,
     /// Location.
@@ -101,7 +101,7 @@ impl StartSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopSession {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The session to stop.
     pub session_id: SessionId,
 }
@@ -110,7 +110,7 @@ pub struct StopSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReserveNow {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The token, pre-authorized by the eMSP.
     pub token: Token,
     /// Until when (UTC).
@@ -131,7 +131,7 @@ pub struct ReserveNow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelReservation {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The reservation.
     pub reservation_id: ReservationId,
 }
@@ -140,7 +140,7 @@ pub struct CancelReservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockConnector {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// Location.
     pub location_id: LocationId,
     /// EVSE.

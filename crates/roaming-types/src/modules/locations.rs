@@ -130,6 +130,7 @@ impl<const LAT: bool> Coordinate<LAT> {
         }
         match decode::options().strictness {
             Strictness::Strict => Self::new(&text),
+            Strictness::Trusted => Self::lenient(&text),
             Strictness::Lenient => {
                 let c = Self::lenient(&text)?;
                 decode::warn(DecodeWarning::Format {

@@ -146,7 +146,8 @@ pub struct Session {
     /// End, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date_time: Option<DateTime>,
-    /// Energy charged so far, kWh.
+    /// Energy charged so far, kWh ("how many kWh were charged": not negative).
+    #[serde(deserialize_with = "crate::limits::non_negative")]
     pub kwh: Number,
     /// The token used (a snapshot, §8.3).
     pub cdr_token: CdrToken,
@@ -328,8 +329,12 @@ pub struct SessionPatch {
     /// End.
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub end_date_time: Patch<DateTime>,
-    /// Energy so far.
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    /// Energy so far (not negative).
+    #[serde(
+        default,
+        skip_serializing_if = "Patch::is_absent",
+        deserialize_with = "crate::limits::non_negative_patch"
+    )]
     pub kwh: Patch<Number>,
     /// Token.
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
@@ -376,8 +381,12 @@ pub struct ChargingPreferences {
     /// Expected departure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<DateTime>,
-    /// Energy wanted, kWh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Energy wanted, kWh (not negative).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::limits::non_negative_opt"
+    )]
     pub energy_need: Option<Number>,
     /// V2G allowed (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
