@@ -136,7 +136,7 @@ async fn pull_module(
                 // object is skipped like any invalid one (T-65, #12 item 12).
                 if let Err(e) = stamps.check(&item, options.lenient_datetime) {
                     skipped += 1;
-                    tracing::warn!(peer.id = %peer.id, module = %module, message = %e, "pulled object not stored (T-65)");
+                    tracing::warn!(peer.id = %peer.id, module = %module, message = %e, "pulled object not stored");
                     continue;
                 }
                 let outcome = match module {
