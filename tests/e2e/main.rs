@@ -6,7 +6,9 @@
 mod charging;
 mod docs;
 mod gateway;
+mod input_checks;
 mod smoke;
+mod time_stamps;
 mod uc1_1;
 mod uc1_2;
 mod uc1_3;

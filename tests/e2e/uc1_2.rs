@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_e2e::fixtures::{location, tariffs};
-use roaming_e2e::{Node, RawOcpi, eventually};
+use roaming_e2e::{Node, RawOcpi, eventually, instant};
 use serde_json::{Value, json};
 
 async fn import(cso: &Node, locations: Vec<Value>) {
@@ -332,7 +332,8 @@ async fn uc1_2_receiver_rules() {
         .unwrap();
     assert_eq!(stored["evses"][0]["status"], "CHARGING", "stale update ignored");
     assert_eq!(
-        stored["last_updated"], "2026-05-01T11:00:00Z",
+        instant(&stored["last_updated"]),
+        instant(&json!("2026-05-01T11:00:00Z")),
         "T-82: parent bumped"
     );
     // A connector PUT for an EVSE that does not exist: 404 + 2001.
@@ -441,9 +442,10 @@ async fn uc1_2_reimport_with_stale_or_future_time_stamps_keeps_the_csp_equal() {
     import(&cso, vec![stamped("Second", "2026-04-01T00:00:00Z")]).await;
     let at_cso: Value = cso.op_get("/api/locations/R-1").await;
     assert_eq!(at_cso["name"], "Second");
-    assert!(at_cso["last_updated"].as_str().unwrap() > "2026-05-01T10:00:00Z");
+    assert!(instant(&at_cso["last_updated"]) > instant(&json!("2026-05-01T10:00:00Z")));
     assert_eq!(
-        at_cso["evses"][0]["last_updated"], "2026-05-01T10:00:00Z",
+        instant(&at_cso["evses"][0]["last_updated"]),
+        instant(&json!("2026-05-01T10:00:00Z")),
         "unchanged EVSEs keep their stamps"
     );
     same_at_both(&cso, &csp, "R-1").await;
@@ -475,9 +477,8 @@ async fn uc1_2_reimport_with_stale_or_future_time_stamps_keeps_the_csp_equal() {
         .await;
     assert_eq!(r["unchanged"], 0);
     let at_cso: Value = cso.op_get("/api/locations/R-1").await;
-    let now = roaming_types::DateTime::now().to_string();
     assert!(
-        at_cso["last_updated"].as_str().unwrap() <= now.as_str(),
+        instant(&at_cso["last_updated"]) <= roaming_types::DateTime::now(),
         "{at_cso}"
     );
     let csp = paused.start().await;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_e2e::fixtures::{location, tariffs};
-use roaming_e2e::{EventStream, Node, eventually};
+use roaming_e2e::{EventStream, Node, eventually, instant};
+use roaming_types::DateTime;
 use serde_json::{Value, json};
 
 const STATUSES: [&str; 4] = ["CHARGING", "AVAILABLE", "BLOCKED", "OUTOFORDER"];
@@ -66,18 +67,19 @@ async fn uc1_3_status_changes_reach_the_csp_in_order() {
     let mut sent = Vec::new();
     for i in 0..20 {
         let e = set_status(&cso, "S-0", "S-0-E0", STATUSES[i % 4]).await;
-        sent.push(e["last_updated"].as_str().unwrap().to_owned());
+        sent.push(instant(&e["last_updated"]));
     }
     // Every EVSE event the CSP emits is newer than the one before (in order, never an older state),
-    // and the last one is the last change.
-    let mut seen: Vec<String> = Vec::new();
+    // and the last one is the last change. Time stamps compare as instants, never as text (#12 item
+    // 19: `…:42Z` sorts after `…:42.002Z` as text).
+    let mut seen: Vec<DateTime> = Vec::new();
     while let Some(ev) = events.next(Duration::from_secs(10)).await {
         if ev["type"] == "evse" && ev["evse"] == "S-0-E0" {
-            let t = ev["last_updated"].as_str().unwrap().to_owned();
+            let t = instant(&ev["last_updated"]);
             if let Some(prev) = seen.last() {
-                assert!(&t > prev, "out of order: {t} after {prev}");
+                assert!(t > *prev, "out of order: {t} after {prev}");
             }
-            seen.push(t.clone());
+            seen.push(t);
             if &t == sent.last().unwrap() {
                 assert_eq!(ev["status"], STATUSES[19 % 4]);
                 break;
@@ -88,7 +90,7 @@ async fn uc1_3_status_changes_reach_the_csp_in_order() {
     assert!(identical(&cso, &csp, Duration::from_secs(5)).await);
     // T-82 on both sides: the location carries the EVSE's last_updated.
     let l: Value = csp.op_get("/api/locations/NL/CSO/S-0").await;
-    assert_eq!(l["last_updated"].as_str(), sent.last().map(String::as_str));
+    assert_eq!(Some(instant(&l["last_updated"])), sent.last().copied());
 }
 
 #[tokio::test]

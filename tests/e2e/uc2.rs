@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_e2e::fixtures::{location, tariffs};
-use roaming_e2e::{Node, RawOcpi, eventually};
+use roaming_e2e::{Node, RawOcpi, eventually, instant};
 use serde_json::{Value, json};
 
 async fn csp_tariffs(csp: &Node, n: usize) -> Vec<Value> {
@@ -95,7 +95,7 @@ async fn uc2_1_a_changed_tariff_with_an_older_stamp_still_reaches_the_csp() {
     t["elements"][0]["price_components"][0]["price"] = json!(0.45);
     let stored: Value = cso.op(Method::PUT, "/api/tariffs/AC-STD", &t).await;
     assert!(
-        stored["last_updated"].as_str().unwrap() > "2026-06-01T00:00:00Z",
+        instant(&stored["last_updated"]) > instant(&json!("2026-06-01T00:00:00Z")),
         "{stored}"
     );
     let reached = eventually(Duration::from_secs(10), || async {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use http::Method;
-use roaming_e2e::{Node, eventually};
+use roaming_e2e::{Node, eventually, instant};
 use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -62,12 +62,14 @@ async fn result(csp: &Node, id: &str) -> Value {
     .unwrap_or_else(|| panic!("profile request {id} got no result"))
 }
 
-fn max_power_of_periods_after(s: &Value, after: &str) -> Vec<f64> {
+/// The MAX_POWER volumes of the periods that start after `after` (compared as instants, #12 item 19).
+fn max_power_of_periods_after(s: &Value, after: &Value) -> Vec<f64> {
+    let after = instant(after);
     s["charging_periods"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["start_date_time"].as_str().unwrap_or("") > after)
+        .filter(|p| instant(&p["start_date_time"]) > after)
         .filter_map(|p| {
             p["dimensions"]
                 .as_array()?
@@ -85,7 +87,7 @@ async fn uc3_7_cap_read_and_clear_a_running_session() {
     // Before: the EV draws 11 kW.
     let r = plan(&csp, Method::PUT, &session, Some(json!({ "limit_kw": 7 }))).await;
     assert_eq!(r["response"]["result"], "ACCEPTED", "{r}");
-    let set_at = r["sent_at"].as_str().unwrap().to_owned();
+    let set_at = r["sent_at"].clone();
     let done = result(&csp, r["id"].as_str().unwrap()).await;
     assert_eq!(done["result"]["result"], "ACCEPTED", "{done}");
     // The charger follows the cap (CP-02): new periods stay at or below 7 kW.

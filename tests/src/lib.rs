@@ -356,6 +356,15 @@ pub fn token_header(token: &str) -> String {
     )
 }
 
+/// The instant of an OCPI DateTime in a JSON answer. Time stamps are compared as instants, never as
+/// text: peers (and we, before issue #12 item 19) send several shapes of one instant (`…:42Z`,
+/// `…:42.000Z`), and `"…:42Z" > "…:42.002Z"` as text.
+pub fn instant(v: &serde_json::Value) -> roaming_types::DateTime {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an OCPI DateTime: {v}"))
+}
+
 /// Polls `f` until it returns `Some`, for at most `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
 where
@@ -427,5 +436,26 @@ impl EventStream {
                 .ok()??;
             self.buf.push_str(&String::from_utf8_lossy(&chunk));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::instant;
+
+    /// Issue #12 item 19: `uc1_3_status_changes_reach_the_csp_in_order` compared time stamps as text
+    /// and failed whenever one change fell on a whole second (`…:42Z`) and the next did not
+    /// (`…:42.002Z`). Compared as instants, the order is right whatever the shapes.
+    #[test]
+    fn time_stamps_compare_as_instants_not_as_text() {
+        let (whole, later) = (json!("2026-03-14T04:58:42Z"), json!("2026-03-14T04:58:42.002Z"));
+        assert!(
+            whole.as_str() > later.as_str(),
+            "as text the earlier one sorts last"
+        );
+        assert!(instant(&later) > instant(&whole));
+        assert_eq!(instant(&json!("2026-03-14T04:58:42.000Z")), instant(&whole));
     }
 }

@@ -3,6 +3,7 @@
 //! - the pricing engine alone: sessions of two hours with a reading every 5 minutes, priced with a
 //!   tariff of time-of-day, energy, charging-time and parking components: CDRs priced per second and
 //!   the time per CDR (p50/p99/max);
+//! - a live session's periods: the readings so far re-priced at each of 1,440 readings (UC3-6);
 //! - end to end with the real binaries: sessions reported to the CSO through its station API
 //!   (webhook gateway), each completion producing a CDR that is POSTed to the CSP, stored durably and
 //!   checked there: CDRs delivered and acknowledged per second, and the lag from the stop report to
@@ -98,6 +99,52 @@ fn engine(n: usize) -> Result<String, String> {
         h.value_at_quantile(0.99) as f64 / 1e6,
         h.max() as f64 / 1e6,
         total.round_dp(2)
+    ))
+}
+
+/// A live session's periods (UC3-6): the CSO prices the readings so far at every reading, so the cost
+/// of a reading grows with the session. A 4 h session read every 10 s (1,440 readings), priced with
+/// the CDR's rules (a period at least every 15 min, current reported) after each reading.
+fn live_periods() -> Result<String, String> {
+    let tariff: Tariff = serde_json::from_value(tariff_json()).map_err(|e| e.to_string())?;
+    let tz = roaming_types::pricing::parse_time_zone("Europe/Amsterdam").map_err(|e| e.to_string())?;
+    let start = DateTime::now().plus(chrono::Duration::hours(-4));
+    let readings: Vec<MeterSample> = (0..1440i64)
+        .map(|i| MeterSample {
+            at: start.plus(chrono::Duration::seconds(i * 10)),
+            energy_kwh: Decimal::new(i * 305, 4),
+            power_kw: Decimal::from(11),
+            current_a: Decimal::from(16),
+            charging: true,
+        })
+        .collect();
+    let rules = roaming_types::pricing::PeriodRules {
+        max_period_ms: Some(15 * 60 * 1000),
+        current_measured: true,
+    };
+    let mut h = histogram();
+    let began = Instant::now();
+    let mut periods = 0;
+    for n in 1..=readings.len() {
+        let u = SessionUsage {
+            start,
+            end: readings[n - 1].at,
+            samples: readings[..n].to_vec(),
+            reservation: None,
+        };
+        let t0 = Instant::now();
+        let p =
+            roaming_types::pricing::price_session_with(&tariff, &u, tz, rules).map_err(|e| e.to_string())?;
+        let _ = h.record(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1));
+        periods = p.charging_periods.len();
+    }
+    Ok(format!(
+        "| live periods: each of 1,440 readings of a 4 h session re-priced so far (one core) | {} readings | {:.0} ms per session | {:.3} / {:.3} / {:.3} | {periods} periods |",
+        readings.len(),
+        began.elapsed().as_secs_f64() * 1000.0,
+        h.value_at_quantile(0.50) as f64 / 1e6,
+        h.value_at_quantile(0.99) as f64 / 1e6,
+        h.max() as f64 / 1e6,
     ))
 }
 
@@ -337,7 +384,7 @@ async fn end_to_end(n: usize) -> Result<Vec<String>, String> {
 /// Runs the scenario.
 pub(crate) async fn run(priced: usize, delivered: usize) -> Result<(), String> {
     println!("== cdrs: pricing and delivering CDRs");
-    let mut rows = vec![engine(priced)?, bare_baseline(delivered).await?];
+    let mut rows = vec![engine(priced)?, live_periods()?, bare_baseline(delivered).await?];
     rows.extend(end_to_end(delivered).await?);
     println!();
     println!("| run | load | throughput | latency or lag p50 / p99 / max (ms) | |");

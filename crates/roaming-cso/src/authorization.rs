@@ -287,9 +287,11 @@ impl Authorizer {
         let k = crate::tokens::token_key(token_type, uid, owner);
         self.core.store.transact(|tx| {
             let mut copy: Option<Token> = tx.get_json(crate::tokens::TOKENS, &k)?;
-            // Only a strictly newer version replaces the copy the CSP pushed.
+            // Only a strictly newer version replaces the copy the CSP pushed, and never one stamped
+            // beyond the allowed clock skew (it would freeze the copy and the refusal, #12 item 12).
+            let answered = answered.filter(|a| a.last_updated <= self.core.stamps().limit());
             if let (Some(c), Some(a)) = (copy.as_ref(), answered) {
-                if a.last_updated > c.last_updated && Tokens::put_tx(tx, a)?.changed() {
+                if a.last_updated > c.last_updated && self.tokens.put_tx(tx, a)?.changed() {
                     tracing::debug!(token.type = %token_type, "token copy refreshed from an authorization answer");
                     copy = Some(a.clone());
                 }

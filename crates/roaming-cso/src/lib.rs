@@ -156,7 +156,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         sites: sites::SitesFallback::new(&core),
         store: core.store.clone(),
     }));
-    let tokens = tokens::Tokens::new(core.store.clone());
+    let tokens = tokens::Tokens::new(core.store.clone()).with_stamps(core.stamps());
     let authorizer = authorization::Authorizer::new(Arc::clone(&core), tokens.clone())?;
     let sessions = sessions::Sessions::new(Arc::clone(&core), sites.clone())?;
     let (sink, inbound) = stations::EventSink::channel();

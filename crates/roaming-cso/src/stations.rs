@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
+use roaming_types::Text;
 use roaming_types::ids::{ContractId, EvseUid, LocationId, TokenUid};
 use roaming_types::modules::cdrs::{AuthMethod, CdrToken};
 use roaming_types::modules::commands::StartSession;
@@ -111,7 +112,7 @@ impl Stations {
             )));
         }
         self.authorizer
-            .authorize(&r.token_uid, &r.token_type, &r.location_id, &r.evse_uid)
+            .authorize(r.token_uid.as_str(), &r.token_type, &r.location_id, &r.evse_uid)
             .await
     }
 
@@ -123,7 +124,9 @@ impl Stations {
                 result,
                 message,
             } => {
-                self.commands.complete(&command_id, result, message).await?;
+                self.commands
+                    .complete(&command_id, result, message.map(Text::into_inner))
+                    .await?;
                 Ok(None)
             }
             StationEvent::SessionStarted {
@@ -139,7 +142,7 @@ impl Stations {
                 at,
             } => {
                 let (auth, reservation) = self.start_auth(
-                    &token_uid,
+                    token_uid.as_str(),
                     &token_type,
                     &location_id,
                     &evse_uid,

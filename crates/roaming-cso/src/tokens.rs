@@ -4,12 +4,14 @@
 //! A token is unique by (uid, type) within its eMSP (TOK-11), so the key is
 //! `<type>\0<uid>\0<cc>\0<pid>` (lower case): a lookup by what a charger reads (uid and type) is one
 //! prefix scan, and two CSPs that happen to issue the same uid stay apart. Tokens are never deleted:
-//! a CSP invalidates them (`valid = false`). Updates older than the stored token are ignored (T-80).
+//! a CSP invalidates them (`valid = false`). Updates older than the stored token are ignored (T-80); a
+//! stored stamp more than the clock skew ahead of our clock is not trusted (`roaming_peer::stamps`).
 //!
 //! A uid (of one type) that several CSPs hold is a *collision*: the authorization never decides it
 //! from one copy (`authorization.rs`). Each collision is recorded when the second copy arrives
 //! (`cso_token_collisions`, `GET /api/tokens/collisions`) and logged.
 
+use roaming_peer::stamps::StampPolicy;
 use roaming_peer::store::{Space, StoreError, StoreHandle, Tx, Write, key, prefix};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
@@ -56,12 +58,22 @@ pub fn token_key(token_type: &TokenType, uid: &str, owner: &PartyRef) -> Vec<u8>
 #[derive(Debug, Clone)]
 pub struct Tokens {
     store: StoreHandle,
+    stamps: StampPolicy,
 }
 
 impl Tokens {
     /// Tokens over a store.
     pub fn new(store: StoreHandle) -> Self {
-        Self { store }
+        Self {
+            store,
+            stamps: StampPolicy::default(),
+        }
+    }
+
+    /// With the clock skew of `http.max_clock_skew_secs`: a held stamp further ahead of our clock is
+    /// not trusted (an earlier version accepted it, #12 item 12; `roaming_peer::stamps`).
+    pub fn with_stamps(self, stamps: StampPolicy) -> Self {
+        Self { stamps, ..self }
     }
 
     /// One token of one owner.
@@ -95,16 +107,16 @@ impl Tokens {
 
     /// Stores a full token (PUT, T-91) unless the stored one is newer.
     pub fn put(&self, token: &Token) -> Result<Write, StoreError> {
-        self.store.transact(|tx| Self::put_tx(tx, token))
+        self.store.transact(|tx| self.put_tx(tx, token))
     }
 
     /// [`put`](Self::put) inside a transaction.
-    pub fn put_tx(tx: &mut Tx<'_>, token: &Token) -> Result<Write, StoreError> {
+    pub fn put_tx(&self, tx: &mut Tx<'_>, token: &Token) -> Result<Write, StoreError> {
         let k = token_key(&token.token_type, token.uid.as_str(), &token.party());
         let stored: Option<Token> = tx.get_json(TOKENS, &k)?;
         let w = match &stored {
             None => Write::Created,
-            Some(s) if token.last_updated < s.last_updated => Write::Stale,
+            Some(s) if token.last_updated < self.stamps.held(s.last_updated) => Write::Stale,
             Some(s) if s == token => Write::Unchanged,
             Some(_) => Write::Updated,
         };
@@ -174,7 +186,7 @@ impl Tokens {
                     "unknown token {owner}/{uid} of type {token_type}; PUT it first (T-94)"
                 ))
             })?;
-            if patch.last_updated < token.last_updated {
+            if patch.last_updated < self.stamps.held(token.last_updated) {
                 return Ok(Write::Stale);
             }
             let before = token.clone();

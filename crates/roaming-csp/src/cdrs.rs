@@ -94,8 +94,9 @@ impl Cdrs {
         self.core.store.transact(|tx| {
             let k = ckey(&owner, cdr.id.as_str());
             if let Some(old) = CDRS.get_tx(tx, &k)? {
-                let same = serde_json::from_slice::<serde_json::Value>(&old.json).ok()
-                    == serde_json::from_slice::<serde_json::Value>(&json).ok();
+                // Compared as CDRs, not as JSON text: the same CDR stored by an earlier version
+                // reads `…:00Z` where we now write `…:00.000Z` (#12 item 19), `10` where `10.0`.
+                let same = serde_json::from_slice::<Cdr>(&old.json).ok().as_ref() == Some(cdr);
                 return if same {
                     Ok(Received::Duplicate)
                 } else {

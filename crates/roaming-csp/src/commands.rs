@@ -184,6 +184,16 @@ pub struct UnlockRequest {
     pub connector_id: ConnectorId,
 }
 
+/// An id the operator gave, checked as strictly as everything we send (OCPI length and charset).
+fn operator_id<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> Result<T, CspError> {
+    roaming_types::decode::decode_value(
+        Value::String(v.to_owned()),
+        roaming_types::decode::DecodeOptions::STRICT,
+    )
+    .map(|d| d.value)
+    .map_err(|e| CspError::Invalid(format!("{field}: {}", e.message)))
+}
+
 /// The CSP's commands.
 #[derive(Debug, Clone)]
 pub struct Commands {
@@ -356,8 +366,7 @@ impl Commands {
         let id = new_id();
         let body = StopSession {
             response_url: self.url(&CommandType::StopSession, &id)?,
-            session_id: serde_json::from_value(Value::String(req.session_id.clone()))
-                .map_err(|e| CspError::Invalid(format!("session_id: {e}")))?,
+            session_id: operator_id("session_id", &req.session_id)?,
         };
         self.send(id, CommandType::StopSession, peer, cpo, contract, &body)
             .await
@@ -376,8 +385,7 @@ impl Commands {
             response_url: self.url(&CommandType::ReserveNow, &id)?,
             token: token.clone(),
             expiry_date: req.expiry_date,
-            reservation_id: serde_json::from_value(Value::String(reservation_id))
-                .map_err(|e| CspError::Invalid(format!("reservation_id: {e}")))?,
+            reservation_id: operator_id("reservation_id", &reservation_id)?,
             location_id: req.location_id,
             evse_uid: req.evse_uid,
             authorization_reference: Some(
@@ -402,8 +410,7 @@ impl Commands {
         let id = new_id();
         let body = CancelReservation {
             response_url: self.url(&CommandType::CancelReservation, &id)?,
-            reservation_id: serde_json::from_value(Value::String(req.reservation_id))
-                .map_err(|e| CspError::Invalid(format!("reservation_id: {e}")))?,
+            reservation_id: operator_id("reservation_id", &req.reservation_id)?,
         };
         self.send(id, CommandType::CancelReservation, peer, cpo, None, &body)
             .await
@@ -423,8 +430,8 @@ impl Commands {
             .await
     }
 
-    fn url(&self, command: &CommandType, id: &str) -> Result<roaming_types::Url, CspError> {
-        serde_json::from_value(Value::String(self.response_url(command, id)))
+    fn url(&self, command: &CommandType, id: &str) -> Result<roaming_types::ResponseUrl, CspError> {
+        roaming_types::ResponseUrl::new(self.response_url(command, id))
             .map_err(|e| CspError::Internal(format!("our response_url: {e}")))
     }
 

@@ -143,7 +143,7 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
     );
     let plans = profiles::Plans::new(Arc::clone(&core), events.clone());
     let state = CspState {
-        sites: sites::Sites::open(core.store.clone())?,
+        sites: sites::Sites::open(core.store.clone(), core.stamps())?,
         tokens,
         sessions,
         commands: commands.clone(),

@@ -267,8 +267,8 @@ impl Plans {
             Kind::Set => {
                 let body = SetChargingProfile {
                     charging_profile: profile.unwrap_or_else(|| unreachable!("a SET has a profile")),
-                    response_url: serde_json::from_value(Value::String(response_url))
-                        .map_err(|e| CspError::Internal(e.to_string()))?,
+                    response_url: roaming_types::ResponseUrl::new(response_url)
+                        .map_err(|e| CspError::Internal(format!("our response_url: {e}")))?,
                 };
                 self.core
                     .call_peer(

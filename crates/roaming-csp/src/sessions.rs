@@ -5,7 +5,8 @@
 //! tokens (`cdr_token` of our party). A PUT replaces the session unless it is older than ours (T-80);
 //! a PATCH needs `last_updated` (T-81), is 404 + 2001 for an unknown session (T-94), is ignored when
 //! not newer than ours (a resent PATCH), and **appends** its `charging_periods` (SES-02) — only those
-//! that start after the last period we hold, so that a PATCH delivered twice adds nothing twice.
+//! that start after the last period we hold, so that a PATCH delivered twice adds nothing twice. A held
+//! stamp more than the clock skew ahead of our clock is not trusted (`roaming_peer::stamps`).
 //! Everything is durable before the answer.
 
 use std::sync::Arc;
@@ -108,14 +109,16 @@ impl Sessions {
         s.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
         self.check_ours(s)?;
         let owner = s.party();
+        let stamps = self.core.stamps();
         self.core.store.transact(|tx| {
             let k = skey(&owner, s.id.as_str());
             let old = SESSIONS.get_tx(tx, &k)?;
             let w = match &old {
-                Some(d) if d.last_updated > s.last_updated => return Ok(Write::Stale),
+                Some(d) if stamps.held(d.last_updated) > s.last_updated => return Ok(Write::Stale),
+                // Compared as sessions, not as JSON text (an earlier version wrote `…:00Z`).
                 Some(d)
                     if d.last_updated == s.last_updated
-                        && d.json == serde_json::to_vec(s).unwrap_or_default() =>
+                        && serde_json::from_slice::<Session>(&d.json).ok().as_ref() == Some(s) =>
                 {
                     return Ok(Write::Unchanged);
                 }
@@ -140,7 +143,7 @@ impl Sessions {
                 .get_tx(tx, &k)?
                 .ok_or_else(|| CspError::NotFound(format!("unknown session {owner}/{id}")))?;
             let mut s: Session = serde_json::from_slice(&doc.json).map_err(CspError::internal)?;
-            if patch.last_updated <= s.last_updated {
+            if patch.last_updated <= self.core.stamps().held(s.last_updated) {
                 return Ok((Write::Stale, s));
             }
             if let Patch::Value(periods) = &mut patch.charging_periods {

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use roaming_peer::stamps::StampPolicy;
 use roaming_peer::store::collection::{Collection, StoredDoc};
 use roaming_peer::store::{StoreError, StoreHandle, Tx};
 use roaming_types::DateTime;
@@ -161,13 +162,15 @@ pub struct Sites {
     /// that a push stored while the pull was running.
     writes: Arc<std::sync::Mutex<BTreeMap<Vec<u8>, u64>>>,
     seq: Arc<std::sync::atomic::AtomicU64>,
+    stamps: StampPolicy,
 }
 
 pub use roaming_peer::store::Write;
 
 impl Sites {
-    /// Loads the search index from the store.
-    pub fn open(store: StoreHandle) -> Result<Self, StoreError> {
+    /// Loads the search index from the store. `stamps` tells which held stamps are not to be trusted
+    /// (more than the clock skew ahead: left by an earlier version, #12 item 12).
+    pub fn open(store: StoreHandle, stamps: StampPolicy) -> Result<Self, StoreError> {
         let mut index = BTreeMap::new();
         for (k, d) in LOCATIONS.all(&store, &[])? {
             let loc: Location = decode(&d)?;
@@ -178,7 +181,47 @@ impl Sites {
             index: Arc::new(RwLock::new(index)),
             writes: Arc::default(),
             seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            stamps,
         })
+    }
+
+    /// Thaws a held location before an update is applied to it: stamps more than the clock skew ahead
+    /// of our clock (an earlier version accepted them) count for nothing — they become the epoch, and
+    /// a thawed parent is as new as its newest child (T-82) — so the update is not ignored as older.
+    /// Returns whether anything was thawed.
+    pub fn thaw(&self, loc: &mut Location) -> bool {
+        let now = DateTime::now();
+        let thaw = |t: &mut DateTime| {
+            let held = self.stamps.held_at(*t, now);
+            let thawed = held != *t;
+            *t = held;
+            thawed
+        };
+        let mut any = false;
+        for e in &mut loc.evses {
+            for c in &mut e.connectors {
+                any |= thaw(&mut c.last_updated);
+            }
+            if thaw(&mut e.last_updated) {
+                any = true;
+                e.last_updated = e
+                    .connectors
+                    .iter()
+                    .map(|c| c.last_updated)
+                    .max()
+                    .unwrap_or(e.last_updated);
+            }
+        }
+        if thaw(&mut loc.last_updated) {
+            any = true;
+            loc.last_updated = loc
+                .evses
+                .iter()
+                .map(|e| e.last_updated)
+                .max()
+                .unwrap_or(loc.last_updated);
+        }
+        any
     }
 
     /// The store.
@@ -248,7 +291,9 @@ impl Sites {
     pub fn upsert_location(&self, loc: &Location) -> Result<Write, StoreError> {
         let w = self.store.transact(|tx| {
             let w = match self.location_tx(tx, &loc.party(), loc.id.as_str())? {
-                Some(old) if old.last_updated > loc.last_updated => return Ok(Write::Stale),
+                Some(old) if self.stamps.held(old.last_updated) > loc.last_updated => {
+                    return Ok(Write::Stale);
+                }
                 Some(old) if old == *loc => return Ok(Write::Unchanged),
                 Some(_) => Write::Updated,
                 None => Write::Created,
@@ -337,7 +382,7 @@ impl Sites {
                 .map(|d| decode::<Tariff>(&d))
                 .transpose()?
             {
-                Some(old) if old.last_updated > t.last_updated => return Ok(Write::Stale),
+                Some(old) if self.stamps.held(old.last_updated) > t.last_updated => return Ok(Write::Stale),
                 Some(old) if old == *t => return Ok(Write::Unchanged),
                 Some(_) => Write::Updated,
                 None => Write::Created,

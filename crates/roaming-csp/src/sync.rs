@@ -5,7 +5,8 @@
 //! contains (T-64). Then it pulls periodically with `date_from` = the start of its
 //! last successful pull minus `csp.sync.overlap_secs` (clock skew, objects stamped a little in the
 //! past), so that a CSP that was down catches up. Invalid objects in a page are logged
-//! and skipped (T-65); objects of parties the peer does not host are ignored (T-95). Tariffs are pulled
+//! and skipped (T-65), among them objects with a `last_updated` more than the clock skew ahead of our
+//! clock (`roaming_peer::stamps`); objects of parties the peer does not host are ignored (T-95). Tariffs are pulled
 //! before locations, since connectors refer to them.
 
 use std::time::Duration;
@@ -116,6 +117,7 @@ async fn pull_module(
         lenient_datetime: peer.compat.lenient_datetime,
         ..DecodeOptions::LENIENT
     };
+    let stamps = st.core.stamps();
     let mut seen = Vec::new();
     let (mut stored, mut skipped) = (0u64, 0u64);
     let result = async {
@@ -127,6 +129,13 @@ async fn pull_module(
             // after this page, as incomplete (so a full pull removes nothing, T-64).
             let step = pull.advance(&page);
             for item in page.items {
+                // A stamp in the future would hide every later change of the object (T-80): such an
+                // object is skipped like any invalid one (T-65, #12 item 12).
+                if let Err(e) = stamps.check(&item, options.lenient_datetime) {
+                    skipped += 1;
+                    tracing::warn!(peer.id = %peer.id, module = %module, message = %e, "pulled object not stored");
+                    continue;
+                }
                 let outcome = match module {
                     ModuleId::Locations => match decode_value::<Location>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {

@@ -186,9 +186,14 @@ where
         .map_err(|e| CspError::Invalid(format!("{field} {v:?}: {e}")))
 }
 
+/// An operator's value for an OCPI field, checked strictly (our own data: OCPI lengths and rules).
 fn from_json<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> Result<T, CspError> {
-    serde_json::from_value(Value::String(v.to_owned()))
-        .map_err(|e| CspError::Invalid(format!("{field} {v:?}: {e}")))
+    roaming_types::decode::decode_value(
+        Value::String(v.to_owned()),
+        roaming_types::decode::DecodeOptions::STRICT,
+    )
+    .map(|d| d.value)
+    .map_err(|e| CspError::Invalid(format!("{field}: {}", e.message)))
 }
 
 /// `n` characters from the CSPRNG over an alphabet of digits and upper-case letters.

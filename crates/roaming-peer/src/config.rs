@@ -99,6 +99,10 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "largest OCPI request body we accept",
     },
     KeySpec {
+        key: "http.max_clock_skew_secs",
+        help: "how far ahead of our clock a peer's last_updated may be; later stamps are refused with 2001 (default 300, T-80)",
+    },
+    KeySpec {
         key: "operator.body_limit_bytes",
         help: "largest operator API request body (imports)",
     },
@@ -216,6 +220,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest OCPI request body.
     pub body_limit: usize,
+    /// How far ahead of our clock a peer's `last_updated` may be (`stamps`).
+    pub max_clock_skew: Duration,
     /// Largest operator API body.
     pub operator_body_limit: usize,
     /// Timeout of our calls.
@@ -454,6 +460,10 @@ impl Config {
             tls_min_version,
             request_timeout: secs("http.request_timeout_secs", 30)?,
             body_limit: size("http.body_limit_bytes", 4 * 1024 * 1024)?,
+            max_clock_skew: secs(
+                "http.max_clock_skew_secs",
+                crate::stamps::DEFAULT_MAX_CLOCK_SKEW.as_secs(),
+            )?,
             operator_body_limit: size("operator.body_limit_bytes", 512 * 1024 * 1024)?,
             client_timeout: secs("client.timeout_secs", 30)?,
             connect_timeout: secs("client.connect_timeout_secs", 10)?,

@@ -127,6 +127,11 @@ impl Core {
         &self.base_url
     }
 
+    /// How far ahead of our clock a peer's time stamps may be (`http.max_clock_skew_secs`).
+    pub fn stamps(&self) -> crate::stamps::StampPolicy {
+        crate::stamps::StampPolicy::new(self.config.max_clock_skew)
+    }
+
     /// Our versions URL (what invitations carry).
     pub fn versions_url(&self) -> String {
         format!("{}{VERSIONS_PATH}", self.base_url)

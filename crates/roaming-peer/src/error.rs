@@ -156,6 +156,12 @@ impl From<roaming_types::decode::DecodeError> for OcpiError {
     }
 }
 
+impl From<crate::stamps::FutureStamp> for OcpiError {
+    fn from(e: crate::stamps::FutureStamp) -> Self {
+        Self::InvalidParameters(e.to_string())
+    }
+}
+
 impl From<roaming_types::TypeError> for OcpiError {
     fn from(e: roaming_types::TypeError) -> Self {
         Self::InvalidParameters(e.to_string())

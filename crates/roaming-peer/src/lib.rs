@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod registration;
 pub mod secret;
 pub mod server;
+pub mod stamps;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -6,7 +6,15 @@
 //!
 //! Both are strict when we build them ([`CiString::new`], `FromStr`) and lenient on length when a peer's
 //! JSON is decoded (T-70): an over-length value is kept, reported as a warning, and refused in strict
-//! decoding. The character set of a `CiString` is always checked strictly.
+//! decoding — within a bound: beyond [`tolerated_len`] it is refused in every mode. The character
+//! set of a `CiString` is always checked strictly. A `string(n)` from a peer may carry TAB, CR or LF
+//! (kept with a warning: a multi-line address means what it says); any other control character is
+//! refused in every mode.
+//!
+//! [`ResponseUrl`]: the `URL` of a `response_url`, which we call: an absolute `http`/`https` URL of
+//! at most 255 characters, from peers too.
+//!
+//! Values read back from our own store ([`Strictness::Trusted`]) are taken as written.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -18,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::decode::{self, DecodeWarning, Strictness};
 use crate::error::TypeError;
+use crate::limits::tolerated_len;
 
 /// Checks a `CiString(max)` value: printable ASCII (U+0020..U+007E) and at most `max` characters.
 pub(crate) fn check_ci(value: &str, max: usize) -> Result<(), TypeError> {
@@ -36,13 +45,16 @@ pub(crate) fn check_ci(value: &str, max: usize) -> Result<(), TypeError> {
     Ok(())
 }
 
-/// Applies the decode-time length policy: over-length is a warning (lenient) or an error (strict).
+/// Applies the decode-time length policy: over-length is a warning (lenient, up to
+/// [`tolerated_len`]) or an error (strict, or beyond the tolerance).
 pub(crate) fn length_policy(value: &str, len: usize, max: usize) -> Result<(), TypeError> {
     if len <= max {
         return Ok(());
     }
     match decode::options().strictness {
+        Strictness::Trusted => Ok(()),
         Strictness::Strict => Err(TypeError::TooLong { max, len }),
+        Strictness::Lenient if len > tolerated_len(max) => Err(TypeError::TooLong { max, len }),
         Strictness::Lenient => {
             decode::warn(DecodeWarning::OverLength {
                 max,
@@ -68,8 +80,8 @@ impl<const N: usize> CiString<N> {
 
     /// Decode path: charset strict, length per the decode options (T-70).
     pub(crate) fn decode(value: String) -> Result<Self, TypeError> {
-        check_ci(&value, usize::MAX)?;
         length_policy(&value, value.len(), N)?;
+        check_ci(&value, usize::MAX)?;
         Ok(Self(value))
     }
 
@@ -204,6 +216,13 @@ fn has_control(value: &str) -> bool {
     value.chars().any(char::is_control)
 }
 
+/// A control character other than TAB, CR and LF: refused even from peers.
+fn has_hard_control(value: &str) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+}
+
 impl<const N: usize> Text<N> {
     /// Builds a value, checking length and the absence of control characters strictly.
     pub fn new(value: impl Into<String>) -> Result<Self, TypeError> {
@@ -221,8 +240,15 @@ impl<const N: usize> Text<N> {
     }
 
     pub(crate) fn decode(value: String) -> Result<Self, TypeError> {
+        length_policy(&value, value.chars().count(), N)?;
         if has_control(&value) {
             match decode::options().strictness {
+                Strictness::Trusted => {}
+                Strictness::Lenient if has_hard_control(&value) => {
+                    return Err(TypeError::ControlCharacters {
+                        value: decode::preview(&value),
+                    });
+                }
                 Strictness::Strict => {
                     return Err(TypeError::ControlCharacters {
                         value: decode::preview(&value),
@@ -235,7 +261,6 @@ impl<const N: usize> Text<N> {
                 }
             }
         }
-        length_policy(&value, value.chars().count(), N)?;
         Ok(Self(value))
     }
 
@@ -316,6 +341,84 @@ impl<'de, const N: usize> Deserialize<'de> for Text<N> {
 /// An OCPI `URL`: a `string(255)`.
 pub type Url = Text<255>;
 
+/// The `response_url` of a command or charging-profile request (§11.2, §12.3): an OCPI `URL` that we
+/// will call, so it must be an absolute `http` or `https` URL with a host, of at most 255 characters
+/// and without control characters or spaces — from peers too (a value we cannot call is no
+/// `response_url`). What we stored is read back as written.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ResponseUrl(String);
+
+impl ResponseUrl {
+    /// Checks a `response_url`.
+    pub fn new(value: impl Into<String>) -> Result<Self, TypeError> {
+        let value = value.into();
+        let bad = |reason: &str| TypeError::format("response_url", &value, reason);
+        let len = value.chars().count();
+        if len > 255 {
+            return Err(bad(&format!("longer than 255 characters ({len})")));
+        }
+        if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad("control characters or spaces in a URL"));
+        }
+        let url = url::Url::parse(&value).map_err(|e| bad(&format!("not an absolute URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(bad("must be an http or https URL with a host"));
+        }
+        Ok(Self(value))
+    }
+
+    /// The URL as received.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Consumes the value.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for ResponseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for ResponseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for ResponseUrl {
+    type Err = TypeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for ResponseUrl {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for ResponseUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        if !decode::checks_bounds() {
+            return Ok(Self(s));
+        }
+        Self::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -365,6 +468,60 @@ mod tests {
         assert!(decode_slice::<Text<2>>("\"\u{e9}\u{e9}\"".as_bytes(), DecodeOptions::STRICT).is_ok());
     }
 
+    /// #12 item 13: T-70 keeps over-length values within reason, not a megabyte of them.
+    #[test]
+    fn t70_tolerance_has_a_bound_in_lenient_mode() {
+        let at = |n: usize| format!("\"{}\"", "a".repeat(n));
+        assert!(decode_slice::<Text<45>>(at(255).as_bytes(), DecodeOptions::LENIENT).is_ok());
+        assert!(decode_slice::<Text<45>>(at(256).as_bytes(), DecodeOptions::LENIENT).is_err());
+        assert!(decode_slice::<Text<5000>>(at(10_000).as_bytes(), DecodeOptions::LENIENT).is_ok());
+        assert!(decode_slice::<Text<5000>>(at(10_001).as_bytes(), DecodeOptions::LENIENT).is_err());
+        assert!(decode_slice::<CiString<32>>(at(255).as_bytes(), DecodeOptions::LENIENT).is_ok());
+        assert!(decode_slice::<CiString<32>>(at(1_000_000).as_bytes(), DecodeOptions::LENIENT).is_err());
+    }
+
+    #[test]
+    fn only_tab_cr_and_lf_are_tolerated_from_peers() {
+        assert!(decode_slice::<Text<20>>(br#""a\tb\r\nc""#, DecodeOptions::LENIENT).is_ok());
+        for bad in [r#""a\u0000b""#, r#""a\u001bb""#, r#""a\u007fb""#, r#""a\u0085b""#] {
+            assert!(
+                decode_slice::<Text<20>>(bad.as_bytes(), DecodeOptions::LENIENT).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_response_url_is_an_absolute_http_url_of_at_most_255_characters() {
+        for ok in [
+            "https://csp.example/ocpi/commands/START_SESSION/1",
+            "http://127.0.0.1:9420/r?x=1",
+        ] {
+            assert_eq!(
+                ResponseUrl::new(ok).map(|u| u.as_str().to_owned()),
+                Ok(ok.to_owned())
+            );
+        }
+        let long = format!("https://csp.example/{}", "a".repeat(236));
+        assert_eq!(long.len(), 256);
+        for bad in [
+            "",
+            "garbage",
+            "/ocpi/commands/1",
+            "ftp://csp.example/r",
+            "https://",
+            "mailto:a@b.c",
+            "https://csp.example/a b",
+            "https://csp.example/\n",
+            long.as_str(),
+        ] {
+            assert!(ResponseUrl::new(bad).is_err(), "{bad:?}");
+            let json = serde_json::to_vec(bad).unwrap();
+            let e = decode_slice::<ResponseUrl>(&json, DecodeOptions::LENIENT).unwrap_err();
+            assert!(!e.syntax && e.message.contains("response_url"), "{e}");
+        }
+    }
+
     #[test]
     fn text_counts_characters_not_bytes() {
         assert!(Text::<3>::new("\u{e6}\u{f8}\u{e5}").is_ok());
@@ -394,6 +551,26 @@ mod tests {
             prop_assert_eq!(x == y, oracle == Ordering::Equal);
             prop_assert_eq!(x.cmp(&y), oracle);
             if x == y { prop_assert_eq!(hash_of(&x), hash_of(&y)); }
+        }
+
+        #[test]
+        fn lenient_length_is_kept_up_to_the_tolerance_and_refused_beyond(n in 0usize..700) {
+            let json = format!("\"{}\"", "x".repeat(n));
+            let lenient = decode_slice::<Text<100>>(json.as_bytes(), DecodeOptions::LENIENT);
+            prop_assert_eq!(lenient.is_ok(), n <= tolerated_len(100));
+            if let Ok(d) = lenient {
+                prop_assert_eq!(d.warnings.len(), usize::from(n > 100));
+            }
+            let strict = decode_slice::<Text<100>>(json.as_bytes(), DecodeOptions::STRICT);
+            prop_assert_eq!(strict.is_ok(), n <= 100);
+        }
+
+        #[test]
+        fn response_urls_never_panic_and_accept_only_http(s in "\\PC{0,80}") {
+            if let Ok(u) = ResponseUrl::new(s.clone()) {
+                prop_assert!(s.starts_with("http://") || s.starts_with("https://"), "{}", s);
+                prop_assert_eq!(u.as_str(), s.as_str());
+            }
         }
 
         #[test]

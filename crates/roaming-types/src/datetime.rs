@@ -1,8 +1,10 @@
 //! OCPI `DateTime` (checklist §3.9, E-19, E-23).
 //!
-//! - Emitted as `YYYY-MM-DDThh:mm:ssZ`, or `YYYY-MM-DDThh:mm:ss.fffZ` when there are milliseconds
-//!   (at most 24 characters, within the 25 the spec allows). Values are kept at millisecond precision,
-//!   so what we emit reads back equal.
+//! - Emitted in one fixed format, `YYYY-MM-DDThh:mm:ss.sssZ` (24 characters, within the 25 the spec
+//!   allows), milliseconds included when they are zero. Values are kept at millisecond precision, so
+//!   what we emit reads back equal, and the text of two emitted values orders like their instants
+//!   (years 0000–9999). Peers' values may have any shape the spec allows: compare parsed values, never
+//!   the text received.
 //! - Accepted: `YYYY-MM-DDThh:mm:ss[.f+][Z]`; a missing `Z` means UTC.
 //! - Refused: any other offset (`+00:00`, `+01:00`), unless the decode call runs with
 //!   [`DecodeOptions::lenient_datetime`](crate::decode::DecodeOptions), which converts to UTC, reports a
@@ -178,13 +180,11 @@ fn parse_offset(s: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60))
 }
 
+/// Always `YYYY-MM-DDThh:mm:ss.sssZ` (24 characters), milliseconds included when they are zero: one
+/// fixed width, so the text of two time stamps we emit orders like their instants (issue #12 item 19).
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.timestamp_subsec_millis() == 0 {
-            write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%SZ"))
-        } else {
-            write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
-        }
+        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
 }
 
@@ -227,6 +227,29 @@ impl<'de> Deserialize<'de> for DateTime {
     }
 }
 
+/// Test support: asserts that two JSON documents are equal, with strings that are OCPI DateTimes
+/// compared as instants (`…T10:00:00Z` = `…T10:00:00.000Z`), never as text.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_same_json(actual: &serde_json::Value, expected: &serde_json::Value) {
+    fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::String(x), Value::String(y)) => {
+                x == y || matches!((x.parse::<DateTime>(), y.parse::<DateTime>()), (Ok(p), Ok(q)) if p == q)
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+    assert!(same(actual, expected), "JSON differs:\n{actual:#}\n{expected:#}");
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -235,12 +258,24 @@ mod tests {
     use crate::decode::{DecodeOptions, decode_slice};
 
     #[test]
-    fn emits_z_and_milliseconds_only_when_present() {
+    fn emits_milliseconds_always() {
         let t = DateTime::from_ymd_hms(2026, 3, 14, 9, 30, 0).unwrap();
-        assert_eq!(t.to_string(), "2026-03-14T09:30:00Z");
+        assert_eq!(t.to_string(), "2026-03-14T09:30:00.000Z");
         let t: DateTime = "2026-03-14T09:30:00.25Z".parse().unwrap();
         assert_eq!(t.to_string(), "2026-03-14T09:30:00.250Z");
         assert!(t.to_string().len() <= 25);
+    }
+
+    /// The pair of issue #12 item 19: a whole second and two milliseconds later.
+    #[test]
+    fn emitted_text_of_a_whole_second_orders_before_the_next_milliseconds() {
+        let whole: DateTime = "2026-03-14T04:58:42Z".parse().unwrap();
+        let later: DateTime = "2026-03-14T04:58:42.002Z".parse().unwrap();
+        assert!(whole < later);
+        assert!(
+            whole.to_string() < later.to_string(),
+            "{whole} must sort before {later} as text"
+        );
     }
 
     #[test]
@@ -266,7 +301,7 @@ mod tests {
             ..DecodeOptions::LENIENT
         };
         let d = decode_slice::<DateTime>(json, opts).unwrap();
-        assert_eq!(d.value.to_string(), "2026-03-14T09:30:00Z");
+        assert_eq!(d.value.to_string(), "2026-03-14T09:30:00.000Z");
         assert_eq!(d.warnings.len(), 1);
     }
 
@@ -328,6 +363,27 @@ mod tests {
             prop_assert!(lenient);
             prop_assert_eq!(parsed, t);
             prop_assert!(DateTime::parse_strict(&s).is_err());
+        }
+
+        /// One fixed format (`YYYY-MM-DDThh:mm:ss.sssZ`, 24 characters), so that the text of two emitted
+        /// time stamps orders exactly like their instants: `…:42Z` and `…:42.002Z` (the two formats we
+        /// used to send) order the wrong way round as text (issue #12 item 19).
+        #[test]
+        fn emitted_text_has_one_format_and_orders_like_the_instants(
+            a in 0i64..253_402_300_800_000,
+            b in 0i64..253_402_300_800_000,
+            near in -2_000i64..2_000,
+        ) {
+            for (x, y) in [(a, b), (a, a.saturating_add(near).max(0))] {
+                let (tx, ty) = (DateTime::from_timestamp_millis(x).unwrap(), DateTime::from_timestamp_millis(y).unwrap());
+                let (sx, sy) = (tx.to_string(), ty.to_string());
+                for s in [&sx, &sy] {
+                    prop_assert_eq!(s.len(), 24, "{}", s);
+                    prop_assert!(chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3fZ").is_ok(), "{}", s);
+                    prop_assert_eq!(&s[19..20], ".");
+                }
+                prop_assert_eq!(sx.cmp(&sy), tx.cmp(&ty), "{} vs {}", sx, sy);
+            }
         }
 
         #[test]

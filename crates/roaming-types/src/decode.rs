@@ -9,10 +9,16 @@
 //! - **T-72** unknown enum values are kept as `Other(String)` and reported; strict mode rejects them.
 //! - **E-19** DateTime offsets other than `Z` are an error unless [`DecodeOptions::lenient_datetime`] is
 //!   on (a per-peer setting), in which case they are converted to UTC and reported.
+//! - The tolerance has bounds ([`crate::limits`], #12 item 13): over-length values beyond twice the
+//!   maximum, ids longer than their maximum, unknown enum values that do not look like one, negative
+//!   numbers where the spec allows none, and a `response_url` we could not call are refused in
+//!   lenient mode too.
 //!
 //! The options and the warnings travel through a thread-local context that exists only for the
-//! duration of one synchronous `decode_*` call, so plain `serde_json::from_*` keeps the default lenient
-//! behaviour and no state leaks between calls.
+//! duration of one synchronous `decode_*` call. Outside one — plain `serde_json::from_*`, which is how
+//! we read back what we stored — the mode is [`Strictness::Trusted`]: what an earlier version stored
+//! reads back as it was written. Peers' data must therefore go through `decode_*` with
+//! [`DecodeOptions::LENIENT`] (the OCPI face's extractors, pulls and the client's answers do).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -28,6 +34,10 @@ pub enum Strictness {
     Lenient,
     /// Our own data (operator imports, objects we are about to emit): every rule is an error.
     Strict,
+    /// What we stored ourselves, read back (the mode outside a `decode_*` call): nothing that an
+    /// earlier version accepted is refused — lengths, unknown enum values and signs are not checked;
+    /// character sets, empty ids and formats are, as they always were.
+    Trusted,
 }
 
 /// Options for one decode call.
@@ -49,6 +59,11 @@ impl DecodeOptions {
     /// Strict decoding of our own data.
     pub const STRICT: Self = Self {
         strictness: Strictness::Strict,
+        lenient_datetime: false,
+    };
+    /// Reading back what we stored (the mode outside a `decode_*` call).
+    pub const TRUSTED: Self = Self {
+        strictness: Strictness::Trusted,
         lenient_datetime: false,
     };
 }
@@ -144,9 +159,16 @@ thread_local! {
     static CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
 }
 
-/// The options of the decode call in progress on this thread (defaults outside one).
+/// The options of the decode call in progress on this thread ([`DecodeOptions::TRUSTED`] outside
+/// one).
 pub(crate) fn options() -> DecodeOptions {
-    CONTEXT.with(|c| c.borrow().as_ref().map(|c| c.options).unwrap_or_default())
+    CONTEXT.with(|c| c.borrow().as_ref().map_or(DecodeOptions::TRUSTED, |c| c.options))
+}
+
+/// Whether the value being decoded comes from outside (a peer, an operator) rather than from our
+/// own store, so that the bounds of [`crate::limits`] apply.
+pub(crate) fn checks_bounds() -> bool {
+    options().strictness != Strictness::Trusted
 }
 
 /// Records a warning for the decode call in progress (dropped outside one).
@@ -207,6 +229,23 @@ fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> DecodeError
     }
 }
 
+/// Runs a synchronous deserialization by another format (a query string, say) with the given
+/// options, so that the same rules apply as to a JSON body; returns its result and the warnings.
+pub fn with_options<T, E>(
+    options: DecodeOptions,
+    f: impl FnOnce() -> Result<T, E>,
+) -> (Result<T, E>, Vec<DecodeWarning>) {
+    let previous = CONTEXT.with(|c| {
+        c.replace(Some(Context {
+            options,
+            warnings: Vec::new(),
+        }))
+    });
+    let result = f();
+    let ctx = CONTEXT.with(|c| c.replace(previous)).unwrap_or_default();
+    (result, ctx.warnings)
+}
+
 /// Decodes JSON bytes with the given options, reporting the JSON path of the first error.
 pub fn decode_slice<T: DeserializeOwned>(
     bytes: &[u8],
@@ -251,9 +290,9 @@ mod tests {
 
     #[test]
     fn context_is_scoped_to_one_call() {
-        assert_eq!(options(), DecodeOptions::LENIENT);
+        assert_eq!(options(), DecodeOptions::TRUSTED);
         let _ = decode_slice::<serde_json::Value>(b"{}", DecodeOptions::STRICT);
-        assert_eq!(options(), DecodeOptions::LENIENT);
+        assert_eq!(options(), DecodeOptions::TRUSTED);
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //!
 //! Every id is a newtype over [`CiString`]: compared, ordered and hashed case-insensitively, printed as
 //! received. One validation function per id is shared by `new`, `FromStr`, `TryFrom` and `Deserialize`.
-//! Object ids are non-empty; over-length ids from peers are accepted with a warning (T-70) and refused
-//! when we build them. [`CountryCode`] and [`PartyId`] are exact (2 letters, 3 alphanumerics) because
-//! they are the keys of ownership.
+//! Object ids are non-empty and at most their OCPI length in every mode, from peers too: an id is a
+//! key, we echo it in what we send (Sessions and CDRs carry `authorization_reference`, commands carry
+//! location, EVSE and reservation ids), and no erratum changed an id's length — so the T-70 tolerance
+//! of text fields does not apply to them (#12 item 13). [`CountryCode`] and [`PartyId`] are exact
+//! (2 letters, 3 alphanumerics) because they are the keys of ownership. Ids read back from our own
+//! store are taken at the length they were stored with.
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,11 +44,6 @@ macro_rules! ci_id {
             /// The lower-case form used in store keys.
             pub fn to_key(&self) -> String {
                 self.0.to_key()
-            }
-
-            /// Whether the id is longer than the OCPI maximum (accepted leniently, T-70).
-            pub fn is_over_length(&self) -> bool {
-                self.0.is_over_length()
             }
 
             /// The underlying `CiString`.
@@ -117,7 +115,12 @@ macro_rules! ci_id {
                 if s.is_empty() {
                     return Err(serde::de::Error::custom(TypeError::Empty));
                 }
-                CiString::decode(s).map(Self).map_err(serde::de::Error::custom)
+                if crate::decode::checks_bounds() {
+                    Self::new(s).map_err(serde::de::Error::custom)
+                } else {
+                    // Read back from our store: as an earlier version may have written it.
+                    CiString::decode(s).map(Self).map_err(serde::de::Error::custom)
+                }
             }
         }
     };
@@ -377,6 +380,19 @@ mod tests {
         assert!(PartyId::new("T-M").is_err());
         assert!(PartyId::new("T1M").is_ok());
         assert!(serde_json::from_str::<CountryCode>("\"NLD\"").is_err());
+    }
+
+    /// #12 item 13: a 10,000-character `authorization_reference` (CiString(36)) was accepted.
+    #[test]
+    fn ids_are_exact_in_every_decode_mode() {
+        use crate::decode::{DecodeOptions, decode_slice};
+        for n in [37, 255, 10_000] {
+            let json = serde_json::to_vec(&"R".repeat(n)).unwrap();
+            let e = decode_slice::<AuthorizationReference>(&json, DecodeOptions::LENIENT).unwrap_err();
+            assert!(e.message.contains("longer than 36"), "{e}");
+        }
+        let json = serde_json::to_vec(&"R".repeat(36)).unwrap();
+        assert!(decode_slice::<AuthorizationReference>(&json, DecodeOptions::LENIENT).is_ok());
     }
 
     #[test]

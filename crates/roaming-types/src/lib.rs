@@ -6,8 +6,8 @@
 //!
 //! Rules this crate enforces, with their checklist ids:
 //! - ids are validated newtypes; `CiString` values compare and hash case-insensitively (T-50, §3.9);
-//! - DateTime is emitted as `YYYY-MM-DDThh:mm:ss[.fff]Z`, a missing `Z` is accepted, other offsets only
-//!   in lenient mode (E-19);
+//! - DateTime is always emitted as `YYYY-MM-DDThh:mm:ss.sssZ` (one fixed format), a missing `Z` is
+//!   accepted, other offsets only in lenient mode (E-19);
 //! - coordinates are strings (E-20);
 //! - decoding is tolerant (unknown fields ignored T-71, unknown enum values kept T-72, over-length
 //!   values accepted with a warning T-70) and building is strict; [`decode`] has both modes;
@@ -25,13 +25,14 @@ pub mod envelope;
 pub mod error;
 pub mod global_ids;
 pub mod ids;
+pub mod limits;
 pub mod modules;
 pub mod money;
 pub mod open_enum;
 pub mod patch;
 pub mod pricing;
 
-pub use ci_string::{CiString, Text, Url};
+pub use ci_string::{CiString, ResponseUrl, Text, Url};
 pub use datetime::DateTime;
 pub use envelope::{Envelope, StatusCode};
 pub use error::TypeError;

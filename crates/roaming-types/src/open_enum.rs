@@ -2,8 +2,10 @@
 //!
 //! `as_str`, `FromStr`, `Display`, `Serialize` and `Deserialize` are all generated from one table by
 //! [`open_enum!`](macro@crate::open_enum), so they cannot disagree. Decoding an unknown value keeps it as
-//! `Other` and reports a [`DecodeWarning::UnknownEnumValue`](crate::decode::DecodeWarning); strict
-//! decoding refuses it. Values are case-sensitive (E-21: `IEC_60309_2_single_16`).
+//! `Other` and reports a [`DecodeWarning::UnknownEnumValue`](crate::decode::DecodeWarning) when it
+//! looks like an enum value ([`check_enum_text`](crate::limits::check_enum_text): at most 64 ASCII
+//! letters, digits, `_`, `-`, `.`; a megabyte of text is no enum value, #12 item 13); strict decoding
+//! refuses it. Values are case-sensitive (E-21: `IEC_60309_2_single_16`).
 
 /// Defines an OCPI enum with an `Other(String)` variant.
 ///
@@ -103,8 +105,13 @@ macro_rules! open_enum {
 pub fn unknown(enum_name: &'static str, value: String) -> Result<String, crate::error::TypeError> {
     use crate::decode::{self, DecodeWarning, Strictness};
     match decode::options().strictness {
-        Strictness::Strict => Err(crate::error::TypeError::UnknownEnumValue { enum_name, value }),
+        Strictness::Trusted => Ok(value),
+        Strictness::Strict => Err(crate::error::TypeError::UnknownEnumValue {
+            enum_name,
+            value: decode::preview(&value),
+        }),
         Strictness::Lenient => {
+            crate::limits::check_enum_text(enum_name, &value)?;
             decode::warn(DecodeWarning::UnknownEnumValue {
                 enum_name,
                 value: value.clone(),
@@ -164,6 +171,21 @@ mod tests {
         assert_eq!(d.value, Sample::Other("TWO".to_owned()));
         assert_eq!(d.warnings.len(), 1);
         assert!(decode_slice::<Sample>(br#""TWO""#, DecodeOptions::STRICT).is_err());
+    }
+
+    /// #12 item 13: a 1,000,000-character EVSE status was kept as an unknown value.
+    #[test]
+    fn t72_keeps_only_what_looks_like_an_enum_value() {
+        for bad in ["", "OUT OF ORDER", &"A".repeat(65), &"A".repeat(1_000_000)] {
+            let json = serde_json::to_vec(bad).unwrap();
+            assert!(
+                decode_slice::<Sample>(&json, DecodeOptions::LENIENT).is_err(),
+                "{}",
+                bad.len()
+            );
+        }
+        let json = serde_json::to_vec(&"A".repeat(64)).unwrap();
+        assert!(decode_slice::<Sample>(&json, DecodeOptions::LENIENT).is_ok());
     }
 
     #[test]

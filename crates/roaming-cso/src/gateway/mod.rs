@@ -13,11 +13,11 @@ pub mod simulator;
 pub mod webhook;
 
 use futures::future::BoxFuture;
-use roaming_types::DateTime;
-use roaming_types::ids::{ConnectorId, EvseUid, LocationId, SessionId};
+use roaming_types::ids::{ConnectorId, EvseUid, LocationId, SessionId, TokenUid};
 use roaming_types::modules::commands::CommandResultType;
 use roaming_types::modules::locations::Status;
 use roaming_types::modules::tokens::TokenType;
+use roaming_types::{DateTime, Text};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -141,9 +141,9 @@ pub enum StationEvent {
         command_id: String,
         /// The outcome.
         result: CommandResultType,
-        /// A message for the CSP.
+        /// A message for the CSP (the `text` of a DisplayText: string(512)).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
+        message: Option<Text<512>>,
     },
     /// A transaction began at a charger (cable connected and authorized).
     SessionStarted {
@@ -155,8 +155,8 @@ pub enum StationEvent {
         evse_uid: EvseUid,
         /// Connector.
         connector_id: ConnectorId,
-        /// The token used.
-        token_uid: String,
+        /// The token used (CiString(36)).
+        token_uid: TokenUid,
         /// Its type.
         token_type: TokenType,
         /// The START_SESSION command that caused it, if any.
@@ -214,8 +214,8 @@ pub struct AuthorizeRequest {
     pub location_id: LocationId,
     /// EVSE.
     pub evse_uid: EvseUid,
-    /// The uid read.
-    pub token_uid: String,
+    /// The uid read (CiString(36): it goes into the real-time authorization URL and the session).
+    pub token_uid: TokenUid,
     /// Its type (RFID by default).
     #[serde(default = "rfid")]
     pub token_type: TokenType,

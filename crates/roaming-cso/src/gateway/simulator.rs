@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use roaming_peer::endpoint::Core;
 use roaming_types::DateTime;
-use roaming_types::ids::{ConnectorId, EvseUid, LocationId};
+use roaming_types::ids::{ConnectorId, EvseUid, LocationId, TokenUid};
 use roaming_types::modules::commands::CommandResultType;
 use roaming_types::modules::tokens::TokenType;
 use rust_decimal::Decimal;
@@ -357,7 +357,8 @@ impl Simulator {
         self.emit(StationEvent::CommandResult {
             command_id: command_id.to_owned(),
             result,
-            message: message.map(str::to_owned),
+            // The simulator's own short texts; one that is not a string(512) is left out.
+            message: message.and_then(|m| roaming_types::Text::new(m).ok()),
         });
     }
 
@@ -402,6 +403,10 @@ impl Simulator {
             loc.evse(&uid)?.connectors.first().map(|c| c.id.clone())
         });
         let Some(connector) = connector else { return };
+        // Uids come from commands (TokenUid) or from `present`, which checks them.
+        let Ok(event_uid) = TokenUid::new(token_uid.as_str()) else {
+            return;
+        };
         let (event, id) = {
             let mut all = self.lock();
             let Some(sim) = all.get_mut(&key) else { return };
@@ -434,7 +439,7 @@ impl Simulator {
                     evse_uid: EvseUid::new(key.1.as_str())
                         .unwrap_or_else(|_| unreachable!("a stored EVSE uid")),
                     connector_id: connector,
-                    token_uid,
+                    token_uid: event_uid,
                     token_type,
                     command_id,
                     station_reservation_id: reservation,
@@ -800,7 +805,8 @@ impl Simulator {
             .authorize(AuthorizeRequest {
                 location_id,
                 evse_uid,
-                token_uid: token_uid.to_owned(),
+                token_uid: TokenUid::new(token_uid)
+                    .map_err(|e| SimError::Conflict(format!("token uid: {e}")))?,
                 token_type: token_type.clone(),
             })
             .await

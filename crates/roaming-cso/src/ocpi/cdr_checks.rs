@@ -15,10 +15,20 @@ use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::ok;
 use roaming_peer::store::Space;
-use roaming_types::DateTime;
+use roaming_types::ids::CdrId;
 use roaming_types::modules::types::Role;
+use roaming_types::{DateTime, Price, Text};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+roaming_types::open_enum! {
+    /// The verdict of a CDR check.
+    pub enum Verdict("Verdict") {
+        /// The CSP accepts the CDR.
+        Accepted => "ACCEPTED",
+        /// The CSP disputes it (with reasons).
+        Disputed => "DISPUTED",
+    }
+}
 
 use crate::CsoState;
 
@@ -29,19 +39,21 @@ pub const PATH: &str = "/ocpi/2.2.1/x-roaming-cdr-checks";
 /// Verdicts by CDR id.
 pub const CHECKS: Space = Space("cso_cdr_checks");
 
-/// A CSP's verdict on one of our CDRs.
+/// A CSP's verdict on one of our CDRs. Its fields have OCPI types, so that what a peer may put in
+/// them is bounded like any OCPI input (#12 item 13): the CDR id a `CiString(39)`, the verdict an enum
+/// value, each reason a `string(512)`, the price a `Price`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedCheck {
     /// The CDR.
-    pub cdr_id: String,
+    pub cdr_id: CdrId,
     /// `ACCEPTED` or `DISPUTED`.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Why disputed.
     #[serde(default)]
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text<512>>,
     /// The CSP's own price of the CDR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repriced_total: Option<Value>,
+    pub repriced_total: Option<Price>,
     /// When the CSP checked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<DateTime>,
@@ -71,19 +83,19 @@ async fn put_check(
     if !caller.parties(&Role::Emsp).contains(&cdr.emsp()) {
         return Err(unknown());
     }
-    if !check.cdr_id.eq_ignore_ascii_case(&cdr_id) {
+    if !check.cdr_id.as_str().eq_ignore_ascii_case(&cdr_id) {
         return Err(OcpiError::InvalidParameters(format!(
             "the URL names CDR {cdr_id} but the body {} (T-93)",
             check.cdr_id
         )));
     }
-    if !matches!(check.verdict.as_str(), "ACCEPTED" | "DISPUTED") {
+    if !check.verdict.is_known() {
         return Err(OcpiError::InvalidParameters(format!(
             "verdict {:?} is not ACCEPTED or DISPUTED",
             check.verdict
         )));
     }
-    if check.verdict == "DISPUTED" && check.reasons.is_empty() {
+    if check.verdict == Verdict::Disputed && check.reasons.is_empty() {
         return Err(OcpiError::InvalidParameters(
             "a DISPUTED verdict needs reasons".to_owned(),
         ));
@@ -95,7 +107,7 @@ async fn put_check(
             .map(|_| ())
     })?;
     st.core.store.durable().await?;
-    if check.verdict == "DISPUTED" {
+    if check.verdict == Verdict::Disputed {
         tracing::warn!(cdr = %cdr.id, peer.id = %caller.peer.id, reasons = ?check.reasons, "a CSP disputes a CDR");
     }
     Ok(ok(StatusCode::OK, None))

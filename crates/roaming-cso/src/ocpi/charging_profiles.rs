@@ -11,6 +11,7 @@ use axum::routing::put;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, OcpiQuery, PeerCaller};
 use roaming_peer::server::reply::data;
+use roaming_types::ResponseUrl;
 use roaming_types::modules::charging_profiles::SetChargingProfile;
 use roaming_types::modules::types::Role;
 use serde::Deserialize;
@@ -37,9 +38,9 @@ pub struct ProfileQuery {
     /// Seconds of the active profile wanted (GET).
     #[serde(default)]
     pub duration: Option<u32>,
-    /// Where the result goes.
+    /// Where the result goes (a URL we can call, §12.1).
     #[serde(default)]
-    pub response_url: Option<String>,
+    pub response_url: Option<ResponseUrl>,
 }
 
 fn asker(caller: &PeerCaller) -> Asker {
@@ -78,7 +79,12 @@ async fn get_profile(
         .ok_or_else(|| OcpiError::InvalidParameters("duration is required (§12.1)".to_owned()))?;
     let r = st
         .profiles
-        .request(&asker(&caller), &id, Request::Get(duration), q.response_url)
+        .request(
+            &asker(&caller),
+            &id,
+            Request::Get(duration),
+            q.response_url.map(ResponseUrl::into_inner),
+        )
         .await?;
     data(&r)
 }
@@ -91,7 +97,12 @@ async fn clear_profile(
 ) -> Result<Response, OcpiError> {
     let r = st
         .profiles
-        .request(&asker(&caller), &id, Request::Clear, q.response_url)
+        .request(
+            &asker(&caller),
+            &id,
+            Request::Clear,
+            q.response_url.map(ResponseUrl::into_inner),
+        )
         .await?;
     data(&r)
 }

@@ -12,9 +12,8 @@ use http::StatusCode;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::ok;
-use roaming_types::modules::charging_profiles::ActiveChargingProfile;
+use roaming_types::modules::charging_profiles::{ActiveChargingProfile, ActiveChargingProfileResult};
 use roaming_types::modules::types::Role;
-use serde_json::Value;
 
 use crate::CspState;
 
@@ -33,8 +32,11 @@ async fn post_result(
     State(st): State<CspState>,
     caller: PeerCaller,
     OcpiPath(id): OcpiPath<String>,
-    OcpiJson(result): OcpiJson<Value>,
+    // The three results share this shape (`result`, and `profile` after a GET), so each is decoded
+    // and bounded like any OCPI object (#12 item 13).
+    OcpiJson(result): OcpiJson<ActiveChargingProfileResult>,
 ) -> Result<Response, OcpiError> {
+    let result = serde_json::to_value(result).map_err(|e| OcpiError::Internal(e.to_string()))?;
     st.plans.result(&caller.peer.id, &id, result).await?;
     Ok(ok(StatusCode::OK, None))
 }

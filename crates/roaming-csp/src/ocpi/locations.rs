@@ -5,7 +5,9 @@
 //! otherwise); ids in the URL must equal those in the body (2001); a PATCH needs `last_updated` (2001);
 //! a PATCH or child PUT for an unknown object is 404 + 2001, or 2003 when the location is unknown; an
 //! update older than the stored object is acknowledged and ignored; a child change bumps its parents'
-//! `last_updated`; the answer comes after the write is durable.
+//! `last_updated`; the answer comes after the write is durable. A `last_updated` more than the clock
+//! skew ahead of our clock is refused by the extractor (2001), and one we hold is not trusted
+//! ([`crate::sites::Sites::thaw`]; `roaming_peer::stamps`, #12 item 12).
 
 use axum::Router;
 use axum::extract::State;
@@ -146,6 +148,7 @@ async fn modify(
             .sites
             .location_tx(tx, owner, id)?
             .ok_or_else(|| unknown_location(owner, id))?;
+        st.sites.thaw(&mut loc);
         let w = f(&mut loc)?;
         if w.changed() {
             st.sites.put_location_tx(tx, &loc)?;

@@ -176,17 +176,22 @@ impl Answer {
 /// decode from a single element and falls through to the whole value.
 pub fn decode_single<T: DeserializeOwned>(
     data: Option<&serde_json::Value>,
-) -> Result<(T, bool), serde_json::Error> {
+) -> Result<(T, bool), roaming_types::decode::DecodeError> {
+    // A peer's data: the checklist's leniency rules and their bounds (T-70…T-72, #12 item 13).
+    let lenient = |v: &serde_json::Value| {
+        roaming_types::decode::decode_value::<T>(v.clone(), roaming_types::decode::DecodeOptions::LENIENT)
+            .map(|d| d.value)
+    };
     if let Some(serde_json::Value::Array(items)) = data {
         if let [item] = items.as_slice() {
             if !item.is_array() {
-                if let Ok(v) = T::deserialize(item) {
+                if let Ok(v) = lenient(item) {
                     return Ok((v, true));
                 }
             }
         }
     }
-    T::deserialize(data.unwrap_or(&serde_json::Value::Null)).map(|v| (v, false))
+    lenient(data.unwrap_or(&serde_json::Value::Null)).map(|v| (v, false))
 }
 
 /// `CommandResponse` for `roaming_types::modules::commands::CommandResponse`.

@@ -399,6 +399,9 @@ async fn set_compat(
 }
 
 /// A JSON body of the operator API whose rejection is an [`OperatorError`] (400, or 413 when too large).
+/// It is decoded strictly (our own data: OCPI lengths, known enum values, no negative amounts; the
+/// problem names the JSON path), so that nothing outside the OCPI types reaches the objects we send
+/// (#12 item 13).
 #[derive(Debug, Clone)]
 pub struct OpJson<T>(pub T);
 
@@ -406,14 +409,33 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = OperatorError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(OperatorError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                e.body_text(),
-            )),
-            Err(e) => Err(OperatorError::invalid(e.body_text())),
+        let json_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || v.ends_with("+json")
+            });
+        if !json_type {
+            return Err(OperatorError::invalid(
+                "expected a request with Content-Type: application/json",
+            ));
         }
+        let bytes = match bytes::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(OperatorError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    e.body_text(),
+                ));
+            }
+            Err(e) => return Err(OperatorError::invalid(e.body_text())),
+        };
+        roaming_types::decode::decode_slice::<T>(&bytes, roaming_types::decode::DecodeOptions::STRICT)
+            .map(|d| Self(d.value))
+            .map_err(|e| OperatorError::invalid(e.to_string()))
     }
 }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
 use http::request::Parts;
-use roaming_types::decode::{DecodeOptions, decode_slice};
+use roaming_types::decode::{DecodeOptions, decode_value, with_options};
 use roaming_types::ids::{CountryCode, PartyId, PartyRef};
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
 
 use crate::error::OcpiError;
 use crate::registration::peers::{Authenticated, PeerRecord};
+use crate::stamps::StampPolicy;
 
 /// The ids of the request in progress (T-40, T-41), inserted by the context middleware.
 #[derive(Debug, Clone)]
@@ -158,7 +159,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerAuth {
 }
 
 /// A JSON body decoded with the checklist's leniency rules (T-70…T-72) and the caller's options;
-/// not JSON → 400, JSON that breaks a rule → 2001 with the JSON path.
+/// not JSON → 400, JSON that breaks a rule → 2001 with the JSON path. A time stamp of the data
+/// (`last_updated`, …) more than `http.max_clock_skew_secs` ahead of our clock is a 2001 too
+/// ([`StampPolicy`], T-80, #12 item 12), checked before the body is decoded.
 #[derive(Debug, Clone)]
 pub struct OcpiJson<T>(pub T);
 
@@ -207,7 +210,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OcpiJson<T> {
             },
             _ => DecodeOptions::LENIENT,
         };
-        let decoded = decode_slice::<T>(&bytes, options)?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| OcpiError::BadJson(e.to_string()))?;
+        let stamps = parts.extensions.get::<StampPolicy>().copied().unwrap_or_default();
+        stamps.check(&json, options.lenient_datetime)?;
+        let decoded = decode_value::<T>(json, options)?;
         for w in &decoded.warnings {
             tracing::debug!(warning = %w, "accepted leniently");
         }
@@ -247,16 +254,19 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for OcpiPat
     }
 }
 
-/// Query parameters; a value that cannot be parsed is answered with 2001.
+/// Query parameters, decoded with the same rules as a peer's JSON body (a `response_url` must be one
+/// we can call, #12 item 13); a value that cannot be parsed is answered with 2001.
 #[derive(Debug, Clone)]
 pub struct OcpiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for OcpiQuery<T> {
     type Rejection = OcpiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (result, _) = with_options(DecodeOptions::LENIENT, || {
+            axum::extract::Query::<T>::try_from_uri(&parts.uri)
+        });
+        result
             .map(|q| Self(q.0))
             .map_err(|e| OcpiError::InvalidParameters(format!("invalid query: {}", e.body_text())))
     }

@@ -63,13 +63,62 @@ crate::open_enum! {
 }
 
 /// `CdrDimension` (§8.3): one measured quantity of a charging period.
+///
+/// Decoding checks the volume against the CdrDimensionType table: times (TIME, PARKING_TIME,
+/// RESERVATION_TIME) and the ENERGY_IMPORT / ENERGY_EXPORT amounts are not negative, STATE_OF_CHARGE
+/// is 0 to 100; CURRENT, ENERGY, POWER and the MIN/MAX values may be negative (energy flowing from the
+/// EV to the grid).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CdrDimensionWire")]
 pub struct CdrDimension {
     /// What is measured.
     #[serde(rename = "type")]
     pub dimension_type: CdrDimensionType,
     /// The amount, in the dimension's unit.
     pub volume: Number,
+}
+
+/// The wire shape of a [`CdrDimension`], before its volume is checked.
+#[derive(Deserialize)]
+struct CdrDimensionWire {
+    #[serde(rename = "type")]
+    dimension_type: CdrDimensionType,
+    volume: Number,
+}
+
+impl TryFrom<CdrDimensionWire> for CdrDimension {
+    type Error = TypeError;
+
+    fn try_from(w: CdrDimensionWire) -> Result<Self, TypeError> {
+        use CdrDimensionType as T;
+        let v = w.volume.value();
+        let bad = |rule: &str| {
+            TypeError::format(
+                "CdrDimension",
+                &format!("{} {}", w.dimension_type, w.volume),
+                format!("volume {rule} (CdrDimensionType, §8.4)"),
+            )
+        };
+        if crate::decode::checks_bounds() {
+            match w.dimension_type {
+                T::Time | T::ParkingTime | T::ReservationTime | T::EnergyImport | T::EnergyExport
+                    if v.is_sign_negative() && !v.is_zero() =>
+                {
+                    return Err(bad("must not be negative"));
+                }
+                T::StateOfCharge
+                    if (v.is_sign_negative() && !v.is_zero()) || v > rust_decimal::Decimal::ONE_HUNDRED =>
+                {
+                    return Err(bad("must be 0 to 100"));
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            dimension_type: w.dimension_type,
+            volume: w.volume,
+        })
+    }
 }
 
 /// `ChargingPeriod` (§8.3, CDR-04): a period that ends where the next one starts.
@@ -254,13 +303,18 @@ pub struct Cdr {
     /// Energy cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_energy_cost: Option<Price>,
-    /// Total time, h (whole session).
+    /// Total time, h (whole session; not negative).
+    #[serde(deserialize_with = "crate::limits::non_negative")]
     pub total_time: Number,
     /// Charging time cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_time_cost: Option<Price>,
-    /// Parking time, h.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Parking time, h (not negative).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::limits::non_negative_opt"
+    )]
     pub total_parking_time: Option<Number>,
     /// Parking cost (incl. parking fixed parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,7 +477,7 @@ mod shared_tests {
     fn cdr_round_trips_and_credit_rules() {
         let v = cdr_json();
         let c: Cdr = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+        crate::datetime::assert_same_json(&serde_json::to_value(&c).unwrap(), &v);
         c.validate().unwrap();
         assert_eq!(c.charging_time(), Number(rust_decimal::Decimal::new(175, 2)));
         let credit = c.credit_for(CdrId::new("CDR-2026-0042-C").unwrap(), DateTime::now());

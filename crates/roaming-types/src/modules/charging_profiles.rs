@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ci_string::Url;
+use crate::ci_string::ResponseUrl;
 use crate::datetime::DateTime;
 use crate::error::TypeError;
 use crate::money::Number;
@@ -144,7 +144,7 @@ pub struct SetChargingProfile {
     /// The profile.
     pub charging_profile: ChargingProfile,
     /// Where to POST the ChargingProfileResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
 }
 
 /// `ActiveChargingProfile` (§12.3): the profile in force, relative to `start_date_time`.
@@ -206,7 +206,7 @@ mod tests {
         let s: SetChargingProfile = serde_json::from_value(v.clone()).unwrap();
         let mut expected = v.clone();
         expected["charging_profile"]["min_charging_rate"] = json!(1400);
-        assert_eq!(serde_json::to_value(&s).unwrap(), expected);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &expected);
         s.charging_profile.validate().unwrap();
         assert_eq!(s.charging_profile.limit_at(0), Some(Number::from(11000)));
         assert_eq!(s.charging_profile.limit_at(1800).unwrap().to_string(), "7400.5");
@@ -216,7 +216,7 @@ mod tests {
         assert!(r.profile.is_some());
         let v = json!({ "result": "TOO_OFTEN", "timeout": 10 });
         let r: ChargingProfileResponse = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&r).unwrap(), v);
+        crate::datetime::assert_same_json(&serde_json::to_value(&r).unwrap(), &v);
         let _: ChargingProfileResult = serde_json::from_value(json!({ "result": "REJECTED" })).unwrap();
         let _: ClearProfileResult = serde_json::from_value(json!({ "result": "UNKNOWN" })).unwrap();
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ci_string::Url;
+use crate::ci_string::ResponseUrl;
 use crate::datetime::DateTime;
 use crate::error::TypeError;
 use crate::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, ReservationId, SessionId};
@@ -67,7 +67,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartSession {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The token, pre-authorized by the eMSP (CMD-03).
     pub token: Token,
     /// Location.
@@ -101,7 +101,7 @@ impl StartSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopSession {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The session to stop.
     pub session_id: SessionId,
 }
@@ -110,7 +110,7 @@ pub struct StopSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReserveNow {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The token, pre-authorized by the eMSP.
     pub token: Token,
     /// Until when (UTC).
@@ -131,7 +131,7 @@ pub struct ReserveNow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelReservation {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// The reservation.
     pub reservation_id: ReservationId,
 }
@@ -140,7 +140,7 @@ pub struct CancelReservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockConnector {
     /// Where to POST the CommandResult.
-    pub response_url: Url,
+    pub response_url: ResponseUrl,
     /// Location.
     pub location_id: LocationId,
     /// EVSE.
@@ -221,21 +221,21 @@ mod tests {
             json!({ "response_url": "https://csp.example/ocpi/cmd/5", "location_id": "L1", "evse_uid": "E1", "connector_id": "1" }),
         ];
         let s: StartSession = serde_json::from_value(cases[0].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[0]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[0]);
         let s: StopSession = serde_json::from_value(cases[1].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[1]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[1]);
         let s: ReserveNow = serde_json::from_value(cases[2].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[2]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[2]);
         let s: CancelReservation = serde_json::from_value(cases[3].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[3]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[3]);
         let s: UnlockConnector = serde_json::from_value(cases[4].clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), cases[4]);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &cases[4]);
         let r = json!({ "result": "ACCEPTED", "timeout": 30, "message": [{ "language": "en", "text": "Plug in your car" }] });
         let c: CommandResponse = serde_json::from_value(r.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&c).unwrap(), r);
+        crate::datetime::assert_same_json(&serde_json::to_value(&c).unwrap(), &r);
         let r = json!({ "result": "EVSE_OCCUPIED" });
         let c: CommandResult = serde_json::from_value(r.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&c).unwrap(), r);
+        crate::datetime::assert_same_json(&serde_json::to_value(&c).unwrap(), &r);
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub struct Session {
     /// End, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date_time: Option<DateTime>,
-    /// Energy charged so far, kWh.
+    /// Energy charged so far, kWh ("how many kWh were charged": not negative).
+    #[serde(deserialize_with = "crate::limits::non_negative")]
     pub kwh: Number,
     /// The token used (a snapshot, §8.3).
     pub cdr_token: CdrToken,
@@ -328,8 +329,12 @@ pub struct SessionPatch {
     /// End.
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub end_date_time: Patch<DateTime>,
-    /// Energy so far.
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    /// Energy so far (not negative).
+    #[serde(
+        default,
+        skip_serializing_if = "Patch::is_absent",
+        deserialize_with = "crate::limits::non_negative_patch"
+    )]
     pub kwh: Patch<Number>,
     /// Token.
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
@@ -376,8 +381,12 @@ pub struct ChargingPreferences {
     /// Expected departure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<DateTime>,
-    /// Energy wanted, kWh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Energy wanted, kWh (not negative).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::limits::non_negative_opt"
+    )]
     pub energy_need: Option<Number>,
     /// V2G allowed (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,7 +438,7 @@ mod tests {
     fn session_round_trips_and_validates() {
         let v = session_json();
         let s: Session = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&s).unwrap(), v);
+        crate::datetime::assert_same_json(&serde_json::to_value(&s).unwrap(), &v);
         s.validate().unwrap();
         assert_eq!(s.emsp().to_string(), "DE-MOV");
     }
@@ -504,7 +513,7 @@ mod tests {
     fn preferences_round_trip() {
         let v = json!({ "profile_type": "GREEN", "departure_time": "2026-04-02T16:00:00Z", "energy_need": 32.5, "discharge_allowed": false });
         let p: ChargingPreferences = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&p).unwrap(), v);
+        crate::datetime::assert_same_json(&serde_json::to_value(&p).unwrap(), &v);
         crate::open_enum::assert_consistent(ChargingPreferencesResponse::KNOWN);
     }
 }

@@ -138,10 +138,15 @@ pub struct PriceComponent {
     /// The dimension priced.
     #[serde(rename = "type")]
     pub dimension: TariffDimensionType,
-    /// Price per unit, excluding VAT.
+    /// Price per unit, excluding VAT (not negative).
+    #[serde(deserialize_with = "crate::limits::non_negative")]
     pub price: Number,
-    /// VAT percentage; absent = no VAT applies, which is not 0 % (§9.3 item 7).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// VAT percentage; absent = no VAT applies, which is not 0 % (§9.3 item 7). Not negative.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::limits::non_negative_opt"
+    )]
     pub vat: Option<Number>,
     /// Billing step in Wh (ENERGY) or s (TIME, PARKING_TIME); ignored for FLAT (§9.3 item 5).
     pub step_size: u32,
@@ -435,7 +440,7 @@ mod tests {
     fn tariff_round_trips_and_validates() {
         let v = tariff_json();
         let t: Tariff = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&t).unwrap(), v);
+        crate::datetime::assert_same_json(&serde_json::to_value(&t).unwrap(), &v);
         t.validate().unwrap();
         assert!(!t.is_free());
         assert!(t.is_valid_at(DateTime::from_ymd_hms(2026, 1, 1, 0, 0, 0).unwrap()));

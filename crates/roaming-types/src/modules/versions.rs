@@ -170,7 +170,12 @@ impl Serialize for ModuleId {
 impl<'de> Deserialize<'de> for ModuleId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        Ok(s.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}))
+        let id: Self = s.parse().unwrap_or_else(|e: std::convert::Infallible| match e {});
+        if let (Self::Custom(c), true) = (&id, crate::decode::checks_bounds()) {
+            // A custom module id (V-08) looks like one: no megabyte of text (#12 item 13).
+            crate::limits::check_enum_text("ModuleID", c).map_err(serde::de::Error::custom)?;
+        }
+        Ok(id)
     }
 }
 
