@@ -717,6 +717,74 @@ fn max_power_restriction_example() {
     assert_eq!(again.total_cost, p.total_cost);
 }
 
+/// The two cases the property test `a_cdr_priced_from_its_own_periods_gives_its_total` found: an
+/// element whose two conditions fail one after the other (power, then energy; energy, then duration)
+/// keeps its result, yet a period must not span the change, or a reader of the CDR sees the element
+/// hold in between.
+#[test]
+fn a_period_never_spans_a_limit_even_when_the_result_stays() {
+    let s = local(2026, 3, 24, 1, 0);
+    let power_then_energy = tariff(
+        "P",
+        vec![el_r(
+            vec![pc(D::ParkingTime, dec!(1), Some(dec!(0)), 0)],
+            TariffRestrictions {
+                max_kwh: num(dec!(1)),
+                min_power: num(dec!(7)),
+                ..Default::default()
+            },
+        )],
+    );
+    let u = usage(
+        s,
+        secs(s, 6),
+        vec![
+            sample(s, dec!(0), dec!(0), false),
+            MeterSample {
+                at: s.plus(Duration::milliseconds(1)),
+                ..sample(s, dec!(1), dec!(7), false)
+            },
+            sample(secs(s, 6), dec!(1), dec!(0), false),
+        ],
+    );
+    let energy_then_duration = tariff(
+        "E",
+        vec![el_r(
+            vec![pc(D::Energy, dec!(0.01), None, 0)],
+            TariffRestrictions {
+                max_kwh: num(dec!(14)),
+                min_duration: Some(5396),
+                ..Default::default()
+            },
+        )],
+    );
+    let v = usage(
+        s,
+        s.plus(Duration::milliseconds(6_116_774)),
+        vec![
+            sample(s, dec!(0), dec!(0), true),
+            sample(
+                s.plus(Duration::milliseconds(2_830_464)),
+                dec!(12.215),
+                dec!(0),
+                true,
+            ),
+            sample(
+                s.plus(Duration::milliseconds(6_116_774)),
+                dec!(14.502),
+                dec!(0),
+                false,
+            ),
+        ],
+    );
+    for (t, u) in [(power_then_energy, u), (energy_then_duration, v)] {
+        let p = price_session(&t, &u, AMS).unwrap();
+        assert!(p.charging_periods.len() > 1, "{:?}", p.charging_periods);
+        let again = price_session(&t, &usage_of_periods(&p.charging_periods, u.start, u.end), AMS).unwrap();
+        assert_eq!(again.total_cost, p.total_cost, "{}", t.id);
+    }
+}
+
 #[test]
 fn energy_is_reported_with_four_decimals_and_adds_up() {
     // 13 kWh in 1,500 s, priced differently from 1,000 s on: the cut lies at 8.666… kWh.
