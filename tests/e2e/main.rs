@@ -5,6 +5,7 @@
 
 mod charging;
 mod docs;
+mod faults;
 mod gateway;
 mod smoke;
 mod uc1_1;

@@ -75,8 +75,11 @@ impl Core {
     /// Opens the store in the data directory and prepares the client. `ocpi_addr` is the bound
     /// address of the OCPI face (it gives the public URL when none is configured).
     pub fn open(config: Config, ocpi_addr: SocketAddr) -> Result<Arc<Self>, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
+        let fixed = crate::datadir::secure(&config.data_dir)
             .map_err(|e| StartError::Other(format!("data directory {}: {e}", config.data_dir.display())))?;
+        if fixed > 0 {
+            tracing::warn!(data_dir = %config.data_dir.display(), fixed, "made the data directory private (directories 0700, files 0600): an older version left it readable to others");
+        }
         let store = StoreHandle::new(crate::store::SledStore::open_tuned(
             &config.data_dir.join("db"),
             config.store_cache_bytes,
