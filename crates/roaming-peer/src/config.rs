@@ -95,6 +95,22 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "longest time a request to us may take",
     },
     KeySpec {
+        key: "http.header_read_timeout_secs",
+        help: "longest time a client may take to send a request's headers, from connecting on; also closes HTTP/1 connections idle that long (default 10)",
+    },
+    KeySpec {
+        key: "http.tls_handshake_timeout_secs",
+        help: "longest time a TLS handshake may take (default 10)",
+    },
+    KeySpec {
+        key: "http.max_connections",
+        help: "connections each face serves at once; more wait in the listen backlog until one closes (default 512)",
+    },
+    KeySpec {
+        key: "http.max_header_bytes",
+        help: "largest request head (request line and headers), answered 431 above it (default 32768, at least 8192)",
+    },
+    KeySpec {
         key: "http.body_limit_bytes",
         help: "largest OCPI request body we accept",
     },
@@ -214,6 +230,14 @@ pub struct Config {
     pub tls_min_version: MinTlsVersion,
     /// Longest time a request to us may take.
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers (slowloris).
+    pub header_read_timeout: Duration,
+    /// Longest time a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// Connections each face serves at once.
+    pub max_connections: usize,
+    /// Largest request head.
+    pub max_header_bytes: usize,
     /// Largest OCPI request body.
     pub body_limit: usize,
     /// Largest operator API body.
@@ -453,6 +477,10 @@ impl Config {
             extra_ca: get("tls.extra_ca").map(PathBuf::from),
             tls_min_version,
             request_timeout: secs("http.request_timeout_secs", 30)?,
+            header_read_timeout: secs("http.header_read_timeout_secs", 10)?,
+            tls_handshake_timeout: secs("http.tls_handshake_timeout_secs", 10)?,
+            max_connections: size("http.max_connections", 512)?,
+            max_header_bytes: size("http.max_header_bytes", 32 * 1024)?,
             body_limit: size("http.body_limit_bytes", 4 * 1024 * 1024)?,
             operator_body_limit: size("operator.body_limit_bytes", 512 * 1024 * 1024)?,
             client_timeout: secs("client.timeout_secs", 30)?,
@@ -497,6 +525,15 @@ impl Config {
             return Err(err(
                 "client.handshake_timeout_secs",
                 "must be below client.timeout_secs so that a registration answers before the initiator gives up (CR-14)",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(err("http.max_connections", "must be at least 1"));
+        }
+        if self.max_header_bytes < crate::server::serve::MIN_HEADER_BYTES {
+            return Err(err(
+                "http.max_header_bytes",
+                format!("must be at least {}", crate::server::serve::MIN_HEADER_BYTES),
             ));
         }
         if self

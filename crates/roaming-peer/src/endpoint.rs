@@ -359,6 +359,7 @@ pub async fn run(
     let ocpi_app = server::ocpi_app(Arc::clone(&core), parts.ocpi);
     let operator_app = operator::app(Arc::clone(&core), key, parts.operator);
     let drain = config.request_timeout.min(Duration::from_secs(30));
+    let limits = server::serve::Limits::from_config(config);
 
     let mut tasks: Vec<_> = parts.tasks.into_iter().map(tokio::spawn).collect();
     tasks.push(tokio::spawn(crate::outbox::run(
@@ -375,6 +376,7 @@ pub async fn run(
         server_tls.clone(),
         stop(stop_rx.clone()),
         drain,
+        limits,
     ));
     let operator_tls = if operator_scheme == "https" {
         server_tls
@@ -387,6 +389,7 @@ pub async fn run(
         operator_tls,
         stop(stop_rx),
         drain,
+        limits,
     ));
     tracing::info!(
         role = %config.role,
