@@ -263,3 +263,72 @@ async fn uc3_6_a_charger_event_that_fails_transiently_is_applied_once_the_fault_
     let all: Vec<serde_json::Value> = cso.op_get("/api/sessions").await;
     assert_eq!(all.len(), 1, "applied once: {all:?}");
 }
+
+/// Releases a frozen store when dropped, so that a failing test does not leave threads blocked.
+struct Thaw(std::sync::Arc<roaming_peer::testing::Faults>);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// #12 item 17: with the store frozen (every operation blocks, as on a frozen disk) and more requests
+/// waiting on it than the endpoint has worker threads, liveness (`/api/health`, what `healthcheck`
+/// asks) still answers and readiness says why the endpoint is not ready; both recover when the store
+/// does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uc1_1_liveness_answers_and_readiness_says_why_while_the_store_is_frozen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, faults) = FaultyStore::sled(dir.path());
+    let cso = Node::cso()
+        .setting("store.stall_secs", "1")
+        .data_dir(dir)
+        .store(store)
+        .start()
+        .await;
+    assert!(cso.operator.ready().await.unwrap().ready);
+    let thaw = Thaw(std::sync::Arc::clone(&faults));
+    faults.block();
+    let (op, frozen) = (cso.operator.clone(), std::sync::Arc::clone(&faults));
+    // The client runs on a runtime of its own: this test's workers are about to be blocked.
+    let probe = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            for i in 0..6 {
+                let op = op.clone();
+                tokio::spawn(async move {
+                    // Unknown peers: each a store read.
+                    let _ = op
+                        .get::<serde_json::Value>(&format!("/api/peers/ZZ-P{i:02}"))
+                        .await;
+                });
+            }
+            let blocked = roaming_e2e::eventually(Duration::from_secs(30), || async {
+                (frozen.waiting() >= 2).then_some(())
+            })
+            .await
+            .is_some();
+            let health = op.health().await.map(|h| h.status);
+            let ready = roaming_e2e::eventually(Duration::from_secs(30), || async {
+                op.ready().await.ok().filter(|r| !r.ready)
+            })
+            .await;
+            (blocked, health, ready)
+        })
+    });
+    let (blocked, health, ready) = tokio::task::block_in_place(|| probe.join().unwrap());
+    drop(thaw);
+    assert!(blocked, "both workers blocked in the store");
+    assert_eq!(health.unwrap(), "ok", "liveness answered");
+    let reason = ready.expect("readiness said not ready").reason.unwrap();
+    assert!(reason.starts_with("store not responding"), "{reason}");
+    roaming_e2e::eventually(Duration::from_secs(30), || async {
+        cso.operator.ready().await.ok().filter(|r| r.ready)
+    })
+    .await
+    .expect("ready again once the store answers");
+}

@@ -59,6 +59,10 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "under load, the least time between two flushes to disk (default 2; more saves CPU, adds latency)",
     },
     KeySpec {
+        key: "store.stall_secs",
+        help: "store operations in progress with none finishing for this long make /api/ready answer 503 \"store not responding\" (default 10)",
+    },
+    KeySpec {
         key: "listen",
         help: "address of the OCPI face (public)",
     },
@@ -256,6 +260,8 @@ pub struct Config {
     pub push_window: usize,
     /// Least time between two group-commit flushes under load.
     pub commit_linger: Duration,
+    /// How long store operations may make no progress before the endpoint is not ready.
+    pub store_stall: Duration,
     /// Retry policy of pushes.
     pub push_backoff: crate::client::backoff::Backoff,
     /// Log format.
@@ -494,6 +500,7 @@ impl Config {
             commit_linger: get("store.commit_linger_ms")
                 .map_or(Ok(2), |v| parse_usize("store.commit_linger_ms", v))
                 .map(|ms| Duration::from_millis(ms as u64))?,
+            store_stall: secs("store.stall_secs", 10)?,
             push_window: get("push.window").map_or(Ok(16), |v| parse_usize("push.window", v))?,
             push_backoff: {
                 let base =

@@ -69,6 +69,18 @@ pub struct Core {
     events: broadcast::Sender<PeerEvent>,
     shutdown: watch::Receiver<bool>,
     shutdown_tx: watch::Sender<bool>,
+    /// Both faces accept connections.
+    listening: std::sync::atomic::AtomicBool,
+}
+
+/// Whether the endpoint can do its work (`GET /api/ready`), and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Readiness {
+    /// Ready to serve: the store answers and writes, both faces listen, no shutdown has begun.
+    pub ready: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Core {
@@ -120,8 +132,36 @@ impl Core {
             events,
             shutdown,
             shutdown_tx,
+            listening: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
+    }
+
+    /// Whether the endpoint is ready (`GET /api/ready`). Never touches the store itself: it reads
+    /// what the store's operations left behind, so it answers on a frozen disk too.
+    pub fn readiness(&self) -> Readiness {
+        let not = |reason: String| Readiness {
+            ready: false,
+            reason: Some(reason),
+        };
+        if self.is_shutting_down() {
+            return not("shutting down".to_owned());
+        }
+        if !self.listening.load(std::sync::atomic::Ordering::SeqCst) {
+            return not("starting: the faces are not listening yet".to_owned());
+        }
+        if let Some((n, idle)) = self.store.stalled_for() {
+            if idle >= self.config.store_stall {
+                return not(format!(
+                    "store not responding: {n} operation(s) in progress, none finished for {} s (a frozen or failing disk?)",
+                    idle.as_secs()
+                ));
+            }
+        }
+        Readiness {
+            ready: true,
+            reason: None,
+        }
     }
 
     /// The public base URL of the OCPI face, without a trailing slash.
@@ -357,7 +397,12 @@ pub async fn run(
     let instance = InstanceFile::write(&config.data_dir, &addresses)?;
 
     let ocpi_app = server::ocpi_app(Arc::clone(&core), parts.ocpi);
-    let operator_app = operator::app(Arc::clone(&core), key, parts.operator);
+    let operator_app = operator::app(
+        Arc::clone(&core),
+        key,
+        parts.operator,
+        tokio::runtime::Handle::current(),
+    );
     let drain = config.request_timeout.min(Duration::from_secs(30));
     let limits = server::serve::Limits::from_config(config);
 
@@ -383,14 +428,15 @@ pub async fn run(
     } else {
         None
     };
-    let op = tokio::spawn(server::serve::serve(
+    let face_done = serve_operator_face(
         operator_listener,
         operator_app,
         operator_tls,
         stop(stop_rx),
         drain,
         limits,
-    ));
+    )?;
+    core.listening.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!(
         role = %config.role,
         party = %config.party,
@@ -404,7 +450,7 @@ pub async fn run(
     let _ = core.shutdown_tx.send(true);
     let _ = stop_tx.send(true);
     let _ = ocpi.await;
-    let _ = op.await;
+    let _ = face_done.await;
     for t in tasks {
         let _ = tokio::time::timeout(drain, t).await;
     }
@@ -412,6 +458,44 @@ pub async fn run(
     instance.remove();
     tracing::info!("endpoint stopped");
     Ok(())
+}
+
+/// Serves the operator face from a thread with a runtime of its own (#12 item 17): liveness and
+/// readiness answer there even when every worker of the endpoint's runtime is blocked (a frozen disk
+/// blocks the synchronous store calls of handlers); the other routes are sent to the endpoint's
+/// runtime ([`operator::app`]). The receiver resolves when the face has stopped.
+fn serve_operator_face(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+    limits: server::serve::Limits,
+) -> Result<tokio::sync::oneshot::Receiver<()>, StartError> {
+    let listener = listener
+        .into_std()
+        .map_err(|e| StartError::Other(format!("operator face: {e}")))?;
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("operator-face".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "operator face: cannot start its runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(l) => server::serve::serve(l, app, tls, stop, drain, limits).await,
+                    Err(e) => tracing::error!(error = %e, "operator face: cannot listen"),
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| StartError::Other(format!("operator face: {e}")))?;
+    Ok(done)
 }
 
 /// Resolves on SIGINT (ctrl-c) or SIGTERM.
