@@ -347,7 +347,7 @@ async fn apply(stations: &Stations, e: StationEvent) {
             Err(err) if err.is_transient() => {
                 let wait = policy.delay(failures, random_unit());
                 failures = failures.saturating_add(1);
-                tracing::warn!(error = %err, event = %what, failures, retry_in_ms = wait.as_millis() as u64, "a charger event could not be applied yet; retrying");
+                roaming_peer::throttled!(warn, "stations: retrying an event", error = %err, event = %what, failures, retry_in_ms = wait.as_millis() as u64, "a charger event could not be applied yet; retrying");
                 tokio::select! {
                     () = stations.core.shutdown_signal() => {
                         tracing::warn!(event = %what, "shutting down: a charger event that kept failing was not applied");
@@ -357,7 +357,7 @@ async fn apply(stations: &Stations, e: StationEvent) {
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, event = %what, "a charger event could not be applied");
+                roaming_peer::throttled!(warn, "stations: event not applied", error = %err, event = %what, "a charger event could not be applied");
                 return;
             }
         }

@@ -232,7 +232,7 @@ impl Core {
     }
 
     /// Runs `job` every `every` until the endpoint shuts down, logging its failures as `what`
-    /// (the sweepers and tickers of the role crates).
+    /// (the sweepers and tickers of the role crates), repeats suppressed ([`crate::throttle`]).
     pub async fn every<F, Fut, E>(&self, every: Duration, what: &'static str, mut job: F)
     where
         F: FnMut() -> Fut,
@@ -246,7 +246,7 @@ impl Core {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(every) => {
                     if let Err(e) = job().await {
-                        tracing::error!(error = %e, "{what} failed");
+                        crate::throttled!(error, what, error = %e, "{what} failed");
                     }
                 }
             }

@@ -21,6 +21,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod tls;
 
 #[cfg(any(test, feature = "test-support"))]

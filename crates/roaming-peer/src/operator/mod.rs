@@ -77,7 +77,13 @@ impl OperatorError {
 
     /// 500; the detail is logged, not returned.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "operator request failed");
+        let detail = detail.to_string();
+        crate::throttled!(
+            error,
+            &format!("operator request failed: {}", detail.chars().take(80).collect::<String>()),
+            error = %detail,
+            "operator request failed"
+        );
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -116,7 +116,7 @@ pub async fn serve(
                     // Out of file descriptors and similar: back off (up to 1 s) instead of spinning.
                     accept_failures = accept_failures.saturating_add(1);
                     let wait = Duration::from_millis(10u64 << accept_failures.min(7)).min(Duration::from_secs(1));
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "accept failed");
+                    crate::throttled!(warn, "accept failed", error = %e, retry_in_ms = wait.as_millis() as u64, "accept failed");
                     drop(permit);
                     tokio::select! {
                         () = &mut shutdown => break,

@@ -181,6 +181,9 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time
         };
         if target != durable || stop {
             let result = flush_to_disk(db, file_path, &mut file);
+            if let Err(e) = &result {
+                crate::throttled!(error, "store: flush to disk failed", error = %e, "store: flush to disk failed");
+            }
             let now = std::time::Instant::now();
             last_flush = Some(now);
             durable = target;
