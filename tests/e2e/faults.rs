@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use roaming_e2e::{Node, RawOcpi};
+use roaming_peer::operator::client::OperatorClient;
 use roaming_peer::testing::FaultyStore;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::charging;
+use crate::smoke::Served;
 
 /// Every file below `dir` with its content; asserts that `dir` and every directory in it is 0700 and
 /// every file 0600.
@@ -331,4 +333,224 @@ async fn uc1_1_liveness_answers_and_readiness_says_why_while_the_store_is_frozen
     })
     .await
     .expect("ready again once the store answers");
+}
+
+/// A tmpfs mounted for a test (a real filesystem that fills up), unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// Mounts one of `size` (`mount -t tmpfs`, root or a user namespace); `None`, with a message,
+    /// when that is not possible here, unless `ROAMING_TEST_REQUIRE_TMPFS=1` (CI), which makes it a
+    /// failure.
+    fn mount(size: &str, test: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        let why = match out {
+            Ok(o) if o.status.success() => return Some(Self(dir)),
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            std::env::var("ROAMING_TEST_REQUIRE_TMPFS").as_deref() != Ok("1"),
+            "{test}: cannot mount a tmpfs ({why}); ROAMING_TEST_REQUIRE_TMPFS=1 requires this drill"
+        );
+        eprintln!(
+            "SKIPPED {test}: cannot mount a tmpfs ({why}). Run the tests as root, or under \
+             `unshare --user --map-root-user --mount cargo test ...`, to drill a full disk."
+        );
+        None
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Fills the filesystem of `dir` with a file, to the last byte.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write as _;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for size in [1 << 16, 1 << 12, 1] {
+        let chunk = vec![0xA5u8; size];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+    }
+    path
+}
+
+/// What the full-disk drill writes and reads back, per role.
+#[derive(Debug, Clone, Copy)]
+enum Drill {
+    /// Locations imported at a CSO.
+    Cso,
+    /// Tokens issued at a CSP.
+    Csp,
+}
+
+impl Drill {
+    fn bin(self) -> &'static str {
+        match self {
+            Self::Cso => "cso-endpoint",
+            Self::Csp => "csp-endpoint",
+        }
+    }
+
+    fn party(self) -> [&'static str; 4] {
+        match self {
+            Self::Cso => ["--country-code", "NL", "--party-id", "CSO"],
+            Self::Csp => ["--country-code", "DE", "--party-id", "CSP"],
+        }
+    }
+
+    async fn setup(self, op: &OperatorClient) {
+        if let Self::Cso = self {
+            let _: serde_json::Value = op
+                .post("/api/tariffs/import", &roaming_e2e::fixtures::tariffs())
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Write number `i`; `Ok` when it was acknowledged.
+    async fn write(self, op: &OperatorClient, i: usize) -> Result<(), String> {
+        let answer: Result<serde_json::Value, _> = match self {
+            Self::Cso => {
+                let loc = roaming_e2e::fixtures::location(&format!("FULL-{i}"), 52.0, 4.0, 8);
+                op.post("/api/locations/import", &serde_json::json!([loc])).await
+            }
+            Self::Csp => {
+                let body = serde_json::json!({ "uid": format!("FULL{i:04}"), "whitelist": "ALWAYS" });
+                op.post("/api/tokens", &body).await
+            }
+        };
+        answer.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Whether write number `i` is there.
+    async fn holds(self, op: &OperatorClient, i: usize) -> bool {
+        let path = match self {
+            Self::Cso => format!("/api/locations/FULL-{i}"),
+            Self::Csp => format!("/api/tokens/RFID/FULL{i:04}"),
+        };
+        op.get::<serde_json::Value>(&path).await.is_ok()
+    }
+}
+
+fn operator(dir: &Path) -> OperatorClient {
+    OperatorClient::discover(dir, None, None, None).unwrap()
+}
+
+/// The full-disk drill of #12 item 14 on a real filesystem, with the real binary: writes are
+/// acknowledged; the filesystem fills up; the first write that cannot be made durable stops the
+/// endpoint with exit code 1 and one clear error; a start while the disk is still full fails at once,
+/// clearly; once space is back the endpoint starts, holds every write it acknowledged, and writes again.
+async fn full_disk_drill(drill: Drill, test: &str) {
+    let Some(fs) = Tmpfs::mount("16m", test) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (data, log) = (fs.path().join("data"), work.path().join("stderr.log"));
+    let env = [("ROAMING_STORE_MIN_FREE_MB", "2")];
+    let party = drill.party();
+    let mut served = Served::start_logged(drill.bin(), &data, &party, &env, Some(&log));
+    let op = operator(&data);
+    drill.setup(&op).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..5 {
+        drill.write(&op, i).await.unwrap();
+        acknowledged.push(i);
+    }
+
+    let filler = fill(fs.path());
+    let mut refused = None;
+    for i in 5..200 {
+        match drill.write(&op, i).await {
+            Ok(()) => acknowledged.push(i),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a write on a full disk was refused");
+    let status = served
+        .wait_exit(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("{test}: still running after a write failed ({refused})"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("the store failed and cannot write any more"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear error line: {text}");
+    assert!(text.contains("error: stopped because the store failed"), "{text}");
+
+    // Still full: the start fails at once, saying why.
+    let mut child = Served::command(drill.bin(), &data, &party, &env, Some(&log))
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..600 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("{test}: started on a full disk");
+    };
+    assert_eq!(status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("MiB free on the filesystem"), "{text}");
+
+    // Space is back: it starts, keeps every acknowledged write, and writes again.
+    std::fs::remove_file(filler).unwrap();
+    let served = Served::start_logged(drill.bin(), &data, &party, &env, Some(&log));
+    let op = operator(&data);
+    assert!(served.cli(&["healthcheck", "--ready"]).status.success());
+    for &i in &acknowledged {
+        assert!(drill.holds(&op, i).await, "{test}: acknowledged write {i} lost");
+    }
+    drill.write(&op, 1000).await.expect("writes again");
+    assert!(drill.holds(&op, 1000).await);
+    assert!(served.terminate().success());
+}
+
+#[tokio::test]
+async fn uc1_2_a_full_disk_stops_the_cso_and_loses_no_acknowledged_write() {
+    full_disk_drill(
+        Drill::Cso,
+        "uc1_2_a_full_disk_stops_the_cso_and_loses_no_acknowledged_write",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uc3_1_a_full_disk_stops_the_csp_and_loses_no_acknowledged_write() {
+    full_disk_drill(
+        Drill::Csp,
+        "uc3_1_a_full_disk_stops_the_csp_and_loses_no_acknowledged_write",
+    )
+    .await;
 }

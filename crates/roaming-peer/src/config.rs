@@ -59,6 +59,10 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "under load, the least time between two flushes to disk (default 2; more saves CPU, adds latency)",
     },
     KeySpec {
+        key: "store.min_free_mb",
+        help: "the endpoint refuses to start with less free space than this on the data directory's filesystem (default 16)",
+    },
+    KeySpec {
         key: "store.stall_secs",
         help: "store operations in progress with none finishing for this long make /api/ready answer 503 \"store not responding\" (default 10)",
     },
@@ -262,6 +266,8 @@ pub struct Config {
     pub commit_linger: Duration,
     /// How long store operations may make no progress before the endpoint is not ready.
     pub store_stall: Duration,
+    /// Least free space on the data directory's filesystem to start, in bytes.
+    pub store_min_free_bytes: u64,
     /// Retry policy of pushes.
     pub push_backoff: crate::client::backoff::Backoff,
     /// Log format.
@@ -501,6 +507,7 @@ impl Config {
                 .map_or(Ok(2), |v| parse_usize("store.commit_linger_ms", v))
                 .map(|ms| Duration::from_millis(ms as u64))?,
             store_stall: secs("store.stall_secs", 10)?,
+            store_min_free_bytes: size("store.min_free_mb", 16)? as u64 * 1024 * 1024,
             push_window: get("push.window").map_or(Ok(16), |v| parse_usize("push.window", v))?,
             push_backoff: {
                 let base =

@@ -37,6 +37,30 @@ pub fn private_umask() {
 #[cfg(not(unix))]
 pub fn private_umask() {}
 
+/// Refuses to go on with less than `min_bytes` free on the filesystem of `dir` (for the endpoint's
+/// user): sled cannot write without space, and an endpoint that started on a full disk would only
+/// stop again at its first write (#12 item 14).
+#[cfg(unix)]
+pub fn check_free_space(dir: &Path, min_bytes: u64) -> Result<(), String> {
+    let st = rustix::fs::statvfs(dir).map_err(|e| format!("free space of {}: {e}", dir.display()))?;
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    if free < min_bytes {
+        return Err(format!(
+            "only {} MiB free on the filesystem of {}; the store needs at least {} MiB (store.min_free_mb): free space there, then start again",
+            free / (1024 * 1024),
+            dir.display(),
+            min_bytes / (1024 * 1024)
+        ));
+    }
+    Ok(())
+}
+
+/// No free-space check where there is no `statvfs`.
+#[cfg(not(unix))]
+pub fn check_free_space(_dir: &Path, _min_bytes: u64) -> Result<(), String> {
+    Ok(())
+}
+
 #[cfg(unix)]
 fn tighten(path: &Path, follow: bool, fixed: &mut usize) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

@@ -162,6 +162,14 @@ impl TestEndpoint {
         self.stop_inner().await;
     }
 
+    /// Waits until the endpoint stops by itself (without asking it to), and returns how it ended.
+    pub async fn ended(mut self) -> Result<(), StartError> {
+        match self.join.take() {
+            Some(j) => j.await.unwrap_or_else(|e| Err(StartError::Other(e.to_string()))),
+            None => Ok(()),
+        }
+    }
+
     async fn stop_inner(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -272,12 +280,19 @@ pub struct Faults {
     blocked_async: tokio::sync::Notify,
     injected: std::sync::atomic::AtomicU64,
     waiting: std::sync::atomic::AtomicUsize,
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
     /// Makes every write (`apply`, `durable`) fail, or work again.
     pub fn fail_writes(&self, on: bool) {
         self.fail_writes.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Breaks the store for good, as a full disk breaks sled: every operation fails and
+    /// [`Store::failure`] says so.
+    pub fn break_store(&self) {
+        self.broken.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Makes every read (`get`, `scan`, `range`, `count_range`) fail, or work again.
@@ -326,7 +341,9 @@ impl Faults {
         } else {
             &self.fail_reads
         };
-        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+        if flag.load(std::sync::atomic::Ordering::SeqCst)
+            || self.broken.load(std::sync::atomic::Ordering::SeqCst)
+        {
             self.injected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return Err(StoreError::Engine(format!(
                 "injected {} fault",
@@ -421,5 +438,12 @@ impl Store for FaultyStore {
 
     fn size_on_disk(&self) -> u64 {
         self.inner.size_on_disk()
+    }
+
+    fn failure(&self) -> Option<String> {
+        if self.faults.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some("injected failure: the store is broken".to_owned());
+        }
+        self.inner.failure()
     }
 }

@@ -179,6 +179,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Approximate bytes used on disk (0 for memory).
     fn size_on_disk(&self) -> u64;
+
+    /// Why the store can no longer be used, once it cannot (#12 item 14): an I/O error that the
+    /// engine keeps until it is reopened (sled: any I/O error, e.g. a full disk), a failed `fsync`.
+    /// `None` while it works; an operation that merely failed does not count.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds a key from parts separated by `0x00`.
@@ -258,6 +265,8 @@ pub fn ts_from_key(bytes: &[u8]) -> Option<i64> {
 /// clock read per operation.
 #[derive(Debug)]
 struct OpGauge {
+    /// The store's failure once an operation ran into it ([`Store::failure`]).
+    failed: tokio::sync::watch::Sender<Option<String>>,
     in_flight: std::sync::atomic::AtomicU64,
     /// Milliseconds since `base` of the last start from idle or finish.
     progress_ms: std::sync::atomic::AtomicU64,
@@ -267,6 +276,7 @@ struct OpGauge {
 impl OpGauge {
     fn new() -> Self {
         Self {
+            failed: tokio::sync::watch::Sender::new(None),
             in_flight: std::sync::atomic::AtomicU64::new(0),
             progress_ms: std::sync::atomic::AtomicU64::new(0),
             base: tokio::time::Instant::now(),
@@ -323,7 +333,7 @@ struct Gauged {
 impl Store for Gauged {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let _op = self.gauge.enter();
-        self.inner.get(space, key)
+        self.noticed(self.inner.get(space, key))
     }
 
     fn scan(
@@ -334,7 +344,7 @@ impl Store for Gauged {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let _op = self.gauge.enter();
-        self.inner.scan(space, prefix, after, limit)
+        self.noticed(self.inner.scan(space, prefix, after, limit))
     }
 
     fn range(
@@ -346,28 +356,51 @@ impl Store for Gauged {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let _op = self.gauge.enter();
-        self.inner.range(space, start, end, reverse, limit)
+        self.noticed(self.inner.range(space, start, end, reverse, limit))
     }
 
     fn count_range(&self, space: Space, start: &[u8], end: Option<&[u8]>) -> Result<u64, StoreError> {
         let _op = self.gauge.enter();
-        self.inner.count_range(space, start, end)
+        self.noticed(self.inner.count_range(space, start, end))
     }
 
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         let _op = self.gauge.enter();
-        self.inner.apply(batch)
+        self.noticed(self.inner.apply(batch))
     }
 
     fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             let _op = self.gauge.enter();
-            self.inner.durable().await
+            let result = self.inner.durable().await;
+            self.noticed(result)
         })
     }
 
     fn size_on_disk(&self) -> u64 {
         self.inner.size_on_disk()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+}
+
+impl Gauged {
+    /// After a failed operation: whether the store as a whole failed, announced once.
+    fn noticed<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            if let Some(reason) = self.inner.failure() {
+                self.gauge.failed.send_if_modified(|f| {
+                    let first = f.is_none();
+                    if first {
+                        *f = Some(reason);
+                    }
+                    first
+                });
+            }
+        }
+        result
     }
 }
 
@@ -483,6 +516,26 @@ impl StoreHandle {
             }),
             write_lock: Arc::new(std::sync::Mutex::new(())),
             gauge,
+        }
+    }
+
+    /// Why the store can no longer be used, once an operation ran into it ([`Store::failure`]).
+    pub fn failure(&self) -> Option<String> {
+        self.gauge.failed.borrow().clone()
+    }
+
+    /// Resolves with the store's failure as soon as an operation runs into it.
+    pub fn failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut rx = self.gauge.failed.subscribe();
+        async move {
+            let reason = match rx.wait_for(Option::is_some).await {
+                Ok(f) => f.clone(),
+                Err(_) => None,
+            };
+            match reason {
+                Some(r) => r,
+                None => std::future::pending().await,
+            }
         }
     }
 
