@@ -5,6 +5,7 @@
 
 mod charging;
 mod docs;
+mod faults;
 mod gateway;
 mod input_checks;
 mod smoke;

@@ -29,7 +29,7 @@ fn bin_dir() -> &'static Path {
     })
 }
 
-fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
 
@@ -47,6 +47,18 @@ impl Served {
 
     /// Starts with extra `ROAMING_*` environment variables (settings of the role crates).
     pub(crate) fn start_with_env(name: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_logged(name, data_dir, extra, env, None)
+    }
+
+    /// The `serve` command line of [`start_with_env`](Self::start_with_env), its standard error
+    /// into `log` when given.
+    pub(crate) fn command(
+        name: &str,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Command {
         let mut cmd = Command::new(bin(name));
         cmd.envs(env.iter().copied());
         cmd.args([
@@ -60,8 +72,30 @@ impl Served {
         .arg(data_dir)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let child = cmd.spawn().expect("serve starts");
+        .stderr(match log {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .expect("log file"),
+            ),
+            None => Stdio::null(),
+        });
+        cmd
+    }
+
+    /// Like [`start_with_env`](Self::start_with_env), its standard error appended to `log`.
+    pub(crate) fn start_logged(
+        name: &str,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Self {
+        let child = Self::command(name, data_dir, extra, env, log)
+            .spawn()
+            .expect("serve starts");
         let me = Self {
             child: Some(child),
             name: name.to_owned(),
@@ -93,6 +127,20 @@ impl Served {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e})"))
+    }
+
+    /// Waits up to `within` for the process to end by itself.
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let step = Duration::from_millis(50);
+        for _ in 0..=within.as_millis() / step.as_millis() {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(step);
+        }
+        None
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -41,6 +41,7 @@ pub struct NodeBuilder {
     tls: Option<TestTls>,
     settings: Vec<(&'static str, String)>,
     dir: Option<TempDir>,
+    store: Option<roaming_peer::store::StoreHandle>,
 }
 
 impl NodeBuilder {
@@ -68,6 +69,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Run over this store instead of the sled store the endpoint opens (a
+    /// [`roaming_peer::testing::FaultyStore`] for fault drills); not kept across a restart.
+    pub fn store(mut self, store: roaming_peer::store::StoreHandle) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Starts the node.
     pub async fn start(self) -> Node {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
@@ -78,21 +86,23 @@ impl NodeBuilder {
         let data_dir = dir.path().to_path_buf();
         let ep = match self.kind {
             Kind::Cso => {
-                TestEndpoint::start(
+                TestEndpoint::start_with_store(
                     &roaming_cso::defaults(),
                     data_dir,
                     &settings,
                     self.tls.as_ref(),
+                    self.store,
                     roaming_cso::build,
                 )
                 .await
             }
             Kind::Csp => {
-                TestEndpoint::start(
+                TestEndpoint::start_with_store(
                     &roaming_csp::defaults(),
                     data_dir,
                     &settings,
                     self.tls.as_ref(),
+                    self.store,
                     roaming_csp::build,
                 )
                 .await
@@ -138,6 +148,7 @@ impl Node {
             tls: None,
             settings: Vec::new(),
             dir: None,
+            store: None,
         }
     }
 
@@ -149,6 +160,7 @@ impl Node {
             tls: None,
             settings: Vec::new(),
             dir: None,
+            store: None,
         }
     }
 
@@ -204,6 +216,7 @@ impl Node {
             tls,
             settings,
             dir: Some(dir),
+            store: None,
         }
     }
 

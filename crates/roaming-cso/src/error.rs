@@ -36,6 +36,12 @@ impl CsoError {
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::Internal(e.to_string())
     }
+
+    /// Whether trying the same thing again later may succeed: a store failure (I/O, a resource that
+    /// ran out). Everything else is about the input or the state and would fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(_))
+    }
 }
 
 impl From<CsoError> for OcpiError {

@@ -10,7 +10,9 @@
 //! AUTH_REQUEST with the CSP's reference); the token in the CSO's copy (WHITELIST). SES-04, SES-05.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use roaming_peer::client::backoff::{Backoff, random_unit};
 use roaming_peer::endpoint::Core;
 use roaming_types::Text;
 use roaming_types::ids::{ContractId, EvseUid, LocationId, TokenUid};
@@ -330,6 +332,49 @@ impl Stations {
     }
 }
 
+/// How a charger event whose handling failed transiently is retried: 100 ms, doubling up to 5 s.
+fn retry_policy() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5), 0.2)
+        .unwrap_or_else(|_| unreachable!("a constant, valid policy"))
+}
+
+/// Applies one charger event. A transient failure (the store, a resource that ran out) is retried
+/// with backoff until the event is applied, so that no event is dropped and later ones, which wait
+/// meanwhile, keep their order; a permanent one (no session for that transaction, an unknown EVSE)
+/// is logged and the event dropped. At shutdown a pending retry is abandoned (the simulator resumes
+/// from the store; a charger that got no answer sends again).
+async fn apply(stations: &Stations, e: StationEvent) {
+    let what = format!("{e:?}").chars().take(80).collect::<String>();
+    let policy = retry_policy();
+    let mut failures: u32 = 0;
+    loop {
+        match stations.handle(e.clone()).await {
+            Ok(_) => {
+                if failures > 0 {
+                    tracing::info!(event = %what, failures, "a charger event was applied after failing");
+                }
+                return;
+            }
+            Err(err) if err.is_transient() => {
+                let wait = policy.delay(failures, random_unit());
+                failures = failures.saturating_add(1);
+                roaming_peer::throttled!(warn, "stations: retrying an event", error = %err, event = %what, failures, retry_in_ms = wait.as_millis() as u64, "a charger event could not be applied yet; retrying");
+                tokio::select! {
+                    () = stations.core.shutdown_signal() => {
+                        tracing::warn!(event = %what, "shutting down: a charger event that kept failing was not applied");
+                        return;
+                    }
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(err) => {
+                roaming_peer::throttled!(warn, "stations: event not applied", error = %err, event = %what, "a charger event could not be applied");
+                return;
+            }
+        }
+    }
+}
+
 /// Processes what the simulator's chargers send, in order, until shutdown. Authorizations run
 /// concurrently (they may wait for a CSP).
 pub async fn run(stations: Stations, mut rx: mpsc::Receiver<Inbound>) {
@@ -342,12 +387,7 @@ pub async fn run(stations: Stations, mut rx: mpsc::Receiver<Inbound>) {
         };
         let Some(item) = item else { break };
         match item {
-            Inbound::Event(e) => {
-                let what = format!("{e:?}").chars().take(80).collect::<String>();
-                if let Err(err) = stations.handle(e).await {
-                    tracing::warn!(error = %err, event = %what, "a charger event could not be applied");
-                }
-            }
+            Inbound::Event(e) => apply(&stations, e).await,
             Inbound::Authorize(r, reply) => {
                 let s = stations.clone();
                 tokio::spawn(async move {

@@ -81,6 +81,23 @@ pub fn states(st: &CspState) -> Result<Vec<SyncState>, StoreError> {
     st.core.store.list_json(SYNC, &[])
 }
 
+/// Why a pulled object was not stored.
+enum Skip {
+    /// Invalid or not the peer's (T-65, T-95): logged each.
+    Invalid(String),
+    /// Valid, but storing it failed.
+    Failed(String),
+}
+
+impl Skip {
+    fn of(e: crate::error::CspError) -> Self {
+        match e {
+            crate::error::CspError::Store(s) => Self::Failed(s.to_string()),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+}
+
 /// Pulls `module` from `peer`; returns the keys seen (for a full pull).
 async fn pull_module(
     st: &CspState,
@@ -140,10 +157,10 @@ async fn pull_module(
                     ModuleId::Locations => match decode_value::<Location>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {
                             seen.push(object_key(&d.value.party(), d.value.id.as_str()));
-                            st.sites.upsert_location(&d.value).map(|w| (w, Some(d.value))).map_err(|e| e.to_string())
+                            st.sites.upsert_location(&d.value).map(|w| (w, Some(d.value))).map_err(|e| Skip::Failed(e.to_string()))
                         }
-                        Ok(d) => Err(format!("location {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
-                        Err(e) => Err(format!("invalid location skipped (T-65): {e}")),
+                        Ok(d) => Err(Skip::Invalid(format!("location {} of {} is not the peer's (T-95)", d.value.id, d.value.party()))),
+                        Err(e) => Err(Skip::Invalid(format!("invalid location skipped (T-65): {e}"))),
                     },
                     ModuleId::Sessions => match decode_value::<Session>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {
@@ -152,10 +169,10 @@ async fn pull_module(
                                     st.events.session(&d.value);
                                 }
                                 (w, None)
-                            }).map_err(|e| e.to_string())
+                            }).map_err(Skip::of)
                         }
-                        Ok(d) => Err(format!("session {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
-                        Err(e) => Err(format!("invalid session skipped (T-65): {e}")),
+                        Ok(d) => Err(Skip::Invalid(format!("session {} of {} is not the peer's (T-95)", d.value.id, d.value.party()))),
+                        Err(e) => Err(Skip::Invalid(format!("invalid session skipped (T-65): {e}"))),
                     },
                     ModuleId::Cdrs => match decode_value::<Cdr>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => st
@@ -169,17 +186,17 @@ async fn pull_module(
                                     (Write::Unchanged, None)
                                 }
                             })
-                            .map_err(|e| e.to_string()),
-                        Ok(d) => Err(format!("CDR {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
-                        Err(e) => Err(format!("invalid CDR skipped (T-65): {e}")),
+                            .map_err(Skip::of),
+                        Ok(d) => Err(Skip::Invalid(format!("CDR {} of {} is not the peer's (T-95)", d.value.id, d.value.party()))),
+                        Err(e) => Err(Skip::Invalid(format!("invalid CDR skipped (T-65): {e}"))),
                     },
                     _ => match decode_value::<Tariff>(item, options) {
                         Ok(d) if parties.contains(&d.value.party()) => {
                             seen.push(object_key(&d.value.party(), d.value.id.as_str()));
-                            st.sites.upsert_tariff(&d.value).map(|w| (w, None)).map_err(|e| e.to_string())
+                            st.sites.upsert_tariff(&d.value).map(|w| (w, None)).map_err(|e| Skip::Failed(e.to_string()))
                         }
-                        Ok(d) => Err(format!("tariff {} of {} is not the peer's (T-95)", d.value.id, d.value.party())),
-                        Err(e) => Err(format!("invalid tariff skipped (T-65): {e}")),
+                        Ok(d) => Err(Skip::Invalid(format!("tariff {} of {} is not the peer's (T-95)", d.value.id, d.value.party()))),
+                        Err(e) => Err(Skip::Invalid(format!("invalid tariff skipped (T-65): {e}"))),
                     },
                 };
                 match outcome {
@@ -190,9 +207,14 @@ async fn pull_module(
                             st.announce_location(&l);
                         }
                     }
-                    Err(message) => {
+                    Err(Skip::Invalid(message)) => {
                         skipped += 1;
                         tracing::warn!(peer.id = %peer.id, module = %module, %message, "pulled object not stored");
+                    }
+                    Err(Skip::Failed(message)) => {
+                        // A failing store fails every object alike: one line per interval (#12 item 15).
+                        skipped += 1;
+                        roaming_peer::throttled!(warn, &format!("sync: not stored {} {module}", peer.id), peer.id = %peer.id, module = %module, %message, "pulled object not stored");
                     }
                 }
             }
@@ -293,11 +315,11 @@ pub async fn run(st: CspState, interval: Duration) {
                         if takes_tokens {
                             match st.tokens.push_all_to(&id).await {
                                 Ok(n) => tracing::info!(peer.id = %id, tokens = n, "tokens queued for a new CSO"),
-                                Err(e) => tracing::error!(peer.id = %id, error = %e, "tokens not queued for a new CSO"),
+                                Err(e) => roaming_peer::throttled!(error, "sync: tokens not queued", peer.id = %id, error = %e, "tokens not queued for a new CSO"),
                             }
                         }
                         if let Err(e) = sync_peer(&st, &id, true).await {
-                            tracing::error!(peer.id = %id, error = %e, "first pull failed");
+                            roaming_peer::throttled!(error, "sync: first pull failed", peer.id = %id, error = %e, "first pull failed");
                         }
                     });
                 }
@@ -307,7 +329,7 @@ pub async fn run(st: CspState, interval: Duration) {
                 let peers = match st.core.peers.list() {
                     Ok(p) => p,
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot list peers for the periodic pull");
+                        roaming_peer::throttled!(error, "sync: cannot list peers", error = %e, "cannot list peers for the periodic pull");
                         continue;
                     }
                 };
@@ -316,7 +338,7 @@ pub async fn run(st: CspState, interval: Duration) {
                         || p.endpoint(&ModuleId::Tariffs, &InterfaceRole::Sender).is_some()
                     {
                         if let Err(e) = sync_peer(&st, &p.id, false).await {
-                            tracing::error!(peer.id = %p.id, error = %e, "periodic pull failed");
+                            roaming_peer::throttled!(error, "sync: periodic pull failed", peer.id = %p.id, error = %e, "periodic pull failed");
                         }
                     }
                 }

@@ -226,9 +226,34 @@ pub async fn run_peers(client: &OperatorClient, cmd: &PeersCommand) -> Result<()
     }
 }
 
-/// `healthcheck`: Ok when the running endpoint answers.
-pub async fn healthcheck(client: &OperatorClient) -> Result<(), CliError> {
-    print_json(&client.health().await?)
+/// `healthcheck`: Ok when the running endpoint answers (liveness); with `ready`, only when it is also
+/// ready (`GET /api/ready`).
+pub async fn healthcheck(client: &OperatorClient, ready: bool) -> Result<(), CliError> {
+    if !ready {
+        return print_json(&client.health().await?);
+    }
+    let r = client.ready().await?;
+    print_json(&r)?;
+    if r.ready {
+        Ok(())
+    } else {
+        Err(CliError::Other(format!(
+            "not ready: {}",
+            r.reason.as_deref().unwrap_or("no reason given")
+        )))
+    }
+}
+
+/// `healthcheck` flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HealthcheckArgs {
+    /// How to find the running endpoint.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+    /// Exit 0 only when the endpoint is also ready (`GET /api/ready`: store answering and writable,
+    /// both faces listening, not shutting down).
+    #[arg(long)]
+    pub ready: bool,
 }
 
 /// `serve`: binds both faces, opens the store, builds the role and runs until SIGINT/SIGTERM.
@@ -276,8 +301,8 @@ pub enum CommonCommand {
         #[command(subcommand)]
         command: PeersCommand,
     },
-    /// Exits 0 when the running endpoint answers, 1 otherwise.
-    Healthcheck(OperatorArgs),
+    /// Exits 0 when the running endpoint answers (with --ready: and is ready), 1 otherwise.
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Runs one of the common commands.
@@ -299,9 +324,9 @@ where
             let client = operator.client(defaults, process_env())?;
             run_peers(&client, &command).await
         }
-        CommonCommand::Healthcheck(operator) => {
-            let client = operator.client(defaults, process_env())?;
-            healthcheck(&client).await
+        CommonCommand::Healthcheck(args) => {
+            let client = args.operator.client(defaults, process_env())?;
+            healthcheck(&client, args.ready).await
         }
     }
 }

@@ -59,6 +59,14 @@ pub const CORE_KEYS: &[KeySpec] = &[
         help: "under load, the least time between two flushes to disk (default 2; more saves CPU, adds latency)",
     },
     KeySpec {
+        key: "store.min_free_mb",
+        help: "the endpoint refuses to start with less free space than this on the data directory's filesystem (default 16)",
+    },
+    KeySpec {
+        key: "store.stall_secs",
+        help: "store operations in progress with none finishing for this long make /api/ready answer 503 \"store not responding\" (default 10)",
+    },
+    KeySpec {
         key: "listen",
         help: "address of the OCPI face (public)",
     },
@@ -93,6 +101,22 @@ pub const CORE_KEYS: &[KeySpec] = &[
     KeySpec {
         key: "http.request_timeout_secs",
         help: "longest time a request to us may take",
+    },
+    KeySpec {
+        key: "http.header_read_timeout_secs",
+        help: "longest time a client may take to send a request's headers, from connecting on; also closes HTTP/1 connections idle that long (default 10)",
+    },
+    KeySpec {
+        key: "http.tls_handshake_timeout_secs",
+        help: "longest time a TLS handshake may take (default 10)",
+    },
+    KeySpec {
+        key: "http.max_connections",
+        help: "connections each face serves at once; more wait in the listen backlog until one closes (default 512)",
+    },
+    KeySpec {
+        key: "http.max_header_bytes",
+        help: "largest request head (request line and headers), answered 431 above it (default 32768, at least 8192)",
     },
     KeySpec {
         key: "http.body_limit_bytes",
@@ -218,6 +242,14 @@ pub struct Config {
     pub tls_min_version: MinTlsVersion,
     /// Longest time a request to us may take.
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers (slowloris).
+    pub header_read_timeout: Duration,
+    /// Longest time a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// Connections each face serves at once.
+    pub max_connections: usize,
+    /// Largest request head.
+    pub max_header_bytes: usize,
     /// Largest OCPI request body.
     pub body_limit: usize,
     /// How far ahead of our clock a peer's `last_updated` may be (`stamps`).
@@ -238,6 +270,10 @@ pub struct Config {
     pub push_window: usize,
     /// Least time between two group-commit flushes under load.
     pub commit_linger: Duration,
+    /// How long store operations may make no progress before the endpoint is not ready.
+    pub store_stall: Duration,
+    /// Least free space on the data directory's filesystem to start, in bytes.
+    pub store_min_free_bytes: u64,
     /// Retry policy of pushes.
     pub push_backoff: crate::client::backoff::Backoff,
     /// Log format.
@@ -459,6 +495,10 @@ impl Config {
             extra_ca: get("tls.extra_ca").map(PathBuf::from),
             tls_min_version,
             request_timeout: secs("http.request_timeout_secs", 30)?,
+            header_read_timeout: secs("http.header_read_timeout_secs", 10)?,
+            tls_handshake_timeout: secs("http.tls_handshake_timeout_secs", 10)?,
+            max_connections: size("http.max_connections", 512)?,
+            max_header_bytes: size("http.max_header_bytes", 32 * 1024)?,
             body_limit: size("http.body_limit_bytes", 4 * 1024 * 1024)?,
             max_clock_skew: secs(
                 "http.max_clock_skew_secs",
@@ -476,6 +516,8 @@ impl Config {
             commit_linger: get("store.commit_linger_ms")
                 .map_or(Ok(2), |v| parse_usize("store.commit_linger_ms", v))
                 .map(|ms| Duration::from_millis(ms as u64))?,
+            store_stall: secs("store.stall_secs", 10)?,
+            store_min_free_bytes: size("store.min_free_mb", 16)? as u64 * 1024 * 1024,
             push_window: get("push.window").map_or(Ok(16), |v| parse_usize("push.window", v))?,
             push_backoff: {
                 let base =
@@ -507,6 +549,15 @@ impl Config {
             return Err(err(
                 "client.handshake_timeout_secs",
                 "must be below client.timeout_secs so that a registration answers before the initiator gives up (CR-14)",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(err("http.max_connections", "must be at least 1"));
+        }
+        if self.max_header_bytes < crate::server::serve::MIN_HEADER_BYTES {
+            return Err(err(
+                "http.max_header_bytes",
+                format!("must be at least {}", crate::server::serve::MIN_HEADER_BYTES),
             ));
         }
         if self

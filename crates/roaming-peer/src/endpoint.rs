@@ -41,6 +41,11 @@ pub enum StartError {
     /// Anything else at start (files, the HTTP client).
     #[error("{0}")]
     Other(String),
+    /// The store failed while the endpoint ran (#12 item 14): it stopped.
+    #[error(
+        "stopped because the store failed: {0}. Writes acknowledged before are on disk. Free space or fix the disk of the data directory and start again (a supervisor with Restart=on-failure does)"
+    )]
+    StoreFailed(String),
 }
 
 /// A change in the set of registered peers, for the role crate (e.g. the first sync after a
@@ -70,14 +75,31 @@ pub struct Core {
     events: broadcast::Sender<PeerEvent>,
     shutdown: watch::Receiver<bool>,
     shutdown_tx: watch::Sender<bool>,
+    /// Both faces accept connections.
+    listening: std::sync::atomic::AtomicBool,
+}
+
+/// Whether the endpoint can do its work (`GET /api/ready`), and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Readiness {
+    /// Ready to serve: the store answers and writes, both faces listen, no shutdown has begun.
+    pub ready: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Core {
     /// Opens the store in the data directory and prepares the client. `ocpi_addr` is the bound
     /// address of the OCPI face (it gives the public URL when none is configured).
     pub fn open(config: Config, ocpi_addr: SocketAddr) -> Result<Arc<Self>, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
+        let fixed = crate::datadir::secure(&config.data_dir)
             .map_err(|e| StartError::Other(format!("data directory {}: {e}", config.data_dir.display())))?;
+        if fixed > 0 {
+            tracing::warn!(data_dir = %config.data_dir.display(), fixed, "made the data directory private (directories 0700, files 0600): an older version left it readable to others");
+        }
+        crate::datadir::check_free_space(&config.data_dir, config.store_min_free_bytes)
+            .map_err(StartError::Other)?;
         let store = StoreHandle::new(crate::store::SledStore::open_tuned(
             &config.data_dir.join("db"),
             config.store_cache_bytes,
@@ -118,8 +140,39 @@ impl Core {
             events,
             shutdown,
             shutdown_tx,
+            listening: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
+    }
+
+    /// Whether the endpoint is ready (`GET /api/ready`). Never touches the store itself: it reads
+    /// what the store's operations left behind, so it answers on a frozen disk too.
+    pub fn readiness(&self) -> Readiness {
+        let not = |reason: String| Readiness {
+            ready: false,
+            reason: Some(reason),
+        };
+        if let Some(reason) = self.store.failure() {
+            return not(format!("store failed: {reason}; the endpoint is stopping"));
+        }
+        if self.is_shutting_down() {
+            return not("shutting down".to_owned());
+        }
+        if !self.listening.load(std::sync::atomic::Ordering::SeqCst) {
+            return not("starting: the faces are not listening yet".to_owned());
+        }
+        if let Some((n, idle)) = self.store.stalled_for() {
+            if idle >= self.config.store_stall {
+                return not(format!(
+                    "store not responding: {n} operation(s) in progress, none finished for {} s (a frozen or failing disk?)",
+                    idle.as_secs()
+                ));
+            }
+        }
+        Readiness {
+            ready: true,
+            reason: None,
+        }
     }
 
     /// The public base URL of the OCPI face, without a trailing slash.
@@ -195,7 +248,7 @@ impl Core {
     }
 
     /// Runs `job` every `every` until the endpoint shuts down, logging its failures as `what`
-    /// (the sweepers and tickers of the role crates).
+    /// (the sweepers and tickers of the role crates), repeats suppressed ([`crate::throttle`]).
     pub async fn every<F, Fut, E>(&self, every: Duration, what: &'static str, mut job: F)
     where
         F: FnMut() -> Fut,
@@ -209,7 +262,7 @@ impl Core {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(every) => {
                     if let Err(e) = job().await {
-                        tracing::error!(error = %e, "{what} failed");
+                        crate::throttled!(error, what, error = %e, "{what} failed");
                     }
                 }
             }
@@ -412,11 +465,20 @@ pub async fn run(
         versions_url: core.versions_url(),
         operator_url: format!("{operator_scheme}://{operator_addr}"),
     };
+    // Before anything is acknowledged: can the store write and make it durable? (A full disk that
+    // was not freed fails here, clearly, and the supervisor tries again later.)
+    probe_store(&core).await?;
     let instance = InstanceFile::write(&config.data_dir, &addresses)?;
 
     let ocpi_app = server::ocpi_app(Arc::clone(&core), parts.ocpi);
-    let operator_app = operator::app(Arc::clone(&core), key, parts.operator);
+    let operator_app = operator::app(
+        Arc::clone(&core),
+        key,
+        parts.operator,
+        tokio::runtime::Handle::current(),
+    );
     let drain = config.request_timeout.min(Duration::from_secs(30));
+    let limits = server::serve::Limits::from_config(config);
 
     let mut tasks: Vec<_> = parts.tasks.into_iter().map(tokio::spawn).collect();
     tasks.push(tokio::spawn(crate::outbox::run(
@@ -433,19 +495,22 @@ pub async fn run(
         server_tls.clone(),
         stop(stop_rx.clone()),
         drain,
+        limits,
     ));
     let operator_tls = if operator_scheme == "https" {
         server_tls
     } else {
         None
     };
-    let op = tokio::spawn(server::serve::serve(
+    let face_done = serve_operator_face(
         operator_listener,
         operator_app,
         operator_tls,
         stop(stop_rx),
         drain,
-    ));
+        limits,
+    )?;
+    core.listening.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!(
         role = %config.role,
         party = %config.party,
@@ -454,19 +519,94 @@ pub async fn run(
         operator.url = %addresses.operator_url,
         "endpoint started"
     );
-    shutdown.await;
-    tracing::info!("shutting down: draining requests");
+    let store_failed = core.store.failed();
+    let failed = tokio::select! {
+        () = shutdown => None,
+        reason = store_failed => Some(reason),
+    };
+    match &failed {
+        // One line that says what happened and what to do (#12 item 14): sled keeps an I/O error
+        // until it is reopened, so running on could only fail every write.
+        Some(reason) => tracing::error!(
+            data_dir = %config.data_dir.display(),
+            reason = %reason,
+            "the store failed and cannot write any more: stopping (exit code 1) so that a restart reopens it. Writes acknowledged before are on disk. Free space or fix the disk of the data directory; a supervisor with Restart=on-failure restarts the endpoint, which refuses to start until the store can write"
+        ),
+        None => tracing::info!("shutting down: draining requests"),
+    }
     let _ = core.shutdown_tx.send(true);
     let _ = stop_tx.send(true);
     let _ = ocpi.await;
-    let _ = op.await;
+    let _ = face_done.await;
     for t in tasks {
         let _ = tokio::time::timeout(drain, t).await;
+    }
+    if let Some(reason) = failed {
+        instance.remove();
+        return Err(StartError::StoreFailed(reason));
     }
     core.store.durable().await?;
     instance.remove();
     tracing::info!("endpoint stopped");
     Ok(())
+}
+
+/// A small write made durable at start: the store works before we acknowledge anything.
+async fn probe_store(core: &Core) -> Result<(), StartError> {
+    let mut b = crate::store::Batch::new();
+    b.put(
+        crate::store::Space::META,
+        b"start_probe".to_vec(),
+        roaming_types::DateTime::now().to_string().into_bytes(),
+    );
+    let written = match core.store.apply(b) {
+        Ok(()) => core.store.durable().await,
+        Err(e) => Err(e),
+    };
+    written.map_err(|e| {
+        StartError::Other(format!(
+            "the store in {} cannot write ({e}): free space or fix the disk, then start again",
+            core.config.data_dir.display()
+        ))
+    })
+}
+
+/// Serves the operator face from a thread with a runtime of its own (#12 item 17): liveness and
+/// readiness answer there even when every worker of the endpoint's runtime is blocked (a frozen disk
+/// blocks the synchronous store calls of handlers); the other routes are sent to the endpoint's
+/// runtime ([`operator::app`]). The receiver resolves when the face has stopped.
+fn serve_operator_face(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+    limits: server::serve::Limits,
+) -> Result<tokio::sync::oneshot::Receiver<()>, StartError> {
+    let listener = listener
+        .into_std()
+        .map_err(|e| StartError::Other(format!("operator face: {e}")))?;
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("operator-face".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "operator face: cannot start its runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(l) => server::serve::serve(l, app, tls, stop, drain, limits).await,
+                    Err(e) => tracing::error!(error = %e, "operator face: cannot listen"),
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| StartError::Other(format!("operator face: {e}")))?;
+    Ok(done)
 }
 
 /// Resolves on SIGINT (ctrl-c) or SIGTERM.
@@ -496,5 +636,57 @@ pub fn default_data_dir(role: &Role) -> PathBuf {
     match role {
         Role::Cpo => PathBuf::from("cso-data"),
         _ => PathBuf::from("csp-data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use roaming_types::modules::types::Role;
+
+    use super::{Core, RoleParts, StartError};
+    use crate::store::{MemoryStore, StoreHandle};
+    use crate::testing::{FaultyStore, LogCapture, TestEndpoint, defaults};
+
+    async fn no_modules(_core: Arc<Core>) -> Result<RoleParts, StartError> {
+        Ok(RoleParts::default())
+    }
+
+    /// #12 item 14: when the store breaks (as sled does on a full disk: every later operation fails
+    /// until it is reopened), the endpoint does not run on unable to write: it is not ready, logs one
+    /// error that says why and what to do, drains and ends with an error (exit code 1 in `serve`).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_broken_store_stops_the_endpoint_with_one_clear_error() {
+        let (logs, _guard) = LogCapture::start();
+        let dir = tempfile::tempdir().unwrap();
+        let (store, faults) = FaultyStore::new(Arc::new(MemoryStore::new()));
+        let ep = TestEndpoint::start_with_store(
+            &defaults(Role::Cpo),
+            dir.path().to_path_buf(),
+            &[],
+            None,
+            Some(StoreHandle::new(store)),
+            no_modules,
+        )
+        .await
+        .unwrap();
+        assert!(ep.operator.ready().await.unwrap().ready);
+        ep.operator.invite().await.expect("a write works");
+        faults.break_store();
+        assert!(ep.operator.invite().await.is_err(), "a write fails");
+        let core = Arc::clone(&ep.core);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(30), ep.ended())
+            .await
+            .expect("the endpoint kept running on a broken store");
+        let reason = core.readiness().reason.unwrap_or_default();
+        assert!(reason.starts_with("store failed: injected failure"), "{reason}");
+        match ended {
+            Err(StartError::StoreFailed(r)) => assert!(r.contains("injected failure"), "{r}"),
+            other => panic!("the endpoint did not stop on the broken store: {other:?}"),
+        }
+        let lines = logs.lines_with("the store failed and cannot write any more");
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains(" ERROR "), "{}", lines[0]);
     }
 }

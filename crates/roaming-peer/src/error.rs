@@ -172,7 +172,14 @@ impl IntoResponse for OcpiError {
     fn into_response(self) -> Response {
         let (http, status, message) = self.parts();
         match &self {
-            Self::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            // A broken store fails every request the same way: one line per distinct failure and
+            // interval (#12 item 15).
+            Self::Internal(detail) => crate::throttled!(
+                error,
+                &format!("ocpi request failed: {}", detail.chars().take(80).collect::<String>()),
+                error = %detail,
+                "request failed"
+            ),
             Self::Unauthorized(reason) => tracing::info!(reason = %reason, "request refused: unauthorized"),
             _ => {
                 tracing::debug!(http = http.as_u16(), ocpi_status = status.code(), message = %message, "request answered with an error")

@@ -21,3 +21,29 @@ pub const X_LIMIT: &str = "x-limit";
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The longest `X-Request-ID` / `X-Correlation-ID` we echo, log and pass on (the spec advises UUIDs,
+/// 36 characters).
+pub const MAX_ID_LEN: usize = 255;
+
+/// Whether a received request or correlation id may be echoed, logged and passed on: 1 to
+/// [`MAX_ID_LEN`] visible ASCII characters (no spaces, no control characters).
+pub fn acceptable_id(id: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_short_visible_ascii() {
+        assert!(acceptable_id(&new_id()));
+        assert!(acceptable_id(&"a".repeat(MAX_ID_LEN)));
+        assert!(!acceptable_id(&"a".repeat(MAX_ID_LEN + 1)));
+        assert!(!acceptable_id(""));
+        assert!(!acceptable_id("with space"));
+        assert!(!acceptable_id("tab\there"));
+        assert!(!acceptable_id("caf\u{e9}"));
+    }
+}

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod datadir;
 pub mod deviations;
 pub mod endpoint;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod stamps;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod tls;
 
 #[cfg(any(test, feature = "test-support"))]

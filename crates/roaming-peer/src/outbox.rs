@@ -277,7 +277,9 @@ pub async fn run(core: Arc<Core>, backoff: Backoff) {
                 start(&p.id, &mut tasks);
             }
         }
-        Err(e) => tracing::error!(error = %e, "outbox: cannot list peers"),
+        Err(e) => {
+            crate::throttled!(error, "outbox: cannot list peers", error = %e, "outbox: cannot list peers")
+        }
     }
     let shutdown = core.shutdown_signal();
     tokio::pin!(shutdown);
@@ -292,7 +294,7 @@ pub async fn run(core: Arc<Core>, backoff: Backoff) {
                     }
                     let r = core.store.transact(|tx| Outbox::clear(tx, &id));
                     if let Err(e) = r {
-                        tracing::error!(peer.id = %id, error = %e, "outbox: cannot clear an unregistered peer's entries");
+                        crate::throttled!(error, "outbox: cannot clear", peer.id = %id, error = %e, "outbox: cannot clear an unregistered peer's entries");
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
@@ -329,8 +331,28 @@ fn group(object: &str) -> &str {
     }
 }
 
+/// How long the delivery loop waits after the store failed it: 100 ms, doubling up to 5 s. Wakes do
+/// not cut the wait short, so a failing store is not asked again at every commit (#12 item 15).
+fn store_retry() -> Backoff {
+    Backoff::new(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(5),
+        0.2,
+    )
+    .unwrap_or_else(|_| unreachable!("a constant, valid policy"))
+}
+
+/// Sleeps until `t`, or forever when there is none.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Delivers one peer's entries: up to `window` at a time, never two of the same group, oldest first.
-/// A transient failure pauses the peer for the backoff delay (in-flight deliveries finish).
+/// A transient failure pauses the peer for the backoff delay (in-flight deliveries finish); a store
+/// failure pauses the scans of the queue ([`store_retry`]).
 async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
     let waker = core.outbox.waker(&peer_id);
     let p = prefix([peer_id.to_ascii_lowercase()]);
@@ -343,25 +365,48 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
     let mut running: tokio::task::JoinSet<(u64, Vec<u8>, Entry, Outcome)> = tokio::task::JoinSet::new();
     let mut paused_until: Option<tokio::time::Instant> = None;
     let mut failures: u32 = 0;
+    let (store_policy, mut store_failures) = (store_retry(), 0u32);
+    let mut store_paused_until: Option<tokio::time::Instant> = None;
+    let read_failed = format!("outbox read {peer_id}");
     loop {
         if core.is_shutting_down() {
             running.abort_all();
             return;
         }
-        let Ok(Some(peer)) = core.peers.get(&peer_id) else {
-            running.abort_all();
-            return;
-        };
-        let paused = paused_until.is_some_and(|t| tokio::time::Instant::now() < t);
-        if !paused && in_flight.len() < window {
-            let page = core
-                .store
-                .engine()
-                .scan(OUTBOX, &p, None, window * 4)
-                .unwrap_or_else(|e| {
-                    tracing::error!(peer.id = %peer_id, error = %e, "outbox: store read failed");
-                    Vec::new()
-                });
+        let now = tokio::time::Instant::now();
+        let paused = paused_until.is_some_and(|t| now < t);
+        let store_paused = store_paused_until.is_some_and(|t| now < t);
+        let mut page = Vec::new();
+        let mut peer = None;
+        if !paused && !store_paused && in_flight.len() < window {
+            let read = core.peers.get(&peer_id).and_then(|rec| {
+                let entries = match &rec {
+                    Some(_) => core.store.engine().scan(OUTBOX, &p, None, window * 4)?,
+                    None => Vec::new(),
+                };
+                Ok((rec, entries))
+            });
+            match read {
+                Ok((None, _)) => {
+                    // Unregistered meanwhile.
+                    running.abort_all();
+                    return;
+                }
+                Ok((Some(rec), entries)) => {
+                    store_failures = 0;
+                    store_paused_until = None;
+                    peer = Some(rec);
+                    page = entries;
+                }
+                Err(e) => {
+                    let wait = store_policy.delay(store_failures, random_unit());
+                    store_failures = store_failures.saturating_add(1);
+                    store_paused_until = Some(now + wait);
+                    crate::throttled!(error, &read_failed, peer.id = %peer_id, error = %e, retry_in_ms = wait.as_millis() as u64, "outbox: store read failed");
+                }
+            }
+        }
+        if let Some(peer) = peer {
             for (k, v) in page {
                 if in_flight.len() >= window {
                     break;
@@ -379,7 +424,7 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                 let entry: Entry = match serde_json::from_slice(&v) {
                     Ok(e) => e,
                     Err(e) => {
-                        tracing::error!(peer.id = %peer_id, error = %e, "outbox: dropping an unreadable entry");
+                        crate::throttled!(error, "outbox: unreadable entry", peer.id = %peer_id, error = %e, "outbox: dropping an unreadable entry");
                         let mut b = crate::store::Batch::new();
                         b.delete(OUTBOX, k.clone());
                         let _ = core.store.apply(b);
@@ -399,12 +444,6 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                 });
             }
         }
-        let pause = async {
-            match paused_until {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             done = running.join_next(), if !running.is_empty() => {
                 // Take every delivery that has finished, and record them in one transaction.
@@ -442,7 +481,8 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                 finish(&core, &peer_id, finished);
             }
             () = waker.notified() => {}
-            () = pause => {}
+            () = sleep_until(paused_until) => {}
+            () = sleep_until(store_paused_until) => {}
             () = tokio::time::sleep(std::time::Duration::from_secs(5)), if running.is_empty() => {}
             () = core.shutdown_signal() => {
                 running.abort_all();
@@ -465,7 +505,7 @@ fn replace(core: &Core, k: &[u8], delivered: &Entry, push: Push) {
         Ok::<_, StoreError>(())
     });
     if let Err(e) = r {
-        tracing::error!(error = %e, "outbox: store write failed");
+        crate::throttled!(error, "outbox: store write failed", error = %e, "outbox: store write failed");
     }
 }
 
@@ -480,7 +520,7 @@ fn record_failure(core: &Core, k: &[u8], reason: &str) {
         Ok::<_, StoreError>(())
     });
     if let Err(e) = r {
-        tracing::error!(error = %e, "outbox: store write failed");
+        crate::throttled!(error, "outbox: store write failed", error = %e, "outbox: store write failed");
     }
 }
 
@@ -510,7 +550,7 @@ fn finish(core: &Core, peer: &str, done: Vec<(u64, Entry, Option<String>)>) {
         Ok::<_, StoreError>(())
     });
     if let Err(e) = r {
-        tracing::error!(error = %e, "outbox: store write failed");
+        crate::throttled!(error, "outbox: store write failed", error = %e, "outbox: store write failed");
     }
 }
 

@@ -10,12 +10,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Layer, RoleDefaults};
 use crate::endpoint::{self, Core, RoleParts, StartError};
 use crate::operator::client::OperatorClient;
+use crate::store::{Batch, Entry, Space, Store, StoreError, StoreHandle};
 use crate::tls::TestCa;
 
 /// TLS material for a test endpoint.
@@ -69,6 +71,23 @@ impl TestEndpoint {
         F: FnOnce(Arc<Core>) -> Fut,
         Fut: std::future::Future<Output = Result<RoleParts, StartError>>,
     {
+        Self::start_with_store(defaults, data_dir, settings, tls, None, build).await
+    }
+
+    /// Like [`start`](Self::start) over a given store (e.g. a [`FaultyStore`]) instead of the sled
+    /// store the endpoint opens in its data directory.
+    pub async fn start_with_store<F, Fut>(
+        defaults: &RoleDefaults,
+        data_dir: PathBuf,
+        settings: &[(&str, String)],
+        tls: Option<&TestTls>,
+        store: Option<StoreHandle>,
+        build: F,
+    ) -> Result<Self, StartError>
+    where
+        F: FnOnce(Arc<Core>) -> Fut,
+        Fut: std::future::Future<Output = Result<RoleParts, StartError>>,
+    {
         let mut values: std::collections::BTreeMap<String, String> = [
             ("listen", "127.0.0.1:0".to_owned()),
             ("operator.listen", "127.0.0.1:0".to_owned()),
@@ -98,7 +117,10 @@ impl TestEndpoint {
         let ocpi = bind(config.listen).await?;
         let operator = bind(config.operator_listen).await?;
         let addr = ocpi.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
-        let core = Core::open(config, addr)?;
+        let core = match store {
+            Some(store) => Core::with_store(config, addr, store)?,
+            None => Core::open(config, addr)?,
+        };
         let parts = build(Arc::clone(&core)).await?;
         let operator_addr = operator
             .local_addr()
@@ -138,6 +160,14 @@ impl TestEndpoint {
     /// Stops the endpoint and waits until it has drained and closed its store.
     pub async fn stop(mut self) {
         self.stop_inner().await;
+    }
+
+    /// Waits until the endpoint stops by itself (without asking it to), and returns how it ended.
+    pub async fn ended(mut self) -> Result<(), StartError> {
+        match self.join.take() {
+            Some(j) => j.await.unwrap_or_else(|e| Err(StartError::Other(e.to_string()))),
+            None => Ok(()),
+        }
     }
 
     async fn stop_inner(&mut self) {
@@ -185,5 +215,235 @@ pub fn defaults(role: roaming_types::modules::types::Role) -> RoleDefaults {
         party: (if cso { "NL-CSO" } else { "DE-CSP" }).parse().expect("party"),
         name: if cso { "Test CSO" } else { "Test CSP" },
         role_keys: &[],
+    }
+}
+
+/// What a test logged: a `tracing` subscriber for the current thread (debug level and up) that keeps
+/// every line. Use it with a current-thread runtime, so that spawned tasks log on the same thread.
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Starts capturing on this thread until the guard drops.
+    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (capture, guard)
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The lines that contain `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The switches of a [`FaultyStore`], shared with the test that drives it.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail_writes: std::sync::atomic::AtomicBool,
+    fail_reads: std::sync::atomic::AtomicBool,
+    blocked: std::sync::Mutex<bool>,
+    unblocked: std::sync::Condvar,
+    blocked_async: tokio::sync::Notify,
+    injected: std::sync::atomic::AtomicU64,
+    waiting: std::sync::atomic::AtomicUsize,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Faults {
+    /// Makes every write (`apply`, `durable`) fail, or work again.
+    pub fn fail_writes(&self, on: bool) {
+        self.fail_writes.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Breaks the store for good, as a full disk breaks sled: every operation fails and
+    /// [`Store::failure`] says so.
+    pub fn break_store(&self) {
+        self.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes every read (`get`, `scan`, `range`, `count_range`) fail, or work again.
+    pub fn fail_reads(&self, on: bool) {
+        self.fail_reads.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes every operation wait until [`release`](Self::release): a frozen disk. The synchronous
+    /// ones block their thread, as a read or write of a frozen file does.
+    pub fn block(&self) {
+        *self.blocked.lock().unwrap() = true;
+    }
+
+    /// Lets blocked operations go on.
+    pub fn release(&self) {
+        *self.blocked.lock().unwrap() = false;
+        self.unblocked.notify_all();
+        self.blocked_async.notify_waiters();
+    }
+
+    /// How many operations failed because of an injected fault.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many operations are blocked right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn wait_if_blocked(&self) {
+        let mut blocked = self.blocked.lock().unwrap();
+        if *blocked {
+            self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            while *blocked {
+                blocked = self.unblocked.wait(blocked).unwrap();
+            }
+            self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn check(&self, write: bool) -> Result<(), StoreError> {
+        self.wait_if_blocked();
+        let flag = if write {
+            &self.fail_writes
+        } else {
+            &self.fail_reads
+        };
+        if flag.load(std::sync::atomic::Ordering::SeqCst)
+            || self.broken.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.injected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(StoreError::Engine(format!(
+                "injected {} fault",
+                if write { "write" } else { "read" }
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A [`Store`] around another one that fails or blocks on demand ([`Faults`]): fault drills without a
+/// broken disk (#12 items 15–17).
+#[derive(Debug)]
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyStore {
+    /// Wraps `inner`; the switches start off.
+    pub fn new(inner: Arc<dyn Store>) -> (Self, Arc<Faults>) {
+        let faults = Arc::new(Faults::default());
+        (
+            Self {
+                inner,
+                faults: Arc::clone(&faults),
+            },
+            faults,
+        )
+    }
+
+    /// A faulty sled store in `dir` (a test's data directory).
+    pub fn sled(data_dir: &std::path::Path) -> (StoreHandle, Arc<Faults>) {
+        let sled = crate::store::SledStore::open(&data_dir.join("db")).expect("sled opens");
+        let (store, faults) = Self::new(Arc::new(sled));
+        (StoreHandle::new(store), faults)
+    }
+}
+
+impl Store for FaultyStore {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.faults.check(false)?;
+        self.inner.get(space, key)
+    }
+
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.faults.check(false)?;
+        self.inner.scan(space, prefix, after, limit)
+    }
+
+    fn range(
+        &self,
+        space: Space,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.faults.check(false)?;
+        self.inner.range(space, start, end, reverse, limit)
+    }
+
+    fn count_range(&self, space: Space, start: &[u8], end: Option<&[u8]>) -> Result<u64, StoreError> {
+        self.faults.check(false)?;
+        self.inner.count_range(space, start, end)
+    }
+
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        self.faults.check(true)?;
+        self.inner.apply(batch)
+    }
+
+    fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            loop {
+                let released = self.faults.blocked_async.notified();
+                if !*self.faults.blocked.lock().unwrap() {
+                    break;
+                }
+                released.await;
+            }
+            self.faults.check(true)?;
+            self.inner.durable().await
+        })
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+
+    fn failure(&self) -> Option<String> {
+        if self.faults.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some("injected failure: the store is broken".to_owned());
+        }
+        self.inner.failure()
     }
 }

@@ -8,9 +8,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ConnectRequest, Health, InstanceFile, KEY_FILE, Problem};
+use crate::endpoint::Readiness;
 use crate::registration::InvitationMessage;
 use crate::registration::peers::PeerView;
 use crate::secret::OperatorKey;
+
+/// How long `healthcheck` waits for an answer: a liveness probe must not hang on a stuck endpoint.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A failed operator API call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -187,9 +191,56 @@ impl OperatorClient {
         self.send(Method::POST, path, Some(body)).await
     }
 
-    /// `GET /api/health`.
+    /// `GET /api/health` (liveness), given at most [`PROBE_TIMEOUT`] to answer.
     pub async fn health(&self) -> Result<Health, OperatorClientError> {
-        self.get("/api/health").await
+        let resp = self.probe("/api/health").await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status != 200 {
+            return Err(OperatorClientError::Problem {
+                status,
+                error: "http".to_owned(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+                details: None,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| OperatorClientError::Problem {
+            status,
+            error: "decode".to_owned(),
+            message: e.to_string(),
+            details: None,
+        })
+    }
+
+    /// `GET /api/ready`: the readiness, whether the answer was 200 or 503, given at most
+    /// [`PROBE_TIMEOUT`] to answer.
+    pub async fn ready(&self) -> Result<Readiness, OperatorClientError> {
+        let resp = self.probe("/api/ready").await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| OperatorClientError::Problem {
+            status,
+            error: "decode".to_owned(),
+            message: format!("{e}: {}", String::from_utf8_lossy(&bytes)),
+            details: None,
+        })
+    }
+
+    async fn probe(&self, path: &str) -> Result<reqwest::Response, OperatorClientError> {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.key.expose())
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> OperatorClientError {
+        OperatorClientError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        }
     }
 
     /// `POST /api/peers/invitations`.

@@ -77,7 +77,13 @@ impl OperatorError {
 
     /// 500; the detail is logged, not returned.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "operator request failed");
+        let detail = detail.to_string();
+        crate::throttled!(
+            error,
+            &format!("operator request failed: {}", detail.chars().take(80).collect::<String>()),
+            error = %detail,
+            "operator request failed"
+        );
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -218,11 +224,40 @@ impl InstanceFile {
     }
 }
 
-/// Builds the operator face: the shared routes, the role's routes, the key check.
-pub fn app(core: Arc<Core>, key: OperatorKey, role_routes: Router) -> Router {
+/// Builds the operator face as it is served (#12 item 17): behind the key check, `/api/health` and
+/// `/api/ready` are answered by whatever runtime serves the face (the endpoint serves it from a thread
+/// of its own) without touching the store, so that they answer while every worker of the endpoint's
+/// runtime is blocked in a frozen store; every other route runs on `main`, the endpoint's runtime.
+pub fn app(core: Arc<Core>, key: OperatorKey, role_routes: Router, main: tokio::runtime::Handle) -> Router {
+    let routes = routes(Arc::clone(&core), role_routes);
+    let forward = tower::service_fn(move |req: Request| {
+        let (routes, main) = (routes.clone(), main.clone());
+        async move {
+            let answer = main.spawn(async move { tower::ServiceExt::oneshot(routes, req).await });
+            Ok::<_, std::convert::Infallible>(match answer.await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(e) => {
+                    OperatorError::internal(format!("operator request did not finish: {e}")).into_response()
+                }
+            })
+        }
+    });
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/ready", get(ready))
+        .with_state(core)
+        .fallback_service(forward)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let key = key.clone();
+            async move { check_key(&key, req, next).await }
+        }))
+}
+
+/// Every operator route but health and readiness, without the key check (see [`app`]).
+fn routes(core: Arc<Core>, role_routes: Router) -> Router {
     let limit = core.config.operator_body_limit;
     let shared = Router::new()
-        .route("/api/health", get(health))
         .route("/api/peers", get(list_peers))
         .route("/api/peers/invitations", post(invite))
         .route("/api/peers/connect", post(connect))
@@ -238,10 +273,6 @@ pub fn app(core: Arc<Core>, key: OperatorKey, role_routes: Router) -> Router {
         .merge(role_routes)
         .fallback(|| async { OperatorError::not_found("no such operator API route") })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let key = key.clone();
-            async move { check_key(&key, req, next).await }
-        }))
 }
 
 async fn check_key(key: &OperatorKey, req: Request, next: Next) -> Response {
@@ -285,6 +316,17 @@ async fn health(State(core): State<Arc<Core>>) -> Json<Health> {
         versions_url: core.versions_url(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     })
+}
+
+/// 200 when ready, 503 with the reason otherwise ([`Core::readiness`]).
+async fn ready(State(core): State<Arc<Core>>) -> (StatusCode, Json<crate::endpoint::Readiness>) {
+    let r = core.readiness();
+    let status = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(r))
 }
 
 async fn list_peers(State(core): State<Arc<Core>>) -> Result<Json<Vec<PeerView>>, OperatorError> {

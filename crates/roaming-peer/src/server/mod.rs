@@ -118,10 +118,30 @@ fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A received id header, or a new id when it is absent or not acceptable ([`headers::acceptable_id`]:
+/// at most 255 visible ASCII characters). An unacceptable one is neither echoed nor logged nor passed
+/// on; only its length is logged, at debug level.
+fn id_from(req: &Request, name: &'static str) -> String {
+    match req.headers().get(name) {
+        None => new_id(),
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(id) if headers::acceptable_id(id) => id.to_owned(),
+            _ => {
+                tracing::debug!(
+                    header = name,
+                    length = v.len(),
+                    "unacceptable id header replaced by a generated id (at most 255 visible ASCII characters)"
+                );
+                new_id()
+            }
+        },
+    }
+}
+
 /// T-40…T-42: ids read or generated, echoed; one span and one log line per request.
 async fn request_context(mut req: Request, next: Next) -> Response {
-    let request_id = header_str(&req, headers::X_REQUEST_ID).map_or_else(new_id, str::to_owned);
-    let correlation_id = header_str(&req, headers::X_CORRELATION_ID).map_or_else(new_id, str::to_owned);
+    let request_id = id_from(&req, headers::X_REQUEST_ID);
+    let correlation_id = id_from(&req, headers::X_CORRELATION_ID);
     let ctx = RequestContext {
         request_id: request_id.clone(),
         correlation_id: correlation_id.clone(),

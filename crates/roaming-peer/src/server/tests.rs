@@ -170,3 +170,33 @@ async fn t50_t53_routing_headers() {
     let (_, _, body) = get_echo(&url, &token, &half).await;
     assert_eq!(body["status_code"], 2001);
 }
+
+/// #12 item 13: an X-Request-ID or X-Correlation-ID that is too long or not visible ASCII is replaced
+/// by a generated id: neither echoed nor logged (T-40, T-41; the spec advises UUIDs). One of 255
+/// characters is still echoed.
+#[tokio::test(flavor = "current_thread")]
+async fn t40_t41_unacceptable_ids_are_replaced_not_echoed_or_logged() {
+    let (logs, _guard) = crate::testing::LogCapture::start();
+    let p = pair().await;
+    let inv = p.cso.operator.invite().await.unwrap();
+    let long = "r".repeat(1000);
+    let (status, h, _) = get_echo(
+        &inv.versions_url,
+        &inv.token,
+        &[("x-request-id", &long), ("x-correlation-id", "two words")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let echoed = |name: &str| h[name].to_str().unwrap().to_owned();
+    assert!(crate::headers::acceptable_id(&echoed("x-request-id")));
+    assert_ne!(echoed("x-request-id"), long);
+    assert!(crate::headers::acceptable_id(&echoed("x-correlation-id")));
+    assert_ne!(echoed("x-correlation-id"), "two words");
+    assert!(!logs.text().contains(&"r".repeat(256)), "the long id was logged");
+    assert!(!logs.text().contains("two words"));
+    assert_eq!(logs.lines_with("unacceptable id header replaced").len(), 2);
+
+    let longest = "b".repeat(crate::headers::MAX_ID_LEN);
+    let (_, h, _) = get_echo(&inv.versions_url, &inv.token, &[("x-request-id", &longest)]).await;
+    assert_eq!(h["x-request-id"].to_str().unwrap(), longest);
+}

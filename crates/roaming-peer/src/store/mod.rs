@@ -179,6 +179,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Approximate bytes used on disk (0 for memory).
     fn size_on_disk(&self) -> u64;
+
+    /// Why the store can no longer be used, once it cannot (#12 item 14): an I/O error that the
+    /// engine keeps until it is reopened (sled: any I/O error, e.g. a full disk), a failed `fsync`.
+    /// `None` while it works; an operation that merely failed does not count.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds a key from parts separated by `0x00`.
@@ -252,11 +259,157 @@ pub fn ts_from_key(bytes: &[u8]) -> Option<i64> {
     Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
 }
 
+/// Store operations in progress and when one last made progress, so that readiness can tell a store
+/// that stopped answering (a frozen disk) from a busy one: operations are in progress and none has
+/// started from idle or finished for a while ([`StoreHandle::stalled_for`]). Two atomic updates and a
+/// clock read per operation.
+#[derive(Debug)]
+struct OpGauge {
+    /// The store's failure once an operation ran into it ([`Store::failure`]).
+    failed: tokio::sync::watch::Sender<Option<String>>,
+    in_flight: std::sync::atomic::AtomicU64,
+    /// Milliseconds since `base` of the last start from idle or finish.
+    progress_ms: std::sync::atomic::AtomicU64,
+    base: tokio::time::Instant,
+}
+
+impl OpGauge {
+    fn new() -> Self {
+        Self {
+            failed: tokio::sync::watch::Sender::new(None),
+            in_flight: std::sync::atomic::AtomicU64::new(0),
+            progress_ms: std::sync::atomic::AtomicU64::new(0),
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(
+            tokio::time::Instant::now()
+                .saturating_duration_since(self.base)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
+    fn enter(&self) -> OpGuard<'_> {
+        use std::sync::atomic::Ordering;
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.progress_ms.store(self.now_ms(), Ordering::SeqCst);
+        }
+        OpGuard(self)
+    }
+
+    fn stalled_for(&self) -> Option<(u64, std::time::Duration)> {
+        use std::sync::atomic::Ordering;
+        let n = self.in_flight.load(Ordering::SeqCst);
+        if n == 0 {
+            return None;
+        }
+        let since = self
+            .now_ms()
+            .saturating_sub(self.progress_ms.load(Ordering::SeqCst));
+        Some((n, std::time::Duration::from_millis(since)))
+    }
+}
+
+struct OpGuard<'a>(&'a OpGauge);
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.0.progress_ms.store(self.0.now_ms(), Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The engine as every caller sees it: each operation counted in the [`OpGauge`].
+#[derive(Debug)]
+struct Gauged {
+    inner: Arc<dyn Store>,
+    gauge: Arc<OpGauge>,
+}
+
+impl Store for Gauged {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let _op = self.gauge.enter();
+        self.noticed(self.inner.get(space, key))
+    }
+
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let _op = self.gauge.enter();
+        self.noticed(self.inner.scan(space, prefix, after, limit))
+    }
+
+    fn range(
+        &self,
+        space: Space,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let _op = self.gauge.enter();
+        self.noticed(self.inner.range(space, start, end, reverse, limit))
+    }
+
+    fn count_range(&self, space: Space, start: &[u8], end: Option<&[u8]>) -> Result<u64, StoreError> {
+        let _op = self.gauge.enter();
+        self.noticed(self.inner.count_range(space, start, end))
+    }
+
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        let _op = self.gauge.enter();
+        self.noticed(self.inner.apply(batch))
+    }
+
+    fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let _op = self.gauge.enter();
+            let result = self.inner.durable().await;
+            self.noticed(result)
+        })
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+}
+
+impl Gauged {
+    /// After a failed operation: whether the store as a whole failed, announced once.
+    fn noticed<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            if let Some(reason) = self.inner.failure() {
+                self.gauge.failed.send_if_modified(|f| {
+                    let first = f.is_none();
+                    if first {
+                        *f = Some(reason);
+                    }
+                    first
+                });
+            }
+        }
+        result
+    }
+}
+
 /// A shared store with typed helpers and serialised read-modify-write.
 #[derive(Clone)]
 pub struct StoreHandle {
     inner: Arc<dyn Store>,
     write_lock: Arc<std::sync::Mutex<()>>,
+    gauge: Arc<OpGauge>,
 }
 
 impl fmt::Debug for StoreHandle {
@@ -355,10 +508,42 @@ impl StoreHandle {
 
     /// Wraps a shared store.
     pub fn from_arc(store: Arc<dyn Store>) -> Self {
+        let gauge = Arc::new(OpGauge::new());
         Self {
-            inner: store,
+            inner: Arc::new(Gauged {
+                inner: store,
+                gauge: Arc::clone(&gauge),
+            }),
             write_lock: Arc::new(std::sync::Mutex::new(())),
+            gauge,
         }
+    }
+
+    /// Why the store can no longer be used, once an operation ran into it ([`Store::failure`]).
+    pub fn failure(&self) -> Option<String> {
+        self.gauge.failed.borrow().clone()
+    }
+
+    /// Resolves with the store's failure as soon as an operation runs into it.
+    pub fn failed(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut rx = self.gauge.failed.subscribe();
+        async move {
+            let reason = match rx.wait_for(Option::is_some).await {
+                Ok(f) => f.clone(),
+                Err(_) => None,
+            };
+            match reason {
+                Some(r) => r,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// When store operations are in progress and none has made progress (started from idle or
+    /// finished) for a while: how many are in progress and for how long nothing moved. `None` when the
+    /// store is idle.
+    pub fn stalled_for(&self) -> Option<(u64, std::time::Duration)> {
+        self.gauge.stalled_for()
     }
 
     /// An in-memory store (tests, the benchmark baseline).

@@ -22,6 +22,25 @@ fn engine(e: impl std::fmt::Display) -> StoreError {
     StoreError::Engine(e.to_string())
 }
 
+/// The first failure that makes the store unusable (#12 item 14), shared with the group-commit thread.
+type Failure = Arc<Mutex<Option<String>>>;
+
+fn record(failure: &Failure, reason: String) {
+    let mut f = failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if f.is_none() {
+        *f = Some(reason);
+    }
+}
+
+/// Whether sled keeps failing after this error until it is reopened: after an I/O error sled sets a
+/// global error that every later operation returns (a full disk stays "full" after space returns).
+fn sticky(e: &sled::Error) -> bool {
+    matches!(
+        e,
+        sled::Error::Io(_) | sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+    )
+}
+
 #[derive(Debug, Default)]
 struct CommitState {
     /// Highest ticket requested.
@@ -36,6 +55,8 @@ struct Committer {
     wake: Condvar,
     /// Highest ticket made durable, with the error of that attempt if it failed.
     done: watch::Sender<(u64, Option<String>)>,
+    /// A failed flush or `fsync` is a failure of the store.
+    failure: Failure,
 }
 
 /// sled's page cache by default (sled's own default is 1 GiB, far more than an endpoint needs).
@@ -48,6 +69,7 @@ pub struct SledStore {
     dir: PathBuf,
     committer: Arc<Committer>,
     thread: Option<std::thread::JoinHandle<()>>,
+    failure: Failure,
 }
 
 impl SledStore {
@@ -86,29 +108,43 @@ impl SledStore {
             }
         };
         let (done, _) = watch::channel((0, None));
+        let failure: Failure = Arc::default();
         let committer = Arc::new(Committer {
             state: Mutex::new(CommitState::default()),
             wake: Condvar::new(),
             done,
+            failure: Arc::clone(&failure),
         });
         let thread_db = db.clone();
         let thread_committer = Arc::clone(&committer);
-        let file_path = dir.join("db");
+        // Opened once, now: opening it at a flush could fail for want of file descriptors.
+        let file = File::open(dir.join("db")).map_err(engine)?;
         let thread = std::thread::Builder::new()
             .name("sled-group-commit".to_owned())
-            .spawn(move || commit_loop(&thread_db, &file_path, &thread_committer, linger))
+            .spawn(move || commit_loop(&thread_db, &file, &thread_committer, linger))
             .map_err(engine)?;
         Ok(Self {
             db,
             dir: dir.to_path_buf(),
             committer,
             thread: Some(thread),
+            failure,
         })
     }
 
     /// The database directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Maps a sled error, recording it when it leaves the store unusable.
+    fn check<T>(&self, r: sled::Result<T>) -> Result<T, StoreError> {
+        r.map_err(|e| {
+            if sticky(&e) {
+                record(&self.failure, e.to_string());
+            }
+            engine(e)
+        })
     }
 }
 
@@ -130,18 +166,12 @@ fn lock(c: &Committer) -> std::sync::MutexGuard<'_, CommitState> {
     c.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// sled's `flush` writes its log; `sync_data` on the database file then makes it durable. The file is
-/// opened once and kept (reopened only after an error).
-fn flush_to_disk(db: &sled::Db, file_path: &Path, file: &mut Option<File>) -> Result<(), String> {
-    db.flush().map_err(|e| e.to_string())?;
-    let f = match file {
-        Some(f) => f,
-        None => file.insert(File::open(file_path).map_err(|e| e.to_string())?),
-    };
-    f.sync_data().map_err(|e| {
-        *file = None;
-        e.to_string()
-    })
+/// sled's `flush` writes its log; `sync_data` on the database file then makes it durable. Either
+/// failing is a failure of the store: sled keeps a write error until it is reopened, and after a
+/// failed `fsync` nobody knows what reached the disk.
+fn flush_to_disk(db: &sled::Db, file: &File) -> Result<(), String> {
+    db.flush().map_err(|e| format!("flush: {e}"))?;
+    file.sync_data().map_err(|e| format!("fsync: {e}"))
 }
 
 /// Under load, flushes are at least this far apart so that each covers many writers: a sled flush is
@@ -153,10 +183,9 @@ pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_millis
     clippy::disallowed_types,
     reason = "a plain thread, not a tokio task: std time is right here"
 )]
-fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time::Duration) {
+fn commit_loop(db: &sled::Db, file: &File, c: &Committer, linger: std::time::Duration) {
     let mut durable = 0u64;
     let mut last_flush: Option<std::time::Instant> = None;
-    let mut file: Option<File> = None;
     loop {
         {
             let mut state = lock(c);
@@ -180,7 +209,11 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time
             (state.requested, state.stop)
         };
         if target != durable || stop {
-            let result = flush_to_disk(db, file_path, &mut file);
+            let result = flush_to_disk(db, file);
+            if let Err(e) = &result {
+                record(&c.failure, e.clone());
+                crate::throttled!(error, "store: flush to disk failed", error = %e, "store: flush to disk failed");
+            }
             let now = std::time::Instant::now();
             last_flush = Some(now);
             durable = target;
@@ -194,11 +227,7 @@ fn commit_loop(db: &sled::Db, file_path: &Path, c: &Committer, linger: std::time
 
 impl Store for SledStore {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .db
-            .get(full_key(space, key))
-            .map_err(engine)?
-            .map(|v| v.to_vec()))
+        Ok(self.check(self.db.get(full_key(space, key)))?.map(|v| v.to_vec()))
     }
 
     fn scan(
@@ -220,7 +249,7 @@ impl Store for SledStore {
         };
         let mut out = Vec::new();
         for item in iter {
-            let (k, v) = item.map_err(engine)?;
+            let (k, v) = self.check(item)?;
             if !k.starts_with(&p) || out.len() >= limit {
                 break;
             }
@@ -244,7 +273,7 @@ impl Store for SledStore {
         let iter = self.db.range(lo..hi);
         let mut out = Vec::new();
         let mut push = |item: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool, StoreError> {
-            let (k, v) = item.map_err(engine)?;
+            let (k, v) = self.check(item)?;
             out.push((k[strip..].to_vec(), v.to_vec()));
             Ok(out.len() < limit)
         };
@@ -272,7 +301,7 @@ impl Store for SledStore {
         };
         let mut n = 0u64;
         for item in self.db.range(lo..hi).keys() {
-            item.map_err(engine)?;
+            self.check(item)?;
             n += 1;
         }
         Ok(n)
@@ -286,7 +315,7 @@ impl Store for SledStore {
                 Op::Delete(space, k) => b.remove(full_key(space, &k)),
             }
         }
-        self.db.apply_batch(b).map_err(engine)
+        self.check(self.db.apply_batch(b))
     }
 
     fn durable(&self) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -308,6 +337,13 @@ impl Store for SledStore {
 
     fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
