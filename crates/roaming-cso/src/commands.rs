@@ -572,7 +572,7 @@ impl Commands {
                     )
                     .await
                 {
-                    tracing::warn!(error = %e, "could not complete a command");
+                    roaming_peer::throttled!(warn, "cso: could not complete a command", error = %e, "could not complete a command");
                 }
             });
             return Ok(self.answer(CommandResponseType::Accepted, None));
@@ -805,7 +805,7 @@ impl Commands {
             Ok::<_, StoreError>(())
         });
         if let Err(e) = r {
-            tracing::error!(error = %e, "could not record a command delivery");
+            roaming_peer::throttled!(error, "cso: could not record a command delivery", error = %e, "could not record a command delivery");
         }
     }
 
