@@ -5,7 +5,7 @@
 //! over-length values within reason (T-70), unknown enum values (T-72).
 
 use http::Method;
-use roaming_e2e::fixtures::{cdr, location, tariffs};
+use roaming_e2e::fixtures::{location, tariffs};
 use roaming_e2e::foreign::ForeignPeer;
 use roaming_e2e::{Node, RawOcpi, Wire};
 use roaming_types::DateTime;
@@ -20,46 +20,19 @@ fn now() -> String {
     DateTime::now().to_string()
 }
 
-/// A location of the foreign CSO NL-FOR, stamped now.
 fn foreign_location(id: &str) -> Value {
-    let t = now();
-    let mut l = location(id, 52.0, 5.0, 2);
-    l["country_code"] = json!("NL");
-    l["party_id"] = json!("FOR");
-    l["last_updated"] = json!(t);
-    for e in l["evses"].as_array_mut().unwrap() {
-        e["last_updated"] = json!(t);
-        for c in e["connectors"].as_array_mut().unwrap() {
-            c["last_updated"] = json!(t);
-        }
-    }
-    l
+    roaming_e2e::fixtures::foreign::location(id, &now())
 }
 
 fn foreign_tariff() -> Value {
-    let mut x = tariffs()[0].clone();
-    x["country_code"] = json!("NL");
-    x["party_id"] = json!("FOR");
-    x["last_updated"] = json!(now());
-    x
+    roaming_e2e::fixtures::foreign::tariff(&now())
 }
 
 fn foreign_session() -> Value {
-    json!({
-        "country_code": "NL", "party_id": "FOR", "id": "S-1",
-        "start_date_time": "2026-01-01T10:00:00Z", "kwh": 0,
-        "cdr_token": { "country_code": "DE", "party_id": "CSP", "uid": "X1", "type": "RFID", "contract_id": "DE-CSP-C00000001-5" },
-        "auth_method": "WHITELIST", "location_id": "U-1", "evse_uid": "U-1-E0", "connector_id": "1",
-        "currency": "EUR", "status": "ACTIVE", "last_updated": now()
-    })
+    roaming_e2e::fixtures::foreign::session(&now())
 }
 
-fn foreign_cdr(id: &str) -> Value {
-    let mut c = cdr(id);
-    c["party_id"] = json!("FOR");
-    c["tariffs"][0]["party_id"] = json!("FOR");
-    c
-}
+use roaming_e2e::fixtures::foreign::cdr as foreign_cdr;
 
 /// `v` with `f` applied.
 fn with(mut v: Value, f: impl FnOnce(&mut Value)) -> Value {

@@ -2,7 +2,7 @@
 //! peer gives its data that lie in the future refused (#12 item 12, T-80).
 
 use http::Method;
-use roaming_e2e::fixtures::{cdr, location, tariffs};
+use roaming_e2e::fixtures::cdr;
 use roaming_e2e::foreign::ForeignPeer;
 use roaming_e2e::{Node, RawOcpi, Wire, instant};
 use roaming_peer::store::collection::{Collection, StoredDoc};
@@ -34,40 +34,9 @@ fn stamp_all(v: &mut Value, t: &str) {
     }
 }
 
-/// A location of the foreign CSO NL-FOR with every stamp at `t`.
-fn foreign_location(id: &str, t: &str) -> Value {
-    let mut l = location(id, 52.0, 5.0, 2);
-    l["country_code"] = json!("NL");
-    l["party_id"] = json!("FOR");
-    l["last_updated"] = json!(t);
-    for e in l["evses"].as_array_mut().unwrap() {
-        e["last_updated"] = json!(t);
-        for c in e["connectors"].as_array_mut().unwrap() {
-            c["last_updated"] = json!(t);
-        }
-    }
-    l
-}
-
-/// A tariff of NL-FOR stamped `t`.
-fn foreign_tariff(t: &str) -> Value {
-    let mut x = tariffs()[0].clone();
-    x["country_code"] = json!("NL");
-    x["party_id"] = json!("FOR");
-    x["last_updated"] = json!(t);
-    x
-}
-
-/// A session of NL-FOR for a token of ours (DE-CSP) stamped `t`.
-fn foreign_session(t: &str) -> Value {
-    json!({
-        "country_code": "NL", "party_id": "FOR", "id": "S-1",
-        "start_date_time": "2026-01-01T10:00:00Z", "kwh": 0,
-        "cdr_token": { "country_code": "DE", "party_id": "CSP", "uid": "X1", "type": "RFID", "contract_id": "DE-CSP-C00000001-5" },
-        "auth_method": "WHITELIST", "location_id": "U-1", "evse_uid": "U-1-E0", "connector_id": "1",
-        "currency": "EUR", "status": "ACTIVE", "last_updated": t
-    })
-}
+use roaming_e2e::fixtures::foreign::{
+    location as foreign_location, session as foreign_session, tariff as foreign_tariff,
+};
 
 /// The answer refuses a stamp in the future: 2001, naming the field's JSON path.
 #[track_caller]

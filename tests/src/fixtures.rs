@@ -85,3 +85,51 @@ pub fn cdr(id: &str) -> Value {
         "total_time": 1, "last_updated": "2026-03-02T10:00:05Z"
     })
 }
+
+/// Objects of the foreign CSO NL-FOR (`ForeignPeer::cpo("NL-FOR")`), every time stamp at `t`.
+pub mod foreign {
+    use serde_json::{Value, json};
+
+    /// A location of NL-FOR with every stamp at `t`.
+    pub fn location(id: &str, t: &str) -> Value {
+        let mut l = super::location(id, 52.0, 5.0, 2);
+        l["country_code"] = json!("NL");
+        l["party_id"] = json!("FOR");
+        l["last_updated"] = json!(t);
+        for e in l["evses"].as_array_mut().into_iter().flatten() {
+            e["last_updated"] = json!(t);
+            for c in e["connectors"].as_array_mut().into_iter().flatten() {
+                c["last_updated"] = json!(t);
+            }
+        }
+        l
+    }
+
+    /// A tariff of NL-FOR stamped `t`.
+    pub fn tariff(t: &str) -> Value {
+        let mut x = super::tariffs()[0].clone();
+        x["country_code"] = json!("NL");
+        x["party_id"] = json!("FOR");
+        x["last_updated"] = json!(t);
+        x
+    }
+
+    /// A session of NL-FOR for a token of DE-CSP stamped `t`.
+    pub fn session(t: &str) -> Value {
+        json!({
+            "country_code": "NL", "party_id": "FOR", "id": "S-1",
+            "start_date_time": "2026-01-01T10:00:00Z", "kwh": 0,
+            "cdr_token": { "country_code": "DE", "party_id": "CSP", "uid": "X1", "type": "RFID", "contract_id": "DE-CSP-C00000001-5" },
+            "auth_method": "WHITELIST", "location_id": "U-1", "evse_uid": "U-1-E0", "connector_id": "1",
+            "currency": "EUR", "status": "ACTIVE", "last_updated": t
+        })
+    }
+
+    /// The fixture CDR as NL-FOR's.
+    pub fn cdr(id: &str) -> Value {
+        let mut c = super::cdr(id);
+        c["party_id"] = json!("FOR");
+        c["tariffs"][0]["party_id"] = json!("FOR");
+        c
+    }
+}
