@@ -96,7 +96,7 @@ impl Core {
         let fixed = crate::datadir::secure(&config.data_dir)
             .map_err(|e| StartError::Other(format!("data directory {}: {e}", config.data_dir.display())))?;
         if fixed > 0 {
-            tracing::warn!(data_dir = %config.data_dir.display(), fixed, "made the data directory private (directories 0700, files 0600): an older version left it readable to others");
+            tracing::warn!(data_dir = %config.data_dir.display(), fixed, "made the data directory private (directories 0700, files 0600): `fixed` entries in it were open to other users (an older version, or a directory created with a wider mode)");
         }
         crate::datadir::check_free_space(&config.data_dir, config.store_min_free_bytes)
             .map_err(StartError::Other)?;
