@@ -674,15 +674,19 @@ async fn uc3_5_energy_between_readings_is_exact_to_four_decimals() {
     assert_eq!(energy, decimal(&cdr["total_energy"]), "{cdr}");
     assert_eq!(energy.to_string(), "13", "{cdr}");
     assert_eq!(hours, decimal(&cdr["total_time"]), "{cdr}");
-    // Until the price changes at 1,000 s (a period also starts every 900 s): 8.6667 kWh.
-    let before: roaming_types::money::Number = cdr["charging_periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take_while(|p| p["start_date_time"] != cdr["charging_periods"][2]["start_date_time"])
-        .filter_map(|p| volume(p, "ENERGY"))
-        .sum();
-    assert_eq!(before.to_string(), "8.6667", "{cdr}");
+    // Until the price changes at 1,000 s: 8.6667 kWh.
+    let periods = cdr["charging_periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 2, "{cdr}");
+    let at = |v: &Value| roaming_e2e::instant(v).timestamp_millis();
+    assert_eq!(
+        at(&periods[1]["start_date_time"]) - at(&cdr["start_date_time"]),
+        1_000_000
+    );
+    assert_eq!(
+        volume(&periods[0], "ENERGY").unwrap().to_string(),
+        "8.6667",
+        "{cdr}"
+    );
     // The price is that of the periods as sent: 8.6667 × 0.30 + 4.3333 × 0.40.
     assert_eq!(cdr["total_cost"]["excl_vat"].to_string(), "4.33333", "{cdr}");
     let s = crate::charging::csp_session(&csp, SECS10, |s| {

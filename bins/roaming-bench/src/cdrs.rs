@@ -104,7 +104,7 @@ fn engine(n: usize) -> Result<String, String> {
 
 /// A live session's periods (UC3-6): the CSO prices the readings so far at every reading, so the cost
 /// of a reading grows with the session. A 4 h session read every 10 s (1,440 readings), priced with
-/// the CDR's rules (a period at least every 15 min, current reported) after each reading.
+/// the CDR's rules (a period at least every 15 min) after each reading.
 fn live_periods() -> Result<String, String> {
     let tariff: Tariff = serde_json::from_value(tariff_json()).map_err(|e| e.to_string())?;
     let tz = roaming_types::pricing::parse_time_zone("Europe/Amsterdam").map_err(|e| e.to_string())?;
@@ -120,7 +120,6 @@ fn live_periods() -> Result<String, String> {
         .collect();
     let rules = roaming_types::pricing::PeriodRules {
         max_period_ms: Some(15 * 60 * 1000),
-        current_measured: true,
     };
     let mut h = histogram();
     let began = Instant::now();

@@ -125,12 +125,10 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// The period rules for a session with these readings: current dimensions when the charger
-    /// reports current.
-    pub fn rules(&self, samples: &[Sample]) -> PeriodRules {
+    /// The period rules of a session: a period ends at the first reading `max_period` after it began.
+    pub fn rules(&self) -> PeriodRules {
         PeriodRules {
             max_period_ms: i64::try_from(self.max_period.as_millis()).ok(),
-            current_measured: samples.iter().any(|x| x.current_a.is_some()),
         }
     }
 
@@ -214,7 +212,7 @@ impl Pricing {
         end: DateTime,
     ) -> Result<PricedSession, CsoError> {
         let usage = self.usage(s, seal, samples, meter_start_wh, end, Ending::Charged);
-        Ok(self.price(s, seal, &usage, self.rules(samples))?.1)
+        Ok(self.price(s, seal, &usage, self.rules())?.1)
     }
 
     /// Builds the CDR of a finished session.
@@ -228,7 +226,7 @@ impl Pricing {
         ending: Ending,
     ) -> Result<Cdr, CsoError> {
         let usage = self.usage(s, Some(seal), samples, meter_start_wh, end, ending);
-        let (tariff, priced) = self.price(s, Some(seal), &usage, self.rules(samples))?;
+        let (tariff, priced) = self.price(s, Some(seal), &usage, self.rules())?;
         let start = match ending {
             Ending::Charged => s.start_date_time,
             Ending::ReservationUnused { .. } => seal.reserved_at.unwrap_or(s.start_date_time),

@@ -10,10 +10,11 @@
 //!   decision behind the start (SES-04, SES-05).
 //! - `kwh` follows every meter reading. The ChargingPeriods are the CDR's: the pricing engine cuts the
 //!   readings so far from `start_date_time` on wherever the price can change, the EV starts or stops
-//!   drawing power, and at least every `cso.sessions.period_secs` (SES-02); each period is appended
-//!   once a later reading closes it, and the completing PUT carries the CDR's periods. They carry
-//!   ENERGY (kWh), TIME or PARKING_TIME (h), MIN/MAX_POWER (kW) and, where the tariff reads it or the
-//!   charger reports it, MIN/MAX_CURRENT (A), with 4 decimals that add up to `kwh`.
+//!   drawing power, and at the first reading `cso.sessions.period_secs` after a period began (SES-02);
+//!   each period is appended once a later reading closes it, and the completing PUT carries the CDR's
+//!   periods. They carry
+//!   ENERGY (kWh), TIME or PARKING_TIME (h), MAX_POWER (kW) when charging, and MIN/MAX_POWER and
+//!   MIN/MAX_CURRENT wherever the tariff reads them, with 4 decimals that add up to `kwh`.
 //! - The owning CSP gets a PUT when the session is created and when it completes (so its copy is whole
 //!   whatever it missed), and a PATCH with the changed fields and the new periods in between (SES-01,
 //!   SES-03), through the durable outbox. Every change and its push are one atomic write.

@@ -264,8 +264,8 @@ impl Timeline {
         self.split_with(elements, None)
     }
 
-    /// [`split`](Self::split), with a cut at least every `max_period_ms` after the origin that is
-    /// never merged away (periods often enough for live feedback, SES-02).
+    /// [`split`](Self::split), with a cut that is never merged away at the first reading at least
+    /// `max_period_ms` after the previous such cut (periods often enough for live feedback, SES-02).
     pub(super) fn split_with(
         &mut self,
         elements: &[&TariffElement],
@@ -309,14 +309,17 @@ impl Timeline {
         );
         self.local_cuts(&minutes, &mut cuts)?;
         self.offset_cuts(&mut cuts)?;
+        // A period also ends at the first reading at least `max_period_ms` after it began: periods are
+        // measured, not interpolated between readings, and as frequent as the charger reports allow.
         let mut hard = BTreeSet::new();
         if let Some(every) = max_period_ms.filter(|&e| e > 0) {
-            let mut t = every;
-            while t < length {
-                hard.insert(t);
-                t = ms_add(t, every)?;
+            let mut last = 0;
+            for &(t, _) in &self.states {
+                if inside(t) && ms_sub(t, last)? >= every {
+                    hard.insert(t);
+                    last = t;
+                }
             }
-            cuts.extend(hard.iter().copied());
         }
 
         let limits = |f: fn(&TariffRestrictions) -> [Option<crate::money::Number>; 2]| {

@@ -61,12 +61,13 @@
 //!   PARKING_TIME (h); reservation periods carry RESERVATION_TIME (h). They also carry every dimension
 //!   a restriction of the tariff reads that the time line cannot give (mod_cdrs: a new period SHALL
 //!   carry all information relevant to the change of price component): MIN_POWER and MAX_POWER (kW)
-//!   on charging periods always, and on every period when an element restricts on power;
-//!   MIN_CURRENT and MAX_CURRENT (A) on every period when an element restricts on current or
-//!   [`PeriodRules::current_measured`]. Time of day, dates, durations and kWh thresholds follow from
+//!   on every period when an element restricts on power (else MAX_POWER on charging periods, for the
+//!   driver's app); MIN_CURRENT and MAX_CURRENT (A) on every period when an element restricts on
+//!   current. Nothing more: every period is sent in the session and its CDR, to every CSP. Time of
+//!   day, dates, durations and kWh thresholds follow from
 //!   the periods' start times and energies. All periods carry the tariff id. Volumes are the
 //!   measured quantities (step_size is not applied to them). With [`PeriodRules::max_period_ms`] a
-//!   period also starts at least that often (SES-02). A usage with nothing to split gets one period
+//!   period also ends at the first reading that long after it began (SES-02). A usage with nothing to split gets one period
 //!   at the session start with ENERGY 0, because a CDR needs at least one.
 
 mod intervals;
@@ -472,14 +473,13 @@ fn dim(dimension_type: CdrDimensionType, volume: Decimal) -> CdrDimension {
     }
 }
 
-/// How periods are cut and described beyond §9.3 item 2.
+/// How periods are cut beyond §9.3 item 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeriodRules {
-    /// A period starts at least this often (ms after the session start): live feedback (SES-02).
+    /// A period ends at the first reading at least this long (ms) after it began, whatever the
+    /// price does: live feedback (SES-02). Readings closer together are not cut; periods are never
+    /// cut between readings for it.
     pub max_period_ms: Option<i64>,
-    /// The charger reports current: MIN_CURRENT and MAX_CURRENT are given even when no restriction
-    /// reads them.
-    pub current_measured: bool,
 }
 
 /// Prices a session with one tariff in the location's time zone (checklist §9.3 items 2–11; see the
@@ -554,7 +554,7 @@ pub fn price_session_with(
     };
     let reads = Reads {
         power: restricts(|r| r.min_power.is_some() || r.max_power.is_some()),
-        current: rules.current_measured || restricts(|r| r.min_current.is_some() || r.max_current.is_some()),
+        current: restricts(|r| r.min_current.is_some() || r.max_current.is_some()),
     };
 
     let mut fixed = Acc::default();
@@ -691,10 +691,13 @@ fn session_period(
         let max = values.max().unwrap_or(Decimal::ZERO);
         (quantity(min), quantity(max))
     };
-    if iv.charging || reads.power {
+    if reads.power {
         let (min, max) = range(|s| s.power_kw);
         dimensions.push(dim(CdrDimensionType::MinPower, min));
         dimensions.push(dim(CdrDimensionType::MaxPower, max));
+    } else if iv.charging {
+        // What a driver's app shows; not needed for the price.
+        dimensions.push(dim(CdrDimensionType::MaxPower, range(|s| s.power_kw).1));
     }
     if reads.current {
         let (min, max) = range(|s| s.current_a);

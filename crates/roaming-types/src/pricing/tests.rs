@@ -362,7 +362,6 @@ fn complex_tariff_monday_morning() {
         vec![
             (CdrDimensionType::Energy, dec!(18)),
             (CdrDimensionType::Time, dec!(2.75)),
-            (CdrDimensionType::MinPower, dec!(6.5455)),
             (CdrDimensionType::MaxPower, dec!(6.5455)),
             (CdrDimensionType::MinCurrent, dec!(16)),
             (CdrDimensionType::MaxCurrent, dec!(16)),
@@ -825,23 +824,33 @@ fn energy_is_reported_with_four_decimals_and_adds_up() {
 fn a_period_starts_at_least_every_max_period() {
     let t = tariff("E", vec![el(vec![energy_025()])]);
     let s = local(2026, 1, 5, 10, 0);
-    let u = SessionUsage::constant(s, dec!(10), 50, 0, dec!(16));
+    // Readings every 10 minutes for 50 minutes, the same power throughout.
+    let u = usage(
+        s,
+        mins(s, 50),
+        (0..=5)
+            .map(|i| sample(mins(s, i * 10), Decimal::from(2 * i), dec!(12), i < 5))
+            .collect(),
+    );
     let rules = PeriodRules {
         max_period_ms: Some(15 * 60 * 1000),
-        current_measured: true,
     };
     let p = price_session_with(&t, &u, AMS, rules).unwrap();
+    // A period ends at the first reading 15 minutes or more after it began: 0, 20, 40 (not between
+    // readings, and not at every reading).
     let starts: Vec<DateTime> = p.charging_periods.iter().map(|c| c.start_date_time).collect();
-    assert_eq!(starts, [s, mins(s, 15), mins(s, 30), mins(s, 45)]);
-    // The same price as without the extra periods, and the current is given when it is measured.
+    assert_eq!(starts, [s, mins(s, 20), mins(s, 40)]);
+    // The same price as without the extra periods; no current where no restriction reads it.
     let plain = price_session(&t, &u, AMS).unwrap();
     assert_eq!(p.total_cost, plain.total_cost);
     assert_eq!(plain.charging_periods.len(), 1);
-    assert!(dims(&p.charging_periods[0]).contains(&(CdrDimensionType::MaxCurrent, dec!(16))));
-    assert!(
-        !dims(&plain.charging_periods[0])
-            .iter()
-            .any(|(d, _)| *d == CdrDimensionType::MaxCurrent)
+    assert_eq!(
+        dims(&p.charging_periods[0]),
+        [
+            (CdrDimensionType::Energy, dec!(4)),
+            (CdrDimensionType::Time, dec!(0.3333)),
+            (CdrDimensionType::MaxPower, dec!(12)),
+        ]
     );
 }
 
@@ -920,7 +929,6 @@ fn cdr_example() {
         vec![
             (CdrDimensionType::Energy, dec!(15.342)),
             (CdrDimensionType::Time, dec!(1.9731)),
-            (CdrDimensionType::MinPower, dec!(7.8)),
             (CdrDimensionType::MaxPower, dec!(7.8)),
         ]
     );
