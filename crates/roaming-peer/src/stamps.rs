@@ -105,6 +105,49 @@ impl StampPolicy {
         )
     }
 
+    /// [`check`](Self::check) on the raw bytes of a body, without building a JSON tree: the body is
+    /// read once more as tokens (what the receivers decode from the same bytes afterwards). `Err(None)`
+    /// when the bytes are not JSON.
+    pub fn check_slice(&self, bytes: &[u8], lenient_datetime: bool) -> Result<(), Option<FutureStamp>> {
+        self.check_slice_at(bytes, lenient_datetime, DateTime::now())
+    }
+
+    /// [`check_slice`](Self::check_slice) with a given clock.
+    pub fn check_slice_at(
+        &self,
+        bytes: &[u8],
+        lenient_datetime: bool,
+        now: DateTime,
+    ) -> Result<(), Option<FutureStamp>> {
+        let found = std::cell::RefCell::new(None);
+        let scan = scan::Scan {
+            limit: self.limit_at(now),
+            lenient_datetime,
+            found: &found,
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let result = serde::de::DeserializeSeed::deserialize(scan, &mut de).and_then(|()| de.end());
+        match (result, found.into_inner()) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some((mut segments, value))) => {
+                segments.reverse();
+                let last = segments.pop();
+                let path = Path(segments);
+                let field = match last {
+                    Some(Segment::Key(k)) => k,
+                    _ => String::new(),
+                };
+                Err(Some(FutureStamp {
+                    path: path.with(&field),
+                    value,
+                    skew_secs: self.max_skew.as_secs(),
+                    now,
+                }))
+            }
+            (Err(_), None) => Err(None),
+        }
+    }
+
     /// A stamp we hold, as the stale checks must see it: more than the skew ahead of our clock (left by
     /// an earlier version that accepted any stamp) it counts as the epoch, older than any update.
     pub fn held(&self, stamp: DateTime) -> DateTime {
@@ -186,6 +229,175 @@ fn walk<E>(
     Ok(())
 }
 
+/// The token scan of [`StampPolicy::check_slice`]: a serde visitor that goes through any JSON value
+/// and stops at the first stamp field beyond the limit, leaving its segments (innermost first) and
+/// text in `found`; keys are borrowed from the input where it has no escapes.
+mod scan {
+    use std::borrow::Cow;
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use roaming_types::DateTime;
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    use super::{STAMP_FIELDS, Segment};
+
+    /// The first stamp too far ahead: its path (innermost segment first) and its text.
+    pub(super) type Found = Option<(Vec<Segment>, String)>;
+
+    #[derive(Clone, Copy)]
+    pub(super) struct Scan<'s> {
+        pub(super) limit: DateTime,
+        pub(super) lenient_datetime: bool,
+        pub(super) found: &'s RefCell<Found>,
+    }
+
+    impl Scan<'_> {
+        /// Adds the segment a failed child was found under (the path is built while unwinding).
+        fn under<E>(&self, seg: impl FnOnce() -> Segment, e: E) -> E {
+            if let Some((path, _)) = self.found.borrow_mut().as_mut() {
+                path.push(seg());
+            }
+            e
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Scan<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Scan<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            loop {
+                match seq.next_element_seed(self) {
+                    Ok(Some(())) => i += 1,
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(self.under(|| Segment::Index(i), e)),
+                }
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                if STAMP_FIELDS.contains(&key.as_ref()) {
+                    if let Some(text) = map.next_value::<Stamp<'de>>()?.0 {
+                        let late =
+                            DateTime::parse(&text, self.lenient_datetime).is_ok_and(|(t, _)| t > self.limit);
+                        if late {
+                            *self.found.borrow_mut() =
+                                Some((vec![Segment::Key(key.into_owned())], text.into_owned()));
+                            return Err(de::Error::custom("a time stamp in the future"));
+                        }
+                    }
+                } else if let Err(e) = map.next_value_seed(self) {
+                    return Err(self.under(|| Segment::Key(key.into_owned()), e));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// A map key, borrowed where possible.
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> de::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor).map(Key)
+        }
+    }
+
+    /// A stamp field's value: its text when it is a string (anything else is left to the decoder).
+    struct Stamp<'de>(Option<Cow<'de, str>>);
+
+    impl<'de> de::Deserialize<'de> for Stamp<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StampVisitor)
+        }
+    }
+
+    struct StrVisitor;
+
+    impl<'de> Visitor<'de> for StrVisitor {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+    }
+
+    struct StampVisitor;
+
+    impl<'de> Visitor<'de> for StampVisitor {
+        type Value = Stamp<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Stamp(Some(Cow::Borrowed(v))))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Stamp(Some(Cow::Owned(v.to_owned()))))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Stamp(None))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Stamp(None))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Stamp(None))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Stamp(None))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Stamp(None))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(Stamp(None))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+            Ok(Stamp(None))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -227,6 +439,37 @@ mod tests {
         let v = json!({ "last_updated": "2026-03-01T13:00:01+01:00" });
         assert_eq!(p.check_at(&v, false, now), Ok(()));
         assert!(p.check_at(&v, true, now).is_err());
+    }
+
+    /// The token scan finds what the tree check finds, with the same path, on the same documents.
+    #[test]
+    fn the_token_scan_agrees_with_the_tree_check() {
+        let p = StampPolicy::default();
+        let now = at("2026-03-01T12:00:00Z");
+        let docs = [
+            json!({ "last_updated": "2026-03-01T12:04:59Z",
+                    "evses": [{ "last_updated": "2026-03-01T12:05:00Z" }] }),
+            json!({ "last_updated": "2026-03-01T12:00:00Z",
+                    "evses": [{ "last_updated": "2026-03-01T12:00:00Z", "status": "AVAILABLE",
+                                "connectors": [{ "id": "1", "max_voltage": 230 },
+                                               { "last_updated": "2026-03-01T12:05:00.001Z" }] }] }),
+            json!([{ "checked_at": "9999-12-31T23:59:59Z" }]),
+            json!({ "tariffs": [{ "elements": [{ "price_components": [{ "price": 0.25 }] }],
+                                  "last_updated": "9999-12-31T23:59:59Z" }] }),
+            json!({ "a\"b": { "last_updated": 5 }, "ok": [true, null, 1.5, -3, "x"] }),
+        ];
+        for d in docs {
+            let bytes = serde_json::to_vec(&d).unwrap();
+            let tree = p.check_at(&d, false, now);
+            let scan = p.check_slice_at(&bytes, false, now);
+            match (tree, scan) {
+                (Ok(()), Ok(())) => {}
+                (Err(a), Err(Some(b))) => assert_eq!(a, b, "{d}"),
+                (a, b) => panic!("{d}: tree {a:?}, scan {b:?}"),
+            }
+        }
+        // Not JSON at all: no stamp, an error for the decoder to report.
+        assert_eq!(p.check_slice_at(b"{ nope", false, now), Err(None));
     }
 
     #[test]

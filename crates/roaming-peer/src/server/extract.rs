@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
 use http::request::Parts;
-use roaming_types::decode::{DecodeOptions, decode_value, with_options};
+use roaming_types::decode::{DecodeOptions, decode_slice, with_options};
 use roaming_types::ids::{CountryCode, PartyId, PartyRef};
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
@@ -210,11 +210,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OcpiJson<T> {
             },
             _ => DecodeOptions::LENIENT,
         };
-        let json: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| OcpiError::BadJson(e.to_string()))?;
+        // T-80 / #12 item 12: a stamp too far ahead refuses the body before anything is decoded; the
+        // scan reads tokens only (no JSON tree), and bytes that are not JSON are left to the decoder.
         let stamps = parts.extensions.get::<StampPolicy>().copied().unwrap_or_default();
-        stamps.check(&json, options.lenient_datetime)?;
-        let decoded = decode_value::<T>(json, options)?;
+        if let Err(Some(e)) = stamps.check_slice(&bytes, options.lenient_datetime) {
+            return Err(e.into());
+        }
+        let decoded = decode_slice::<T>(&bytes, options)?;
         for w in &decoded.warnings {
             tracing::debug!(warning = %w, "accepted leniently");
         }
