@@ -2,7 +2,6 @@
 //! peer gives its data that lie in the future refused (#12 item 12, T-80).
 
 use http::Method;
-use roaming_e2e::fixtures::cdr;
 use roaming_e2e::foreign::ForeignPeer;
 use roaming_e2e::{Node, RawOcpi, Wire, instant};
 use roaming_peer::store::collection::{Collection, StoredDoc};
@@ -46,6 +45,16 @@ fn refused_as_future(w: &Wire, path: &str) {
     assert!(m.contains(path) && m.contains("ahead of our clock"), "{m}");
 }
 
+/// A PUT of `future` at `url` is refused as a stamp in the future and stores nothing; the same object
+/// stamped now (`current`) is then created.
+async fn refused_then_created(raw: &RawOcpi, url: &str, tok: &str, future: &Value, current: &Value) {
+    let w = raw.json(Method::PUT, url, tok, future).await;
+    refused_as_future(&w, "last_updated");
+    assert_eq!(raw.get(url, tok).await.status, 404, "not stored");
+    let w = raw.json(Method::PUT, url, tok, current).await;
+    assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
+}
+
 /// Rewrites the stored object at `key` of `collection` with every stamp at `t`: what an earlier
 /// version, which accepted any stamp, may have left in the store.
 fn freeze(node: &Node, collection: Collection, key: &[u8], t: &str) {
@@ -72,9 +81,7 @@ async fn uc3_9_a_cdr_stored_by_an_earlier_version_is_a_duplicate_when_delivered_
     let csp = Node::csp().start().await;
     let cso = ForeignPeer::cpo("NL-FOR").register(&csp).await;
     let url = format!("{}/ocpi/2.2.1/cdrs", csp.ocpi_url);
-    let mut c = cdr("CDR-OLD");
-    c["party_id"] = json!("FOR");
-    c["tariffs"][0]["party_id"] = json!("FOR");
+    let c = roaming_e2e::fixtures::foreign::cdr("CDR-OLD");
     let raw = RawOcpi::new(None);
     let w = raw.json(Method::POST, &url, &cso.token_c, &c).await;
     assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
@@ -344,13 +351,14 @@ async fn uc2_1_a_tariff_stamped_in_the_future_is_refused_and_a_frozen_copy_thaws
     let cso = ForeignPeer::cpo("NL-FOR").register(&csp).await;
     let (raw, tok) = (RawOcpi::new(None), cso.token_c.clone());
     let url = format!("{}/ocpi/2.2.1/tariffs/NL/FOR/AC-STD", csp.ocpi_url);
-    let w = raw.json(Method::PUT, &url, &tok, &foreign_tariff(FUTURE)).await;
-    refused_as_future(&w, "last_updated");
-    assert_eq!(raw.get(&url, &tok).await.status, 404, "not stored");
-    let w = raw
-        .json(Method::PUT, &url, &tok, &foreign_tariff(&now_plus(0)))
-        .await;
-    assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
+    refused_then_created(
+        &raw,
+        &url,
+        &tok,
+        &foreign_tariff(FUTURE),
+        &foreign_tariff(&now_plus(0)),
+    )
+    .await;
     freeze(
         &csp,
         roaming_csp::sites::TARIFFS,
@@ -375,13 +383,14 @@ async fn uc3_6_a_session_stamped_in_the_future_is_refused_and_a_frozen_copy_thaw
     let cso = ForeignPeer::cpo("NL-FOR").register(&csp).await;
     let (raw, tok) = (RawOcpi::new(None), cso.token_c.clone());
     let url = format!("{}/ocpi/2.2.1/sessions/NL/FOR/S-1", csp.ocpi_url);
-    let w = raw.json(Method::PUT, &url, &tok, &foreign_session(FUTURE)).await;
-    refused_as_future(&w, "last_updated");
-    assert_eq!(raw.get(&url, &tok).await.status, 404, "not stored");
-    let w = raw
-        .json(Method::PUT, &url, &tok, &foreign_session(&now_plus(0)))
-        .await;
-    assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
+    refused_then_created(
+        &raw,
+        &url,
+        &tok,
+        &foreign_session(FUTURE),
+        &foreign_session(&now_plus(0)),
+    )
+    .await;
     let w = raw
         .json(
             Method::PATCH,
@@ -413,9 +422,7 @@ async fn uc3_9_a_cdr_stamped_in_the_future_is_refused() {
     let cso = ForeignPeer::cpo("NL-FOR").register(&csp).await;
     let raw = RawOcpi::new(None);
     let url = format!("{}/ocpi/2.2.1/cdrs", csp.ocpi_url);
-    let mut c = cdr("CDR-F");
-    c["party_id"] = json!("FOR");
-    c["tariffs"][0]["party_id"] = json!("FOR");
+    let c = roaming_e2e::fixtures::foreign::cdr("CDR-F");
     let mut future = c.clone();
     future["last_updated"] = json!(FUTURE);
     let mut future_tariff = c.clone();
@@ -448,11 +455,7 @@ async fn uc3_1_a_token_stamped_in_the_future_is_refused_and_a_frozen_copy_thaws(
             "whitelist": "ALLOWED", "last_updated": t
         })
     };
-    let w = raw.json(Method::PUT, &url, &tok, &token(FUTURE)).await;
-    refused_as_future(&w, "last_updated");
-    assert_eq!(raw.get(&url, &tok).await.status, 404, "not stored");
-    let w = raw.json(Method::PUT, &url, &tok, &token(&now_plus(0))).await;
-    assert_eq!((w.status, w.code()), (201, 1000), "{:?}", w.body);
+    refused_then_created(&raw, &url, &tok, &token(FUTURE), &token(&now_plus(0))).await;
     let w = raw
         .json(
             Method::PATCH,
