@@ -14,6 +14,9 @@ pub enum CsoError {
     /// The object does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The location does not exist, or is not published (OCPI 2003 on the OCPI face).
+    #[error("{0}")]
+    UnknownLocation(String),
     /// The input breaks a rule.
     #[error("{0}")]
     Invalid(String),
@@ -48,6 +51,7 @@ impl From<CsoError> for OcpiError {
     fn from(e: CsoError) -> Self {
         match e {
             CsoError::NotFound(m) => OcpiError::unknown_object(m),
+            CsoError::UnknownLocation(m) => OcpiError::unknown_location(m),
             CsoError::Invalid(m) | CsoError::Conflict(m) => OcpiError::InvalidParameters(m),
             CsoError::Import(_) => OcpiError::InvalidParameters(e.to_string()),
             CsoError::Store(s) => OcpiError::from(s),
@@ -59,7 +63,7 @@ impl From<CsoError> for OcpiError {
 impl From<CsoError> for OperatorError {
     fn from(e: CsoError) -> Self {
         match e {
-            CsoError::NotFound(m) => OperatorError::not_found(m),
+            CsoError::NotFound(m) | CsoError::UnknownLocation(m) => OperatorError::not_found(m),
             CsoError::Invalid(m) => OperatorError::invalid(m),
             CsoError::Conflict(m) => OperatorError::conflict(m),
             CsoError::Import(problems) => {

@@ -6,6 +6,7 @@
 //! machinery of `roaming-peer`.
 
 pub mod authorization;
+pub mod cdr_checks;
 pub mod cdrs;
 pub mod commands;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod ocpi;
 pub mod operator;
 pub mod profiles;
+pub mod quotes;
 pub mod reservations;
 pub mod sessions;
 pub mod sites;

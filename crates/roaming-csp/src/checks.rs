@@ -10,20 +10,21 @@ use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
 use roaming_peer::store::{Space, key};
 use roaming_types::DateTime;
+use roaming_types::extensions::cdr_checks::{Reason, module_id, reason};
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::Session;
 use roaming_types::modules::types::Role;
-use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::modules::versions::InterfaceRole;
 use roaming_types::money::{Number, Price};
 use roaming_types::pricing::{parse_time_zone, price_session, usage_of_periods};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use roaming_types::extensions::cdr_checks::{CdrCheck, MODULE, Verdict};
+
 use crate::error::CspError;
 
-/// The extension module through which verdicts reach the CSO.
-pub const MODULE: &str = "x-roaming-cdr-checks";
 /// Verdicts by CDR.
 pub const CHECKS: Space = Space("csp_cdr_checks");
 
@@ -31,48 +32,6 @@ pub const CHECKS: Space = Space("csp_cdr_checks");
 const MONEY_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// How far times may differ from the session the CSP followed, seconds.
 const TIME_TOLERANCE_SECS: i64 = 300;
-
-/// ACCEPTED or DISPUTED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    /// The CDR agrees with our pricing and our view of the session.
-    Accepted,
-    /// It does not: see the reasons.
-    Disputed,
-}
-
-/// The check of one CDR (also the body sent to the CSO).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CdrCheck {
-    /// The CSO (`CC-PID`).
-    #[serde(with = "crate::party_text::one")]
-    pub cpo: PartyRef,
-    /// The CDR.
-    pub cdr_id: String,
-    /// The driver's contract.
-    pub contract_id: String,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why it is disputed (empty when accepted).
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// Remarks that do not make a dispute (e.g. no session was seen).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// Our price of the CDR.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repriced_total: Option<Price>,
-    /// The CDR's total.
-    pub total_cost: Price,
-    /// kWh in the CDR.
-    pub total_energy: Number,
-    /// When checked.
-    pub checked_at: DateTime,
-    /// Whether the CSO offers the extension (the verdict was queued to it).
-    #[serde(default)]
-    pub sent_to_cso: bool,
-}
 
 fn check_key(owner: &PartyRef, id: &str) -> Vec<u8> {
     key([
@@ -192,15 +151,15 @@ pub fn check(cdr: &Cdr, session: Option<&Session>, tz: Option<chrono_tz::Tz>) ->
     }
     CdrCheck {
         cpo: cdr.party(),
-        cdr_id: cdr.id.as_str().to_owned(),
-        contract_id: cdr.cdr_token.contract_id.as_str().to_owned(),
+        cdr_id: cdr.id.clone(),
+        contract_id: cdr.cdr_token.contract_id.clone(),
         verdict: if reasons.is_empty() {
             Verdict::Accepted
         } else {
             Verdict::Disputed
         },
-        reasons,
-        notes,
+        reasons: reasons.iter().map(|r| reason(r)).collect(),
+        notes: notes.iter().map(|n| reason(n)).collect(),
         repriced_total: repriced,
         total_cost: cdr.total_cost,
         total_energy: cdr.total_energy,
@@ -223,12 +182,12 @@ impl Checks {
 
     /// Stores a verdict and queues it to the CSO when it offers the extension; durable on return.
     pub async fn record(&self, mut c: CdrCheck) -> Result<CdrCheck, CspError> {
-        let module = ModuleId::Custom(MODULE.to_owned());
+        let module = module_id();
         let peer = self.core.peers.hosting(&c.cpo, &Role::Cpo)?;
         let peer = peer.filter(|p| p.endpoint(&module, &InterfaceRole::Receiver).is_some());
         c.sent_to_cso = peer.is_some();
         let woken = self.core.store.transact(|tx| {
-            tx.put_json(CHECKS, check_key(&c.cpo, &c.cdr_id), &c)?;
+            tx.put_json(CHECKS, check_key(&c.cpo, c.cdr_id.as_str()), &c)?;
             let Some(peer) = &peer else {
                 return Ok::<_, CspError>(Vec::new());
             };
@@ -236,10 +195,10 @@ impl Checks {
                 tx,
                 &peer.id,
                 Push {
-                    object: format!("cdr-checks/{}", c.cdr_id.to_ascii_lowercase()),
+                    object: format!("cdr-checks/{}", c.cdr_id.as_str().to_ascii_lowercase()),
                     module: module.clone(),
                     role: InterfaceRole::Receiver,
-                    path: vec![c.cdr_id.clone()],
+                    path: vec![c.cdr_id.as_str().to_owned()],
                     op: PushOp::Put {
                         body: serde_json::to_value(&c).map_err(CspError::internal)?,
                     },
@@ -286,7 +245,7 @@ pub struct Disputed {
     /// Its total.
     pub total_cost: Price,
     /// Why.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
 }
 
 /// The reconciliation of a period: what was received, what it costs, what is disputed.
@@ -371,11 +330,16 @@ impl Report {
         );
         for c in cdrs {
             let check = checks.get(&index_key(c));
-            let verdict = check.map_or("UNCHECKED", |k| match k.verdict {
-                Verdict::Accepted => "ACCEPTED",
-                Verdict::Disputed => "DISPUTED",
-            });
-            let reasons = check.map(|k| k.reasons.join("; ")).unwrap_or_default();
+            let verdict = check.map_or("UNCHECKED", |k| k.verdict.as_str());
+            let reasons = check
+                .map(|k| {
+                    k.reasons
+                        .iter()
+                        .map(Reason::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 c.party(),
@@ -404,5 +368,38 @@ impl Report {
             self.disputed.len()
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check as an earlier version stored it (`csp_cdr_checks`, where the ids and reasons were plain
+    /// strings) still reads back, and is written again as it was: the body sent to the CSO is the same.
+    #[test]
+    fn a_stored_check_of_the_earlier_version_reads_back() {
+        let stored = serde_json::json!({
+            "cpo": "NL-CSO", "cdr_id": "CDR-2026-0042", "contract_id": "DE-CSP-C12345678-X",
+            "verdict": "DISPUTED",
+            "reasons": ["total_cost excl. VAT is 9.99 but the tariff gives 3.5 for the periods sent"],
+            "notes": ["no session was reported for this CDR"],
+            "repriced_total": { "excl_vat": 3.5, "incl_vat": 4.235 },
+            "total_cost": { "excl_vat": 9.99, "incl_vat": 12.09 }, "total_energy": 10,
+            "checked_at": "2026-03-02T10:00:07.000Z", "sent_to_cso": true
+        });
+        let c: CdrCheck = serde_json::from_slice(&serde_json::to_vec(&stored).unwrap()).unwrap();
+        assert_eq!(c.verdict, Verdict::Disputed);
+        assert_eq!(c.cpo.to_string(), "NL-CSO");
+        assert_eq!(serde_json::to_value(&c).unwrap(), stored);
+        // An accepted check without notes, not sent.
+        let old = serde_json::json!({
+            "cpo": "NL-CSO", "cdr_id": "CDR-1", "contract_id": "DE-CSP-C12345678-X", "verdict": "ACCEPTED",
+            "reasons": [], "total_cost": { "excl_vat": 0 }, "total_energy": 0,
+            "checked_at": "2026-03-02T10:00:07.000Z", "sent_to_cso": false
+        });
+        let c: CdrCheck = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!((c.verdict.clone(), c.notes.len()), (Verdict::Accepted, 0));
+        assert_eq!(serde_json::to_value(&c).unwrap(), old);
     }
 }

@@ -88,10 +88,10 @@ impl CspState {
             match st.checks.record(verdict).await {
                 Ok(c) => st.events.send(events::CspEvent::CdrChecked {
                     owner: c.cpo.to_string(),
-                    cdr: c.cdr_id.clone(),
-                    contract_id: c.contract_id.clone(),
-                    verdict: format!("{:?}", c.verdict).to_ascii_uppercase(),
-                    reasons: c.reasons.clone(),
+                    cdr: c.cdr_id.as_str().to_owned(),
+                    contract_id: c.contract_id.as_str().to_owned(),
+                    verdict: c.verdict.as_str().to_owned(),
+                    reasons: c.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
                 }),
                 Err(e) => tracing::error!(cdr = %cdr.id, error = %e, "CDR check not stored"),
             }

@@ -400,7 +400,7 @@ async fn report(
         .collect();
     let mut checks = std::collections::BTreeMap::new();
     for c in st.checks.list()? {
-        checks.insert((c.cpo.to_string(), c.cdr_id.to_ascii_lowercase()), c);
+        checks.insert((c.cpo.to_string(), c.cdr_id.as_str().to_ascii_lowercase()), c);
     }
     let r = crate::checks::Report::of(q.from, q.to, &cdrs, &checks);
     match q.format.as_deref().unwrap_or("json") {

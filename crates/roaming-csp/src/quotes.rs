@@ -8,12 +8,11 @@
 use http::Method;
 use roaming_peer::client::ClientError;
 use roaming_types::DateTime;
-use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
-use roaming_types::modules::tariffs::TariffType;
+use roaming_types::extensions::quotes::{QuoteRequest, module_id};
+use roaming_types::ids::PartyRef;
 use roaming_types::modules::types::Role;
-use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::modules::versions::InterfaceRole;
 use roaming_types::pricing::{SessionUsage, parse_time_zone, price_session, select_tariff};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,7 +20,7 @@ use crate::CspState;
 use crate::error::CspError;
 
 /// The module id.
-pub const MODULE: &str = "x-roaming-quotes";
+pub use roaming_types::extensions::quotes::MODULE;
 
 /// What the operator (or app backend) asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +36,7 @@ pub struct QuoteAsk {
 
 /// Asks the CSO for a quote; returns its answer (the `data` of the envelope).
 pub async fn ask(st: &CspState, q: QuoteAsk) -> Result<Value, CspError> {
-    let module = ModuleId::Custom(MODULE.to_owned());
+    let module = module_id();
     let peer = match &q.cpo {
         Some(p) => st
             .core
@@ -99,35 +98,19 @@ pub async fn ask(st: &CspState, q: QuoteAsk) -> Result<Value, CspError> {
     }
 }
 
-/// The quote request, as the extension defines it.
-#[derive(Debug, Clone, Deserialize)]
-struct LocalRequest {
-    location_id: String,
-    evse_uid: EvseUid,
-    #[serde(default)]
-    connector_id: Option<ConnectorId>,
-    #[serde(default)]
-    start_date_time: Option<DateTime>,
-    energy_kwh: Decimal,
-    charging_minutes: u32,
-    #[serde(default)]
-    parking_minutes: u32,
-    #[serde(default)]
-    tariff_type: Option<TariffType>,
-}
-
 /// Prices a quote from the CSP's own copy of the CSO's location and tariffs.
 fn local(st: &CspState, cpo: &PartyRef, request: &serde_json::Map<String, Value>) -> Result<Value, CspError> {
-    let req: LocalRequest = serde_json::from_value(Value::Object(request.clone()))
+    let req: QuoteRequest = serde_json::from_value(Value::Object(request.clone()))
         .map_err(|e| CspError::Invalid(format!("quote request: {e}")))?;
-    if req.energy_kwh.is_sign_negative() || (req.charging_minutes == 0 && !req.energy_kwh.is_zero()) {
+    let energy_kwh = req.energy_kwh.value();
+    if energy_kwh.is_sign_negative() || (req.charging_minutes == 0 && !energy_kwh.is_zero()) {
         return Err(CspError::Invalid(
             "energy_kwh must be ≥ 0, and energy needs charging_minutes > 0".to_owned(),
         ));
     }
     let loc = st
         .sites
-        .location(cpo, &req.location_id)?
+        .location(cpo, req.location_id.as_str())?
         .ok_or_else(|| CspError::NotFound(format!("no location {cpo}/{} is known", req.location_id)))?;
     let evse = loc
         .evse(&req.evse_uid)
@@ -149,10 +132,10 @@ fn local(st: &CspState, cpo: &PartyRef, request: &serde_json::Map<String, Value>
         .ok_or_else(|| CspError::Conflict("no tariff of this connector is known for that time".to_owned()))?;
     let tz = parse_time_zone(loc.time_zone.as_str()).map_err(|e| CspError::Invalid(e.to_string()))?;
     let current_a =
-        roaming_types::pricing::quote_current_a(req.energy_kwh, req.charging_minutes, connector.max_voltage);
+        roaming_types::pricing::quote_current_a(energy_kwh, req.charging_minutes, connector.max_voltage);
     let usage = SessionUsage::constant(
         start,
-        req.energy_kwh,
+        energy_kwh,
         req.charging_minutes,
         req.parking_minutes,
         current_a,

@@ -284,6 +284,18 @@ impl<const N: usize> Text<N> {
     pub fn into_inner(self) -> String {
         self.0
     }
+
+    /// A value from text we compose ourselves (a message, a reason) that must fit whatever it holds:
+    /// control characters become spaces and the text is cut to `N` characters. Never fails.
+    pub fn lossy(value: &str) -> Self {
+        Self(
+            value
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(N)
+                .collect(),
+        )
+    }
 }
 
 impl<const N: usize> fmt::Debug for Text<N> {
@@ -534,6 +546,14 @@ mod tests {
         let d = decode_slice::<Text<20>>(br#""line\nbreak""#, DecodeOptions::LENIENT).unwrap();
         assert_eq!(d.warnings.len(), 1);
         assert!(decode_slice::<Text<20>>(br#""line\nbreak""#, DecodeOptions::STRICT).is_err());
+    }
+
+    #[test]
+    fn lossy_text_always_fits() {
+        let t = Text::<5>::lossy("a\nbcdefg");
+        assert_eq!(t.as_str(), "a bcd");
+        assert_eq!(Text::<512>::lossy("fine").as_str(), "fine");
+        assert!(Text::<5>::new(t.as_str()).is_ok(), "strictly valid");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The OCPI 2.2.1 vocabulary of the IEC 63119-2 roaming endpoints: every object, PATCH shape, enum and
 //! id of the checklist (`ocpi-2.2.1-checklist.md` §3–§12), the response envelope and status codes, the
-//! IEC / ISO 15118 global identifiers, and the tariff pricing engine. Pure: no I/O, no async.
+//! IEC / ISO 15118 global identifiers, the tariff pricing engine, and the wire types of our extension
+//! modules ([`extensions`], `docs/extensions.md`). Pure: no I/O, no async.
 //!
 //! Rules this crate enforces, with their checklist ids:
 //! - ids are validated newtypes; `CiString` values compare and hash case-insensitively (T-50, §3.9);
@@ -23,6 +24,7 @@ pub mod datetime;
 pub mod decode;
 pub mod envelope;
 pub mod error;
+pub mod extensions;
 pub mod global_ids;
 pub mod ids;
 pub mod limits;

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roaming_peer::operator::{OpJson, OperatorError};
+use roaming_types::extensions::quotes::{Quote, QuoteRequest};
 use roaming_types::ids::{EvseUid, LocationId, PartyRef};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::{Session, SessionStatus};
@@ -18,12 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::CsoState;
 use crate::authorization::Decision;
+use crate::cdr_checks::{CdrChecks, ReceivedCheck};
 use crate::commands::CommandRecord;
+use crate::error::CsoError;
 use crate::gateway::simulator::{EvseView, SettingsChange, SimError, Simulator, TokenOutcome};
 use crate::gateway::{AuthorizeRequest, StationEvent};
-use crate::ocpi::cdr_checks::{CHECKS, ReceivedCheck};
-use crate::ocpi::quotes::{Quote, QuoteRequest};
 use crate::profiles::{LocalLimit, ProfileState};
+use crate::quotes;
 use crate::reservations::{self, Reservation, ReservationState};
 use crate::sessions::SessionView;
 
@@ -149,28 +151,25 @@ async fn credit_cdr(State(s): State<CsoState>, Path(id): Path<String>) -> Answer
 }
 
 async fn get_cdr_check(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<ReceivedCheck> {
-    s.core
-        .store
-        .get_json(CHECKS, id.to_ascii_lowercase().as_bytes())
-        .map_err(OperatorError::internal)?
+    CdrChecks::new(s.core.store.clone())
+        .get(&id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no verdict on CDR {id} yet")))
 }
 
 async fn list_cdr_checks(State(s): State<CsoState>) -> Answer<Vec<ReceivedCheck>> {
-    Ok(Json(
-        s.core
-            .store
-            .list_json(CHECKS, &[])
-            .map_err(OperatorError::internal)?,
-    ))
+    Ok(Json(CdrChecks::new(s.core.store.clone()).list()?))
 }
 
+/// A quote (`x-roaming-quotes`, UC2-2): a refusal is 400 with the OCPI face's message, a store
+/// failure 500.
 async fn quote(State(s): State<CsoState>, OpJson(req): OpJson<QuoteRequest>) -> Answer<Quote> {
-    crate::ocpi::quotes::compute(&s, &req).map(Json).map_err(|e| {
-        let (_, _, message) = e.parts();
-        OperatorError::invalid(message)
-    })
+    quotes::compute(&s.sites, &s.sessions, &s.core.config.party, &req)
+        .map(Json)
+        .map_err(|e| match e {
+            CsoError::Store(_) | CsoError::Internal(_) => OperatorError::from(e),
+            e => OperatorError::invalid(e.to_string()),
+        })
 }
 
 /// A local limit to set (`limit_kw: null` lifts it).

@@ -1,6 +1,7 @@
 //! CDRs module objects (checklist §8, `mod_cdrs.asciidoc`).
 //!
-//! AuthMethod, CdrToken, CdrDimension and ChargingPeriod are reused by Sessions.
+//! AuthMethod, CdrToken, CdrDimension(Type) and ChargingPeriod are shared with Sessions: they live in
+//! [`super::common`] and are re-exported here.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,146 +9,14 @@ use crate::ci_string::{CiString, Text};
 use crate::datetime::DateTime;
 use crate::error::TypeError;
 use crate::ids::{
-    AuthorizationReference, CdrId, ConnectorId, ContractId, CountryCode, EvseIdText, EvseUid,
-    InvoiceReferenceId, LocationId, PartyId, PartyRef, SessionId, TariffId, TokenUid,
+    AuthorizationReference, CdrId, ConnectorId, CountryCode, EvseIdText, EvseUid, InvoiceReferenceId,
+    LocationId, PartyId, PartyRef, SessionId,
 };
 use crate::modules::locations::{ConnectorFormat, ConnectorType, GeoLocation, PowerType};
 use crate::modules::tariffs::Tariff;
-use crate::modules::tokens::TokenType;
 use crate::money::{Number, Price};
 
-crate::open_enum! {
-    /// `AuthMethod` (§8.3): how the session was authorized (SES-05).
-    pub enum AuthMethod("AuthMethod") {
-        /// Real-time authorization by the eMSP.
-        AuthRequest => "AUTH_REQUEST",
-        /// Started by a command (START_SESSION, RESERVE_NOW).
-        Command => "COMMAND",
-        /// Authorized by the CPO's local whitelist.
-        Whitelist => "WHITELIST",
-    }
-}
-
-crate::open_enum! {
-    /// `CdrDimensionType` (§8.3). Units: ENERGY* kWh, TIME/PARKING_TIME/RESERVATION_TIME h, CURRENT A,
-    /// POWER kW, STATE_OF_CHARGE %. CURRENT, ENERGY_EXPORT, ENERGY_IMPORT, POWER and STATE_OF_CHARGE
-    /// are for Sessions only.
-    pub enum CdrDimensionType("CdrDimensionType") {
-        /// Average current in the period (A). Sessions only.
-        Current => "CURRENT",
-        /// Energy charged (kWh).
-        Energy => "ENERGY",
-        /// Energy exported to the grid (kWh). Sessions only.
-        EnergyExport => "ENERGY_EXPORT",
-        /// Energy imported from the grid (kWh). Sessions only.
-        EnergyImport => "ENERGY_IMPORT",
-        /// Maximum current (A).
-        MaxCurrent => "MAX_CURRENT",
-        /// Minimum current (A).
-        MinCurrent => "MIN_CURRENT",
-        /// Maximum power (kW).
-        MaxPower => "MAX_POWER",
-        /// Minimum power (kW).
-        MinPower => "MIN_POWER",
-        /// Time not charging with the EV requesting no power (h) (E-07).
-        ParkingTime => "PARKING_TIME",
-        /// Average power (kW). Sessions only.
-        Power => "POWER",
-        /// Reservation time (h).
-        ReservationTime => "RESERVATION_TIME",
-        /// State of charge (%). Sessions only.
-        StateOfCharge => "STATE_OF_CHARGE",
-        /// Charging time (h).
-        Time => "TIME",
-    }
-}
-
-/// `CdrDimension` (§8.3): one measured quantity of a charging period.
-///
-/// Decoding checks the volume against the CdrDimensionType table: times (TIME, PARKING_TIME,
-/// RESERVATION_TIME) and the ENERGY_IMPORT / ENERGY_EXPORT amounts are not negative, STATE_OF_CHARGE
-/// is 0 to 100; CURRENT, ENERGY, POWER and the MIN/MAX values may be negative (energy flowing from the
-/// EV to the grid).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "CdrDimensionWire")]
-pub struct CdrDimension {
-    /// What is measured.
-    #[serde(rename = "type")]
-    pub dimension_type: CdrDimensionType,
-    /// The amount, in the dimension's unit.
-    pub volume: Number,
-}
-
-/// The wire shape of a [`CdrDimension`], before its volume is checked.
-#[derive(Deserialize)]
-struct CdrDimensionWire {
-    #[serde(rename = "type")]
-    dimension_type: CdrDimensionType,
-    volume: Number,
-}
-
-impl TryFrom<CdrDimensionWire> for CdrDimension {
-    type Error = TypeError;
-
-    fn try_from(w: CdrDimensionWire) -> Result<Self, TypeError> {
-        use CdrDimensionType as T;
-        let v = w.volume.value();
-        let bad = |rule: &str| {
-            TypeError::format(
-                "CdrDimension",
-                &format!("{} {}", w.dimension_type, w.volume),
-                format!("volume {rule} (CdrDimensionType, §8.4)"),
-            )
-        };
-        if crate::decode::checks_bounds() {
-            match w.dimension_type {
-                T::Time | T::ParkingTime | T::ReservationTime | T::EnergyImport | T::EnergyExport
-                    if v.is_sign_negative() && !v.is_zero() =>
-                {
-                    return Err(bad("must not be negative"));
-                }
-                T::StateOfCharge
-                    if (v.is_sign_negative() && !v.is_zero()) || v > rust_decimal::Decimal::ONE_HUNDRED =>
-                {
-                    return Err(bad("must be 0 to 100"));
-                }
-                _ => {}
-            }
-        }
-        Ok(Self {
-            dimension_type: w.dimension_type,
-            volume: w.volume,
-        })
-    }
-}
-
-/// `ChargingPeriod` (§8.3, CDR-04): a period that ends where the next one starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChargingPeriod {
-    /// Start of the period.
-    pub start_date_time: DateTime,
-    /// The quantities measured in the period (at least one).
-    pub dimensions: Vec<CdrDimension>,
-    /// The tariff that applies in the period; absent when none does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tariff_id: Option<TariffId>,
-}
-
-/// `CdrToken` (§8.3): the snapshot of the Token used, carried in Sessions and CDRs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CdrToken {
-    /// Country code of the eMSP that owns the token.
-    pub country_code: CountryCode,
-    /// Party id of the eMSP that owns the token.
-    pub party_id: PartyId,
-    /// Token uid.
-    pub uid: TokenUid,
-    /// Token type.
-    #[serde(rename = "type")]
-    pub token_type: TokenType,
-    /// Contract id (eMAID).
-    pub contract_id: ContractId,
-}
+pub use crate::modules::common::{AuthMethod, CdrDimension, CdrDimensionType, CdrToken, ChargingPeriod};
 
 /// `CdrLocation` (§8.3): the location data as it was at session start (CDR-03). `address` and `state`
 /// keep their old limits 45 and 20 here (E-05): longer values are accepted on input and cut when built
@@ -444,12 +313,6 @@ impl Cdr {
 #[cfg(test)]
 mod shared_tests {
     use super::*;
-
-    #[test]
-    fn enums_are_consistent() {
-        crate::open_enum::assert_consistent(AuthMethod::KNOWN);
-        crate::open_enum::assert_consistent(CdrDimensionType::KNOWN);
-    }
 
     fn cdr_json() -> serde_json::Value {
         serde_json::json!({

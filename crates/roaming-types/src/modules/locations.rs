@@ -16,7 +16,7 @@ use crate::error::TypeError;
 use crate::ids::{
     ConnectorId, CountryCode, EvseIdText, EvseUid, GroupId, LocationId, PartyId, PartyRef, TariffId, TokenUid,
 };
-use crate::modules::tokens::TokenType;
+use crate::modules::common::TokenType;
 use crate::modules::types::DisplayText;
 use crate::money::Number;
 use crate::patch::Patch;

@@ -1,32 +1,10 @@
 //! Sessions module objects (checklist §7, `mod_sessions.asciidoc`).
 //!
-//! This part holds the enums other modules reuse (ProfileType).
+//! `ProfileType` is shared with Tokens, and the CDR types a Session carries (`CdrToken`,
+//! `ChargingPeriod`, `AuthMethod`) with CDRs: they live in [`super::common`]; `ProfileType` is
+//! re-exported here.
 
-crate::open_enum! {
-    /// `ProfileType` (§7.4): the driver's charging preference.
-    pub enum ProfileType("ProfileType") {
-        /// Cheapest charging.
-        Cheap => "CHEAP",
-        /// Fastest charging.
-        Fast => "FAST",
-        /// Greenest energy.
-        Green => "GREEN",
-        /// Regular charging.
-        Regular => "REGULAR",
-    }
-}
-
-#[cfg(test)]
-mod shared_tests {
-    use super::*;
-
-    #[test]
-    fn profile_type_is_consistent() {
-        crate::open_enum::assert_consistent(ProfileType::KNOWN);
-    }
-}
-
-// === Session ===
+pub use crate::modules::common::ProfileType;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -36,7 +14,7 @@ use crate::error::TypeError;
 use crate::ids::{
     AuthorizationReference, ConnectorId, CountryCode, EvseUid, LocationId, PartyId, PartyRef, SessionId,
 };
-use crate::modules::cdrs::{AuthMethod, CdrDimensionType, CdrToken, ChargingPeriod};
+use crate::modules::common::{AuthMethod, CdrDimensionType, CdrToken, ChargingPeriod};
 use crate::money::{Number, Price};
 use crate::patch::Patch;
 

@@ -82,7 +82,7 @@ use self::intervals::{
     Interval, State, Timeline, add, div, mul, quantity, reported_hours, restrictions_hold, sub, sub_ms,
 };
 use crate::datetime::DateTime;
-use crate::modules::cdrs::{CdrDimension, CdrDimensionType, ChargingPeriod};
+use crate::modules::common::{CdrDimension, CdrDimensionType, ChargingPeriod};
 use crate::modules::tariffs::{
     PriceComponent, ReservationRestrictionType, Tariff, TariffDimensionType, TariffElement, TariffType,
 };

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.json"));
@@ -49,7 +49,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Decodes strictly (our documents follow every rule), re-encodes, compares, and re-checks strictly.
-fn round_trip<T: Serialize + DeserializeOwned>(name: &str) -> T {
+pub(crate) fn round_trip<T: Serialize + DeserializeOwned>(name: &str) -> T {
     let bytes = fixture(name);
     let original: Value = serde_json::from_slice(&bytes).unwrap();
     let decoded = decode_slice::<T>(&bytes, DecodeOptions::STRICT).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -180,7 +180,7 @@ fn envelopes() {
 
 #[test]
 fn every_fixture_is_used() {
-    let src = [include_str!("spec_examples.rs")].concat();
+    let src = [include_str!("spec_examples.rs"), include_str!("extensions.rs")].concat();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
