@@ -348,6 +348,8 @@ pub fn issue(
             },
             to: Some(emsp.clone()),
             query: Vec::new(),
+            group: None,
+            appended: Vec::new(),
         },
     )?;
     Ok(vec![peer.id.clone()])

@@ -532,6 +532,8 @@ impl Profiles {
                     },
                     to: Some(s.emsp()),
                     query: Vec::new(),
+                    group: None,
+                    appended: Vec::new(),
                 },
             )?;
             Ok(vec![peer.id.clone()])

@@ -438,6 +438,8 @@ impl Sessions {
                 op,
                 to: Some(emsp.clone()),
                 query: Vec::new(),
+                group: None,
+                appended: Vec::new(),
             },
         )?;
         Ok(vec![peer.id.clone()])

@@ -1016,6 +1016,8 @@ pub fn location_push(
         op,
         to: None,
         query: Vec::new(),
+        group: None,
+        appended: Vec::new(),
     }
 }
 
@@ -1033,6 +1035,8 @@ pub fn tariff_push(party: &PartyRef, id: &TariffId, op: PushOp) -> Push {
         op,
         to: None,
         query: Vec::new(),
+        group: None,
+        appended: Vec::new(),
     }
 }
 

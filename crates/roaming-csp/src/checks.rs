@@ -245,6 +245,8 @@ impl Checks {
                     },
                     to: Some(c.cpo.clone()),
                     query: Vec::new(),
+                    group: None,
+                    appended: Vec::new(),
                 },
             )?;
             Ok(vec![peer.id.clone()])

@@ -456,6 +456,8 @@ impl Tokens {
                 op,
                 to: None,
                 query: vec![("type".to_owned(), token.token_type.as_str().to_owned())],
+                group: None,
+                appended: Vec::new(),
             },
         )
     }

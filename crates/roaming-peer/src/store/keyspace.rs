@@ -32,6 +32,16 @@ impl<T> Keyspace<T> {
         }
     }
 
+    /// The keyspace `space` of a crate's keyspace table ([`spaces`](super::spaces), a role's
+    /// `keyspaces.rs`), typed where its value type is defined:
+    /// `const ENTRIES: Keyspace<Entry> = Keyspace::of(spaces::OUTBOX);`.
+    pub const fn of(space: Space) -> Self {
+        Self {
+            space,
+            _values: PhantomData,
+        }
+    }
+
     /// The untyped keyspace (for raw reads and writes, and for listing every keyspace of a crate).
     pub const fn space(&self) -> Space {
         self.space
