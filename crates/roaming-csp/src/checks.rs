@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::{Space, key};
+use roaming_peer::store::key;
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::cdrs::Cdr;
@@ -24,8 +24,7 @@ use crate::error::CspError;
 
 /// The extension module through which verdicts reach the CSO.
 pub const MODULE: &str = "x-roaming-cdr-checks";
-/// Verdicts by CDR.
-pub const CHECKS: Space = Space("csp_cdr_checks");
+pub use crate::keyspaces::CHECKS;
 
 /// How far money may differ before it is a dispute (the spec defines no rounding, §9.3 item 9).
 const MONEY_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);

@@ -71,20 +71,26 @@ impl Deadlines {
         limit: usize,
     ) -> Result<Vec<(DateTime, String)>, StoreError> {
         let end = now.timestamp_millis().checked_add(1).map(ts_key);
-        r.range(self.space, &[], end.as_ref().map(<[u8; 8]>::as_slice), false, limit)?
-            .into_iter()
-            .map(|(k, _)| {
-                let at = k
-                    .get(..8)
-                    .and_then(ts_from_key)
-                    .and_then(DateTime::from_timestamp_millis)
-                    .ok_or_else(|| StoreError::Corrupt {
-                        space: self.space,
-                        message: "bad deadline key".to_owned(),
-                    })?;
-                Ok((at, String::from_utf8_lossy(&k[8..]).into_owned()))
-            })
-            .collect()
+        r.range(
+            self.space,
+            &[],
+            end.as_ref().map(<[u8; 8]>::as_slice),
+            false,
+            limit,
+        )?
+        .into_iter()
+        .map(|(k, _)| {
+            let at = k
+                .get(..8)
+                .and_then(ts_from_key)
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(|| StoreError::Corrupt {
+                    space: self.space,
+                    message: "bad deadline key".to_owned(),
+                })?;
+            Ok((at, String::from_utf8_lossy(&k[8..]).into_owned()))
+        })
+        .collect()
     }
 
     /// Ends what is due at `now`: for each entry (oldest first, at most `limit`) one transaction that
@@ -134,12 +140,23 @@ mod tests {
     #[test]
     fn due_returns_what_is_due_oldest_first() {
         let store = StoreHandle::memory();
-        schedule(&store, &[(300, "c"), (100, "b"), (100, "a"), (200, "d"), (-5, "old")]);
+        schedule(
+            &store,
+            &[(300, "c"), (100, "b"), (100, "a"), (200, "d"), (-5, "old")],
+        );
         let ids = |v: Vec<(DateTime, String)>| v.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
         assert!(D.due(&store, at(-6), 10).unwrap().is_empty());
-        assert_eq!(ids(D.due(&store, at(100), 10).unwrap()), ["old", "a", "b"], "due time ≤ now");
+        assert_eq!(
+            ids(D.due(&store, at(100), 10).unwrap()),
+            ["old", "a", "b"],
+            "due time ≤ now"
+        );
         assert_eq!(D.due(&store, at(200), 10).unwrap()[3], (at(200), "d".to_owned()));
-        assert_eq!(ids(D.due(&store, at(1_000), 2).unwrap()), ["old", "a"], "at most limit");
+        assert_eq!(
+            ids(D.due(&store, at(1_000), 2).unwrap()),
+            ["old", "a"],
+            "at most limit"
+        );
         assert_eq!(D.due(&store, at(4_102_444_800_000), 10).unwrap().len(), 5);
     }
 
@@ -171,7 +188,10 @@ mod tests {
             })
             .unwrap();
         assert_eq!(ended, ["A", "B"], "what the closure ended, oldest first");
-        assert_eq!(D.due(&store, at(1_000), 10).unwrap(), [(at(900), "later".to_owned())]);
+        assert_eq!(
+            D.due(&store, at(1_000), 10).unwrap(),
+            [(at(900), "later".to_owned())]
+        );
         // A failed end keeps its entry (its transaction is not applied) for the next sweep.
         let failed = D.sweep(&store, at(1_000), 10, |_tx, _id| {
             Err::<Option<()>, _>(StoreError::Engine("down".to_owned()))

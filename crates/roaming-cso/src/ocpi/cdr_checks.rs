@@ -14,7 +14,6 @@ use http::StatusCode;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::ok;
-use roaming_peer::store::Space;
 use roaming_types::ids::CdrId;
 use roaming_types::modules::types::Role;
 use roaming_types::{DateTime, Price, Text};
@@ -36,8 +35,7 @@ use crate::CsoState;
 pub const MODULE: &str = "x-roaming-cdr-checks";
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/x-roaming-cdr-checks";
-/// Verdicts by CDR id.
-pub const CHECKS: Space = Space("cso_cdr_checks");
+pub use crate::keyspaces::CHECKS;
 
 /// A CSP's verdict on one of our CDRs. Its fields have OCPI types, so that what a peer may put in
 /// them is bounded like any OCPI input (#12 item 13): the CDR id a `CiString(39)`, the verdict an enum

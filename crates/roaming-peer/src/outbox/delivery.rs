@@ -360,4 +360,3 @@ fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
         Outcome::Dead(e.to_string())
     }
 }
-

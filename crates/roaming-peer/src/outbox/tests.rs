@@ -197,7 +197,13 @@ impl Address for Plain {
 
 #[test]
 fn a_push_is_built_from_its_address() {
-    let p = Push::new(&Thing { id: "a1", parent: None }, PushOp::Delete);
+    let p = Push::new(
+        &Thing {
+            id: "a1",
+            parent: None,
+        },
+        PushOp::Delete,
+    );
     assert_eq!(p.object, "things/a1");
     assert_eq!(p.module, ModuleId::Custom("things".to_owned()));
     assert_eq!(p.role, InterfaceRole::Receiver);
@@ -212,12 +218,30 @@ fn a_push_is_built_from_its_address() {
 #[test]
 fn the_group_comes_from_the_push_record() {
     // Three parts deep, yet in the group its address gives (the legacy rule would say `things/c`).
-    let child = Push::new(&Thing { id: "c/x/y", parent: Some("p") }, PushOp::Delete);
+    let child = Push::new(
+        &Thing {
+            id: "c/x/y",
+            parent: Some("p"),
+        },
+        PushOp::Delete,
+    );
     assert_eq!(child.group(), "things/p");
-    assert_eq!(Push::new(&Thing { id: "p", parent: None }, PushOp::Delete).group(), "things/p");
+    assert_eq!(
+        Push::new(
+            &Thing {
+                id: "p",
+                parent: None
+            },
+            PushOp::Delete
+        )
+        .group(),
+        "things/p"
+    );
     // Stored with the entry and read back from it.
     let store = StoreHandle::memory();
-    store.transact(|tx| Outbox::enqueue(tx, "de-csp", child.clone())).unwrap();
+    store
+        .transact(|tx| Outbox::enqueue(tx, "de-csp", child.clone()))
+        .unwrap();
     let stored = &entries(&store, "de-csp")[0].push;
     assert_eq!(stored, &child);
     assert_eq!(stored.group(), "things/p");
@@ -227,17 +251,40 @@ fn the_group_comes_from_the_push_record() {
 fn the_append_rule_comes_from_the_push_record() {
     let store = StoreHandle::memory();
     let q = |p: Push| store.transact(|tx| Outbox::enqueue(tx, "de-csp", p)).unwrap();
-    let thing = Thing { id: "a", parent: None };
-    q(Push::new(&thing, patch(json!({"items": [1], "charging_periods": [1]}))));
-    q(Push::new(&thing, patch(json!({"items": [2, 3], "charging_periods": [2]}))));
+    let thing = Thing {
+        id: "a",
+        parent: None,
+    };
+    q(Push::new(
+        &thing,
+        patch(json!({"items": [1], "charging_periods": [1]})),
+    ));
+    q(Push::new(
+        &thing,
+        patch(json!({"items": [2, 3], "charging_periods": [2]})),
+    ));
     // `items` is appended (the address says so); `charging_periods` is not, for this object.
     assert_eq!(
         entries(&store, "de-csp")[0].push.op,
         patch(json!({"items": [1, 2, 3], "charging_periods": [2]}))
     );
     // Into a pending PUT too.
-    q(Push::new(&Thing { id: "b", parent: None }, PushOp::Put { body: json!({"items": [1], "n": 0}) }));
-    q(Push::new(&Thing { id: "b", parent: None }, patch(json!({"items": [2], "n": 1}))));
+    q(Push::new(
+        &Thing {
+            id: "b",
+            parent: None,
+        },
+        PushOp::Put {
+            body: json!({"items": [1], "n": 0}),
+        },
+    ));
+    q(Push::new(
+        &Thing {
+            id: "b",
+            parent: None,
+        },
+        patch(json!({"items": [2], "n": 1})),
+    ));
     assert_eq!(
         entries(&store, "de-csp")[1].push.op,
         PushOp::Put {
@@ -276,7 +323,11 @@ fn entries_from_before_decode_with_the_legacy_rule() {
     ))
     .unwrap();
     assert_eq!((e.push.group.as_deref(), e.push.appended.len()), (None, 0));
-    assert_eq!(e.push.group(), "sessions/s1", "a session's CDR waits for the session");
+    assert_eq!(
+        e.push.group(),
+        "sessions/s1",
+        "a session's CDR waits for the session"
+    );
     assert!(e.push.appends("charging_periods"));
     assert!(!e.push.appends("items"));
     // Written back (merged, retried) without fields it did not have: still a legacy record.
@@ -300,7 +351,12 @@ fn legacy_entries_and_new_pushes_of_one_location_share_a_group() {
             ModuleId::Locations
         }
         fn path(&self) -> Vec<String> {
-            vec!["NL".to_owned(), "CSO".to_owned(), "L1".to_owned(), "E1".to_owned()]
+            vec![
+                "NL".to_owned(),
+                "CSO".to_owned(),
+                "L1".to_owned(),
+                "E1".to_owned(),
+            ]
         }
     }
     let store = StoreHandle::memory();
@@ -314,7 +370,13 @@ fn legacy_entries_and_new_pushes_of_one_location_share_a_group() {
     b.put(SEQ.space(), SEQ_KEY.to_vec(), b"1".to_vec());
     store.apply(b).unwrap();
     store
-        .transact(|tx| Outbox::enqueue(tx, "de-csp", Push::new(&Evse, patch(json!({"status": "CHARGING"})))))
+        .transact(|tx| {
+            Outbox::enqueue(
+                tx,
+                "de-csp",
+                Push::new(&Evse, patch(json!({"status": "CHARGING"}))),
+            )
+        })
         .unwrap();
     let e = entries(&store, "de-csp");
     assert_eq!(e.len(), 2);
@@ -341,7 +403,12 @@ fn legacy_entries_and_new_pushes_of_one_location_share_a_group() {
         .unwrap();
     let e = entries(&store, "de-csp");
     assert_eq!(e.len(), 2, "merged into the legacy entry");
-    assert_eq!(e[0].push.op, PushOp::Put { body: json!({"id": "L1", "name": "x"}) });
+    assert_eq!(
+        e[0].push.op,
+        PushOp::Put {
+            body: json!({"id": "L1", "name": "x"})
+        }
+    );
     assert_eq!((e[0].push.group.as_deref(), e[0].rev), (Some("locations/l1"), 1));
 }
 
@@ -361,41 +428,53 @@ async fn cso_and_things_peer(
 
     let calls: Calls = Arc::default();
     let recorded = Arc::clone(&calls);
-    let csp = TestEndpoint::start(&defaults(Role::Emsp), dirs.1.path().to_path_buf(), &[], None, |_| async move {
-        let handler = move |uri: http::Uri, headers: http::HeaderMap| {
-            let recorded = Arc::clone(&recorded);
-            async move {
-                let start = std::time::Instant::now();
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                let to = headers
-                    .get(crate::headers::OCPI_TO_PARTY_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                recorded
-                    .lock()
-                    .unwrap()
-                    .push((uri.path().to_owned(), to, start, std::time::Instant::now()));
-                crate::server::reply::ok(http::StatusCode::OK, None)
-            }
-        };
-        Ok(RoleParts {
-            ocpi: OcpiModules {
-                endpoints: vec![ModuleEndpoint {
-                    module: ModuleId::Custom("things".to_owned()),
-                    role: InterfaceRole::Receiver,
-                    path: "/ocpi/2.2.1/things".to_owned(),
-                }],
-                router: axum::Router::new().route("/ocpi/2.2.1/things/{*rest}", any(handler)),
-            },
-            ..RoleParts::default()
-        })
-    })
+    let csp = TestEndpoint::start(
+        &defaults(Role::Emsp),
+        dirs.1.path().to_path_buf(),
+        &[],
+        None,
+        |_| async move {
+            let handler = move |uri: http::Uri, headers: http::HeaderMap| {
+                let recorded = Arc::clone(&recorded);
+                async move {
+                    let start = std::time::Instant::now();
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    let to = headers
+                        .get(crate::headers::OCPI_TO_PARTY_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    recorded.lock().unwrap().push((
+                        uri.path().to_owned(),
+                        to,
+                        start,
+                        std::time::Instant::now(),
+                    ));
+                    crate::server::reply::ok(http::StatusCode::OK, None)
+                }
+            };
+            Ok(RoleParts {
+                ocpi: OcpiModules {
+                    endpoints: vec![ModuleEndpoint {
+                        module: ModuleId::Custom("things".to_owned()),
+                        role: InterfaceRole::Receiver,
+                        path: "/ocpi/2.2.1/things".to_owned(),
+                    }],
+                    router: axum::Router::new().route("/ocpi/2.2.1/things/{*rest}", any(handler)),
+                },
+                ..RoleParts::default()
+            })
+        },
+    )
     .await
     .unwrap();
-    let cso = TestEndpoint::start(&defaults(Role::Cpo), dirs.0.path().to_path_buf(), &[], None, |_| async {
-        Ok(RoleParts::default())
-    })
+    let cso = TestEndpoint::start(
+        &defaults(Role::Cpo),
+        dirs.0.path().to_path_buf(),
+        &[],
+        None,
+        |_| async { Ok(RoleParts::default()) },
+    )
     .await
     .unwrap();
     let inv = cso.operator.invite().await.unwrap();
@@ -426,10 +505,35 @@ async fn pushes_reach_receivers_and_owners_one_group_at_a_time() {
     let woken = core
         .store
         .transact(|tx| {
-            let mut woken = Outbox::push_to_receivers(core, tx, &Thing { id: "a1", parent: None }, PushOp::Delete)?;
-            woken.extend(Outbox::push_to_receivers(core, tx, &Thing { id: "b1", parent: None }, PushOp::Delete)?);
-            let child = Thing { id: "a2", parent: Some("a1") };
-            woken.extend(Outbox::push_to_owner(core, tx, &csp_party, &child, PushOp::Delete)?);
+            let mut woken = Outbox::push_to_receivers(
+                core,
+                tx,
+                &Thing {
+                    id: "a1",
+                    parent: None,
+                },
+                PushOp::Delete,
+            )?;
+            woken.extend(Outbox::push_to_receivers(
+                core,
+                tx,
+                &Thing {
+                    id: "b1",
+                    parent: None,
+                },
+                PushOp::Delete,
+            )?);
+            let child = Thing {
+                id: "a2",
+                parent: Some("a1"),
+            };
+            woken.extend(Outbox::push_to_owner(
+                core,
+                tx,
+                &csp_party,
+                &child,
+                PushOp::Delete,
+            )?);
             // Nobody hosts this party; nobody offers a Tariffs Receiver.
             let stranger: PartyRef = "FR-OTH".parse().unwrap();
             assert!(Outbox::push_to_owner(core, tx, &stranger, &child, PushOp::Delete)?.is_empty());
@@ -438,11 +542,22 @@ async fn pushes_reach_receivers_and_owners_one_group_at_a_time() {
         })
         .unwrap();
     assert_eq!(woken, ["DE-CSP", "DE-CSP", "DE-CSP"]);
-    assert!(Outbox::owner_peer(core, &csp_party, &Plain("t")).unwrap().is_none());
-    assert_eq!(
-        Outbox::owner_peer(core, &csp_party, &Thing { id: "x", parent: None })
+    assert!(
+        Outbox::owner_peer(core, &csp_party, &Plain("t"))
             .unwrap()
-            .map(|p| p.id.clone()),
+            .is_none()
+    );
+    assert_eq!(
+        Outbox::owner_peer(
+            core,
+            &csp_party,
+            &Thing {
+                id: "x",
+                parent: None
+            }
+        )
+        .unwrap()
+        .map(|p| p.id.clone()),
         Some("DE-CSP".to_owned())
     );
     core.commit(woken).await.unwrap();

@@ -69,7 +69,8 @@ impl StoredDoc {
     }
 
     fn decode(space: Space, bytes: &[u8]) -> Result<Self, StoreError> {
-        let ts = ts_from_key(bytes.get(..8).ok_or_else(|| bad_header(space))?).ok_or_else(|| bad_header(space))?;
+        let ts =
+            ts_from_key(bytes.get(..8).ok_or_else(|| bad_header(space))?).ok_or_else(|| bad_header(space))?;
         let mut partitions = Vec::new();
         let pos = walk_header(space, bytes, |p| {
             partitions.push(String::from_utf8(p.to_vec()).map_err(|_| bad_header(space))?);
@@ -100,7 +101,11 @@ fn walk_header(
     let mut pos = 9;
     for _ in 0..n {
         let len = usize::from(*bytes.get(pos).ok_or_else(|| bad_header(space))?);
-        partition(bytes.get(pos + 1..pos + 1 + len).ok_or_else(|| bad_header(space))?)?;
+        partition(
+            bytes
+                .get(pos + 1..pos + 1 + len)
+                .ok_or_else(|| bad_header(space))?,
+        )?;
         pos += 1 + len;
     }
     Ok(pos)
@@ -199,9 +204,17 @@ impl<T> Collection<T> {
             }
         }
         for p in partitions {
-            tx.put(self.index, Self::index_key(p.as_ref(), last_updated, key), Vec::new());
+            tx.put(
+                self.index,
+                Self::index_key(p.as_ref(), last_updated, key),
+                Vec::new(),
+            );
         }
-        tx.put(self.objects, key.to_vec(), encode_doc(last_updated, partitions, json));
+        tx.put(
+            self.objects,
+            key.to_vec(),
+            encode_doc(last_updated, partitions, json),
+        );
         Ok(())
     }
 
@@ -233,7 +246,11 @@ impl<T> Collection<T> {
     }
 
     /// Every object as stored whose key starts with `prefix`, in key order (committed data).
-    pub fn all_docs<R: Read + ?Sized>(&self, r: &R, prefix: &[u8]) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
+    pub fn all_docs<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
         scan_all(r, self.objects, prefix)?
             .into_iter()
             .map(|(k, v)| StoredDoc::decode(self.objects, &v).map(|d| (k, d)))
@@ -361,7 +378,13 @@ impl<T: DeserializeOwned> Collection<T> {
 impl<T: Serialize + Stamped> Collection<T> {
     /// Stores an object under `key`, indexed in `partitions` at its `last_updated` (replacing any
     /// previous version and its index entries). Serialises the object once.
-    pub fn put(&self, tx: &mut Tx<'_>, key: &[u8], object: &T, partitions: &[&str]) -> Result<(), StoreError> {
+    pub fn put(
+        &self,
+        tx: &mut Tx<'_>,
+        key: &[u8],
+        object: &T,
+        partitions: &[&str],
+    ) -> Result<(), StoreError> {
         let json = encode(self.objects, object)?;
         self.put_encoded(tx, key, object.last_updated(), partitions, &json)
     }
@@ -397,7 +420,11 @@ impl Collection<Untyped> {
     }
 
     /// Every object as stored (typed: [`Collection::all`]; raw: [`Collection::all_docs`]).
-    pub fn all<R: Read + ?Sized>(&self, r: &R, prefix: &[u8]) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
+    pub fn all<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
         self.all_docs(r, prefix)
     }
 }
@@ -537,7 +564,13 @@ mod tests {
         let doc = OBJS.get_doc(&store, b"a").unwrap().unwrap();
         assert_eq!(doc.last_updated, obj("a", 20).last_updated);
         assert_eq!(doc.partitions, ["all"]);
-        assert_eq!((OBJS.count(&store, "all").unwrap(), OBJS.count(&store, "pub").unwrap()), (1, 0));
+        assert_eq!(
+            (
+                OBJS.count(&store, "all").unwrap(),
+                OBJS.count(&store, "pub").unwrap()
+            ),
+            (1, 0)
+        );
         // Same bytes as a StoredDoc built by hand (no migration).
         let by_hand = StoredDoc {
             last_updated: doc.last_updated,
@@ -570,9 +603,21 @@ mod tests {
         let mut b = crate::store::Batch::new();
         b.put(OBJS.objects(), b"short".to_vec(), vec![1, 2, 3]);
         store.apply(b).unwrap();
-        assert!(matches!(OBJS.get(&store, b"short"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            OBJS.get(&store, b"short"),
+            Err(StoreError::Corrupt { .. })
+        ));
         // Pages copy bytes and do not decode: the bad object is still served as stored.
-        let p = OBJS.page(&store, "all", &PageQuery { limit: 10, ..PageQuery::default() }).unwrap();
+        let p = OBJS
+            .page(
+                &store,
+                "all",
+                &PageQuery {
+                    limit: 10,
+                    ..PageQuery::default()
+                },
+            )
+            .unwrap();
         assert_eq!(texts(&p), ["{\"id\": 7}"]);
     }
 
@@ -592,7 +637,16 @@ mod tests {
         assert_eq!(ids(OBJS.scan(&store, b"", Some(b"a"), 2).unwrap()), ["b", "c"]);
         assert_eq!(ids(OBJS.all(&store, b"x/").unwrap()), ["x/1"]);
         // A page is in last_updated order instead.
-        let p = OBJS.page(&store, "all", &PageQuery { limit: 10, ..PageQuery::default() }).unwrap();
+        let p = OBJS
+            .page(
+                &store,
+                "all",
+                &PageQuery {
+                    limit: 10,
+                    ..PageQuery::default()
+                },
+            )
+            .unwrap();
         let paged: Vec<String> = p
             .items
             .iter()

@@ -167,8 +167,14 @@ mod tests {
             .unwrap();
         assert_eq!(RECS.get(&store, b"a").unwrap(), Some(Rec { n: 2 }));
         // Same bytes as the untyped JSON helpers wrote and read.
-        assert_eq!(store.get(RECS.space(), b"a").unwrap(), Some(b"{\"n\":2}".to_vec()));
-        assert_eq!(store.get_json::<Rec>(RECS.space(), b"a").unwrap(), Some(Rec { n: 2 }));
+        assert_eq!(
+            store.get(RECS.space(), b"a").unwrap(),
+            Some(b"{\"n\":2}".to_vec())
+        );
+        assert_eq!(
+            store.get_json::<Rec>(RECS.space(), b"a").unwrap(),
+            Some(Rec { n: 2 })
+        );
     }
 
     #[test]
@@ -201,7 +207,12 @@ mod tests {
         assert_eq!(ns(RECS.all(&store, b"").unwrap()), [1, 2, 3, 9]);
         assert_eq!(ns(RECS.scan(&store, b"", Some(b"a"), 2).unwrap()), [2, 3]);
         assert_eq!(ns(RECS.all(&store, b"x").unwrap()), [9]);
-        let keys: Vec<Vec<u8>> = RECS.all(&store, b"").unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<Vec<u8>> = RECS
+            .all(&store, b"")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"x".to_vec()]);
     }
 

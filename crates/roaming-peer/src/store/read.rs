@@ -105,7 +105,11 @@ impl Read for Tx<'_> {
 }
 
 /// Every entry under `prefix`, read in pages of 1000 (the loop that `all` of every typed layer shares).
-pub(crate) fn scan_all<R: Read + ?Sized>(r: &R, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+pub(crate) fn scan_all<R: Read + ?Sized>(
+    r: &R,
+    space: Space,
+    prefix: &[u8],
+) -> Result<Vec<Entry>, StoreError> {
     const PAGE: usize = 1000;
     let mut out = Vec::new();
     loop {

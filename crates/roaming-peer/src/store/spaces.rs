@@ -31,7 +31,16 @@ pub const OUTBOX_OBJ: Space = Space("outbox_obj");
 pub const OUTBOX_DEAD: Space = Space("outbox_dead");
 
 /// Every keyspace of `roaming-peer`.
-pub const ALL: &[Space] = &[PEERS, TOKENS, META, INVITATIONS, PENDING, OUTBOX, OUTBOX_OBJ, OUTBOX_DEAD];
+pub const ALL: &[Space] = &[
+    PEERS,
+    TOKENS,
+    META,
+    INVITATIONS,
+    PENDING,
+    OUTBOX,
+    OUTBOX_OBJ,
+    OUTBOX_DEAD,
+];
 
 /// Checks a crate's keyspace table: `source` is the table's source file (`include_str!`), `table` its
 /// `ALL`. Fails when a name occurs twice in `table`, when a name of another crate's table is also one of
