@@ -28,26 +28,3 @@ macro_rules! stamped {
 }
 
 stamped!(Location, Tariff, Session, Cdr, Token);
-
-impl<T: Stamped + ?Sized> Stamped for &T {
-    fn last_updated(&self) -> DateTime {
-        (**self).last_updated()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reference_has_the_stamp_of_its_object() {
-        struct S(DateTime);
-        impl Stamped for S {
-            fn last_updated(&self) -> DateTime {
-                self.0
-            }
-        }
-        let s = S(DateTime::UNIX_EPOCH);
-        assert_eq!((&s).last_updated(), DateTime::UNIX_EPOCH);
-    }
-}

@@ -73,7 +73,7 @@ pub async fn run(core: Arc<Core>, backoff: Backoff) {
 enum Outcome {
     Delivered,
     /// Replace the entry by this push and deliver at once.
-    Replace(Push),
+    Replace(Box<Push>),
     Retry(String),
     Dead(String),
 }
@@ -215,7 +215,7 @@ async fn deliver_loop(core: Arc<Core>, peer_id: String, backoff: Backoff) {
                             tracing::warn!(peer.id = %peer_id, object = %entry.push.object, reason = %reason, "push refused permanently; kept as a dead letter");
                             finished.push((seq, entry, Some(reason)));
                         }
-                        Outcome::Replace(push) => replace(&core, &k, &entry, push),
+                        Outcome::Replace(push) => replace(&core, &k, &entry, *push),
                         Outcome::Retry(reason) => {
                             failures += 1;
                             record_failure(&core, &k, &reason);
@@ -345,7 +345,7 @@ fn classify(core: &Core, push: &Push, e: &ClientError) -> Outcome {
             || e.ocpi_status() == Some(roaming_types::StatusCode::UnknownLocation);
         if let Some(f) = core.outbox.fallback.get() {
             match f.full_put(push, parent_unknown) {
-                Ok(Some(full)) if full != *push => return Outcome::Replace(full),
+                Ok(Some(full)) if full != *push => return Outcome::Replace(Box::new(full)),
                 Ok(_) => {}
                 Err(err) => return Outcome::Retry(err.to_string()),
             }

@@ -413,7 +413,7 @@ fn legacy_entries_and_new_pushes_of_one_location_share_a_group() {
 }
 
 /// What the test peer received: path, routed-to party, when the call started and ended.
-type Calls = Arc<Mutex<Vec<(String, String, std::time::Instant, std::time::Instant)>>>;
+type Calls = Arc<Mutex<Vec<(String, String, tokio::time::Instant, tokio::time::Instant)>>>;
 
 /// A CSP offering a `things` Receiver whose calls take 300 ms, and a CSO registered with it.
 async fn cso_and_things_peer(
@@ -437,7 +437,7 @@ async fn cso_and_things_peer(
             let handler = move |uri: http::Uri, headers: http::HeaderMap| {
                 let recorded = Arc::clone(&recorded);
                 async move {
-                    let start = std::time::Instant::now();
+                    let start = tokio::time::Instant::now();
                     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                     let to = headers
                         .get(crate::headers::OCPI_TO_PARTY_ID)
@@ -448,7 +448,7 @@ async fn cso_and_things_peer(
                         uri.path().to_owned(),
                         to,
                         start,
-                        std::time::Instant::now(),
+                        tokio::time::Instant::now(),
                     ));
                     crate::server::reply::ok(http::StatusCode::OK, None)
                 }
