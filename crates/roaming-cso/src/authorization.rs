@@ -42,7 +42,7 @@ use http::Method;
 use roaming_peer::client::{ClientError, join_url, with_query};
 use roaming_peer::endpoint::Core;
 use roaming_peer::registration::peers::PeerRecord;
-use roaming_peer::store::{Space, StoreError, key};
+use roaming_peer::store::{StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::StatusCode;
 use roaming_types::ids::{AuthorizationReference, EvseUid, LocationId};
@@ -57,8 +57,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CsoError;
 use crate::tokens::Tokens;
 
-/// Decisions taken for chargers, by `<location>\0<evse>\0<type>\0<uid>`.
-pub const DECISIONS: Space = Space("cso_auth_decisions");
+pub use crate::keyspaces::DECISIONS;
 
 /// How long a decision is used for the session that follows (CMD-03: 15 minutes).
 pub const DECISION_TTL_MINUTES: i64 = 15;
@@ -130,8 +129,7 @@ fn decision_key(location: &LocationId, evse: &EvseUid, token_type: &TokenType, u
     ])
 }
 
-/// Real-time refusals that stand: `<type>\0<uid>\0<cc>\0<pid>` (the token's key) → [`Refusal`].
-pub const REFUSALS: Space = Space("cso_auth_refusals");
+pub use crate::keyspaces::REFUSALS;
 
 /// A real-time refusal of a token by its CSP, kept until the CSP changes the token or allows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

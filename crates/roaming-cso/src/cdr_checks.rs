@@ -7,7 +7,7 @@
 //! an unknown CDR); the body must name the CDR of the URL (T-93), the verdict must be ACCEPTED or
 //! DISPUTED and a DISPUTED verdict needs reasons ([`CsoError::Invalid`]).
 
-use roaming_peer::store::{Space, StoreHandle};
+use roaming_peer::store::StoreHandle;
 use roaming_types::DateTime;
 use roaming_types::extensions::cdr_checks::{CdrVerdict, Reason, Verdict};
 use roaming_types::ids::{CdrId, PartyRef};
@@ -18,7 +18,7 @@ use crate::cdrs::Cdrs;
 use crate::error::CsoError;
 
 /// Verdicts by CDR id.
-pub const CHECKS: Space = Space("cso_cdr_checks");
+pub use crate::keyspaces::CHECKS;
 
 /// A CSP's verdict on one of our CDRs, as we keep and show it: the [`CdrVerdict`] received, who sent
 /// it and when.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::collection::{Collection, StoredDoc};
-use roaming_peer::store::{Space, Tx};
+use roaming_peer::store::Tx;
+use roaming_peer::store::collection::StoredDoc;
 use roaming_types::DateTime;
 use roaming_types::ids::{CdrId, PartyRef, TariffId};
 use roaming_types::modules::cdrs::{Cdr, CdrDimension, CdrDimensionType, CdrLocation, ChargingPeriod};
@@ -31,10 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CsoError;
 use crate::sessions::Sample;
 
-/// The CDRs: partitions `all` and the owning CSP's party key.
-pub const CDRS: Collection = Collection::new("cso_cdrs", "cso_cdrs_idx");
-/// Session id → CDR id (one CDR per session).
-pub const BY_SESSION: Space = Space("cso_cdr_by_session");
+pub use crate::keyspaces::{BY_SESSION, CDRS};
 const ALL: &str = "all";
 
 /// What a session's CDR is built from, fixed when the session starts (CDR-03).
@@ -348,6 +345,8 @@ pub fn issue(
             },
             to: Some(emsp.clone()),
             query: Vec::new(),
+            group: None,
+            appended: Vec::new(),
         },
     )?;
     Ok(vec![peer.id.clone()])

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_peer::endpoint::Core;
-use roaming_peer::store::{Space, StoreError};
+use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, PartyRef};
 use roaming_types::modules::cdrs::AuthMethod;
@@ -40,10 +40,7 @@ use crate::reservations::{self, Reservation, ReservationState, reservation_key};
 use crate::sessions::{Sessions, StartAuth};
 use crate::sites::is_public;
 
-/// Commands by id.
-pub const COMMANDS: Space = Space("cso_commands");
-/// Commands waiting for their result: id → deadline (ms since the epoch).
-pub const OPEN: Space = Space("cso_commands_open");
+pub use crate::keyspaces::{COMMANDS, OPEN};
 
 /// How the CommandResult reached the CSP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod cdrs;
 pub mod commands;
 pub mod error;
 pub mod gateway;
+pub mod keyspaces;
 pub mod ocpi;
 pub mod operator;
 pub mod profiles;

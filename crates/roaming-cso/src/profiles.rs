@@ -18,7 +18,7 @@ use std::time::Duration;
 use http::Method;
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::{Space, StoreError};
+use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
 use roaming_types::ids::{EvseUid, LocationId, PartyRef};
 use roaming_types::modules::charging_profiles::{
@@ -38,10 +38,7 @@ use crate::error::CsoError;
 use crate::gateway::{StationCommand, StationGateway};
 use crate::sessions::Sessions;
 
-/// Per session: the CSP's profile and what was last applied.
-pub const STATES: Space = Space("cso_profile_states");
-/// Local limits by location (`loc`) or EVSE (`loc/evse`), lower case.
-pub const LIMITS: Space = Space("cso_local_limits");
+pub use crate::keyspaces::{LIMITS, STATES};
 /// The horizon of a pushed ActiveChargingProfile (CP-04: 5–60 minutes).
 const HORIZON_SECS: u32 = 900;
 
@@ -532,6 +529,8 @@ impl Profiles {
                     },
                     to: Some(s.emsp()),
                     query: Vec::new(),
+                    group: None,
+                    appended: Vec::new(),
                 },
             )?;
             Ok(vec![peer.id.clone()])

@@ -15,10 +15,7 @@ use roaming_types::DateTime;
 use roaming_types::ids::{AuthorizationReference, EvseUid, LocationId, PartyRef};
 use roaming_types::modules::tokens::Token;
 
-/// Reservations by `<cc>\0<pid>\0<reservation_id>` of the CSP (lower case).
-pub const RESERVATIONS: Space = Space("cso_reservations");
-/// The charger's reservation number (8 bytes, big endian) → reservation key.
-pub const BY_STATION_ID: Space = Space("cso_reservation_station");
+pub use crate::keyspaces::{BY_STATION_ID, RESERVATIONS};
 const COUNTER: &[u8] = b"cso_reservation_counter";
 
 /// Where a reservation is in its life.

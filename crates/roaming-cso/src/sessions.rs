@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{Space, StoreError, Tx, key};
 use roaming_types::DateTime;
 use roaming_types::ci_string::Text;
@@ -47,17 +47,7 @@ use serde_json::{Map, Value, json};
 use crate::error::CsoError;
 use crate::sites::Sites;
 
-/// Sessions: key = lower-case session id.
-pub const SESSIONS: Collection = Collection::new("cso_sessions", "cso_sessions_idx");
-/// Per-session runtime state.
-pub const RUNTIME: Space = Space("cso_session_runtime");
-/// Charger transaction id → session key.
-pub const BY_TRANSACTION: Space = Space("cso_session_txn");
-/// `<location>\0<evse>` → the key of the EVSE's current (not final) session.
-pub const BY_EVSE: Space = Space("cso_session_evse");
-/// `<location>\0<evse>` → the key of the last charging session that started on the EVSE (kept after
-/// it ends: whose driver's cable may still be in the socket, for UNLOCK_CONNECTOR).
-pub const LAST_ON_EVSE: Space = Space("cso_session_evse_last");
+pub use crate::keyspaces::{BY_EVSE, BY_TRANSACTION, LAST_ON_EVSE, RUNTIME, SESSIONS};
 
 /// The operator's partition of every session.
 pub const ALL: &str = "all";
@@ -438,6 +428,8 @@ impl Sessions {
                 op,
                 to: Some(emsp.clone()),
                 query: Vec::new(),
+                group: None,
+                appended: Vec::new(),
             },
         )?;
         Ok(vec![peer.id.clone()])

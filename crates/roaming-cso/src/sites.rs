@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Fallback, Outbox, Push, PushOp};
-use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{StoreError, Tx};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
@@ -36,11 +36,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::CsoError;
 
-/// Locations: key = lower-case location id; partitions `all` and, when published with a valid EVSE,
-/// `pub`.
-pub const LOCATIONS: Collection = Collection::new("cso_locations", "cso_locations_idx");
-/// Tariffs: key = lower-case tariff id; partitions `all` and `pub`.
-pub const TARIFFS: Collection = Collection::new("cso_tariffs", "cso_tariffs_idx");
+pub use crate::keyspaces::{LOCATIONS, TARIFFS};
 
 /// Objects per write batch of an import.
 const IMPORT_BATCH: usize = 500;
@@ -1016,6 +1012,8 @@ pub fn location_push(
         op,
         to: None,
         query: Vec::new(),
+        group: None,
+        appended: Vec::new(),
     }
 }
 
@@ -1033,6 +1031,8 @@ pub fn tariff_push(party: &PartyRef, id: &TariffId, op: PushOp) -> Push {
         op,
         to: None,
         query: Vec::new(),
+        group: None,
+        appended: Vec::new(),
     }
 }
 

@@ -12,7 +12,7 @@
 //! (`cso_token_collisions`, `GET /api/tokens/collisions`) and logged.
 
 use roaming_peer::stamps::StampPolicy;
-use roaming_peer::store::{Space, StoreError, StoreHandle, Tx, Write, key, prefix};
+use roaming_peer::store::{StoreError, StoreHandle, Tx, Write, key, prefix};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
@@ -20,11 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CsoError;
 
-/// Tokens by `<type>\0<uid>\0<cc>\0<pid>`.
-pub const TOKENS: Space = Space("cso_tokens");
-
-/// Uids held by several CSPs: `<type>\0<uid>` → [`Collision`].
-pub const COLLISIONS: Space = Space("cso_token_collisions");
+pub use crate::keyspaces::{COLLISIONS, TOKENS};
 
 /// A token uid (of one type) that several CSPs hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

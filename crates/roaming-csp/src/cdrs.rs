@@ -9,15 +9,14 @@
 use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
-use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::key;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::cdrs::Cdr;
 
 use crate::error::CspError;
 
-/// The CDRs (partition `all`).
-pub const CDRS: Collection = Collection::new("csp_cdrs", "csp_cdrs_idx");
+pub use crate::keyspaces::CDRS;
 const ALL: &str = "all";
 
 /// What a received CDR did.

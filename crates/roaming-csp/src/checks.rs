@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::{Space, key};
+use roaming_peer::store::key;
 use roaming_types::DateTime;
 use roaming_types::extensions::cdr_checks::{Reason, module_id, reason};
 use roaming_types::ids::PartyRef;
@@ -25,8 +25,7 @@ pub use roaming_types::extensions::cdr_checks::{CdrCheck, MODULE, Verdict};
 
 use crate::error::CspError;
 
-/// Verdicts by CDR.
-pub const CHECKS: Space = Space("csp_cdr_checks");
+pub use crate::keyspaces::CHECKS;
 
 /// How far money may differ before it is a dispute (the spec defines no rounding, §9.3 item 9).
 const MONEY_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
@@ -204,6 +203,8 @@ impl Checks {
                     },
                     to: Some(c.cpo.clone()),
                     query: Vec::new(),
+                    group: None,
+                    appended: Vec::new(),
                 },
             )?;
             Ok(vec![peer.id.clone()])

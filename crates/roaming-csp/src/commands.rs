@@ -34,10 +34,7 @@ use crate::events::{CspEvent, Events};
 use crate::sessions::Sessions;
 use crate::tokens::{AccountState, Tokens};
 
-/// Commands by id.
-pub const COMMANDS: Space = Space("csp_commands");
-/// Commands waiting for their result: `ts_key(deadline) ++ id` → id.
-pub const WAITING: Space = Space("csp_commands_waiting");
+pub use crate::keyspaces::{COMMANDS, COMMANDS_WAITING as WAITING};
 
 /// Where a command is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod keyspaces;
 pub mod ocpi;
 pub mod operator;
 pub mod party_text;

@@ -12,7 +12,7 @@ use http::Method;
 use roaming_peer::client::{ClientError, join_url, with_query};
 use roaming_peer::endpoint::Core;
 use roaming_peer::headers::new_id;
-use roaming_peer::store::{Space, StoreError, key};
+use roaming_peer::store::{StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::charging_profiles::{
@@ -31,12 +31,7 @@ use crate::commands::{CommandState, overdue, waiting_key};
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
 
-/// Requests by id.
-pub const REQUESTS: Space = Space("csp_profile_requests");
-/// Requests waiting for their result: `ts_key(deadline) ++ id` → id.
-pub const WAITING: Space = Space("csp_profile_waiting");
-/// The latest ActiveChargingProfile per session (`cc/pid/session`).
-pub const ACTIVE: Space = Space("csp_active_profiles");
+pub use crate::keyspaces::{ACTIVE, PROFILES_WAITING as WAITING, REQUESTS};
 
 /// SET, GET or CLEAR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
-use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{Write, key};
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::sessions::{Session, SessionPatch, SessionStatus};
@@ -20,8 +20,7 @@ use roaming_types::patch::Patch;
 
 use crate::error::CspError;
 
-/// The sessions (partition `all`).
-pub const SESSIONS: Collection = Collection::new("csp_sessions", "csp_sessions_idx");
+pub use crate::keyspaces::SESSIONS;
 const ALL: &str = "all";
 
 fn skey(owner: &PartyRef, id: &str) -> Vec<u8> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use roaming_peer::stamps::StampPolicy;
-use roaming_peer::store::collection::{Collection, StoredDoc};
+use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{StoreError, StoreHandle, Tx};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
@@ -18,10 +18,7 @@ use roaming_types::modules::locations::{ConnectorType, Location, Status};
 use roaming_types::modules::tariffs::Tariff;
 use serde::{Deserialize, Serialize};
 
-/// Locations received: key `<cc>/<pid>/<id>`.
-pub const LOCATIONS: Collection = Collection::new("csp_locations", "csp_locations_idx");
-/// Tariffs received: key `<cc>/<pid>/<id>`.
-pub const TARIFFS: Collection = Collection::new("csp_tariffs", "csp_tariffs_idx");
+pub use crate::keyspaces::{LOCATIONS, TARIFFS};
 
 /// The store key of an object of `owner`.
 pub fn object_key(owner: &PartyRef, id: &str) -> Vec<u8> {

@@ -16,7 +16,7 @@ use roaming_peer::client::pull::Pull;
 use roaming_peer::endpoint::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
-use roaming_peer::store::{Space, StoreError, key};
+use roaming_peer::store::{StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
 use roaming_types::modules::cdrs::Cdr;
@@ -31,8 +31,7 @@ use crate::CspState;
 use crate::events::CspEvent;
 use crate::sites::{Write, object_key};
 
-/// Sync state per peer and module.
-pub const SYNC: Space = Space("csp_sync");
+pub use crate::keyspaces::SYNC;
 
 /// The state of pulls from one peer's module.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use roaming_peer::endpoint::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::collection::{Collection, StoredDoc};
-use roaming_peer::store::{Space, StoreError, Tx, key};
+use roaming_peer::store::collection::StoredDoc;
+use roaming_peer::store::{StoreError, Tx, key};
 use roaming_types::DateTime;
 use roaming_types::global_ids::{Emaid, ProviderId};
 use roaming_types::ids::{ContractId, PartyRef, TokenUid};
@@ -26,12 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::CspError;
 
-/// The tokens, as served (partition `all`).
-pub const TOKENS: Collection = Collection::new("csp_tokens", "csp_tokens_idx");
-/// The account behind each token.
-pub const ACCOUNTS: Space = Space("csp_token_accounts");
-/// Real-time authorizations given, by reference.
-pub const AUTHORIZATIONS: Space = Space("csp_authorizations");
+pub use crate::keyspaces::{ACCOUNTS, AUTHORIZATIONS, TOKENS};
 /// The one partition of [`TOKENS`].
 pub const ALL: &str = "all";
 
@@ -456,6 +451,8 @@ impl Tokens {
                 op,
                 to: None,
                 query: vec![("type".to_owned(), token.token_type.as_str().to_owned())],
+                group: None,
+                appended: Vec::new(),
             },
         )
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod datadir;
+pub mod deadlines;
 pub mod deviations;
 pub mod endpoint;
 pub mod error;

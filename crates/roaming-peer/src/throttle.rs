@@ -278,6 +278,8 @@ mod storm_tests {
             op: PushOp::Delete,
             to: None,
             query: Vec::new(),
+            group: None,
+            appended: Vec::new(),
         };
         cso.core
             .store

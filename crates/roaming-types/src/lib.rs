@@ -33,6 +33,7 @@ pub mod money;
 pub mod open_enum;
 pub mod patch;
 pub mod pricing;
+pub mod stamped;
 
 pub use ci_string::{CiString, ResponseUrl, Text, Url};
 pub use datetime::DateTime;
@@ -40,3 +41,4 @@ pub use envelope::{Envelope, StatusCode};
 pub use error::TypeError;
 pub use money::{Number, Price};
 pub use patch::Patch;
+pub use stamped::Stamped;

@@ -26,10 +26,7 @@ use crate::deviations::{Deviation, DeviationKind};
 use crate::secret::TokenHash;
 use crate::store::{Space, StoreError, StoreHandle, Tx, key};
 
-/// Invitations (token A).
-pub const INVITATIONS: Space = Space("invitations");
-/// Registrations we initiated that are in progress (token B).
-pub const PENDING: Space = Space("pending");
+pub use crate::store::spaces::{INVITATIONS, PENDING};
 
 /// A peer's compatibility switches (T-15, E-19).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,32 @@
 //! - Pages are ordered by (`last_updated`, key): stable across pages (T-62). The next-page cursor is the
 //!   last index key, so following `Link` costs the same whatever the offset; a bare `offset` without a
 //!   cursor skips keys only.
+//!
+//! ## Typed
+//! A [`Collection<T>`] holds `T`s (`Collection<Location>`, `Collection<Session>`…):
+//! - [`get`](Collection::get) / [`scan`](Collection::scan) / [`all`](Collection::all) decode the
+//!   stored JSON into `T` (a failure is [`StoreError::Corrupt`] naming the collection) and take any
+//!   [`Read`]: the store handle or a transaction (read-your-writes for `get`);
+//! - [`put`](Collection::put) serialises the object once and takes `last_updated` from it
+//!   ([`Stamped`]); [`delete`](Collection::delete) removes the object and its index entries;
+//! - the byte level stays for what serves bytes: [`page`](Collection::page) copies stored JSON into a
+//!   page, [`get_doc`](Collection::get_doc) returns the [`StoredDoc`] (its header's `last_updated` and
+//!   partitions with the JSON), [`put_doc`](Collection::put_doc) stores one.
+//!
+//! *Transitional (#13)*: a `Collection` without a type parameter is a `Collection<Untyped>`, whose
+//! `get` / `get_tx` / `put` / `scan` / `all` are the byte-level methods of before. A role module moves
+//! to the typed layer by declaring its collection `Collection<Location>` and dropping its hand decoding;
+//! once none is left, delete [`Untyped`] and its `impl` block.
 
-use roaming_types::DateTime;
+use std::fmt;
+use std::marker::PhantomData;
 
+use roaming_types::{DateTime, Stamped};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::keyspace::{decode, encode};
+use super::read::{Read, scan_all};
 use super::{Space, StoreError, StoreHandle, Tx, prefix_end, ts_from_key, ts_key};
 
 /// A stored object.
@@ -25,40 +48,67 @@ pub struct StoredDoc {
     pub json: Vec<u8>,
 }
 
+/// The stored form: the header (`last_updated`, partitions) followed by the JSON.
+fn encode_doc<P: AsRef<str>>(last_updated: DateTime, partitions: &[P], json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + json.len());
+    out.extend_from_slice(&ts_key(last_updated.timestamp_millis()));
+    out.push(u8::try_from(partitions.len()).unwrap_or(u8::MAX));
+    for p in partitions.iter().take(usize::from(u8::MAX)) {
+        let p = p.as_ref();
+        out.push(u8::try_from(p.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&p.as_bytes()[..p.len().min(usize::from(u8::MAX))]);
+    }
+    out.extend_from_slice(json);
+    out
+}
+
 impl StoredDoc {
+    #[cfg(test)]
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.json.len());
-        out.extend_from_slice(&ts_key(self.last_updated.timestamp_millis()));
-        out.push(u8::try_from(self.partitions.len()).unwrap_or(u8::MAX));
-        for p in self.partitions.iter().take(usize::from(u8::MAX)) {
-            out.push(u8::try_from(p.len()).unwrap_or(u8::MAX));
-            out.extend_from_slice(&p.as_bytes()[..p.len().min(usize::from(u8::MAX))]);
-        }
-        out.extend_from_slice(&self.json);
-        out
+        encode_doc(self.last_updated, &self.partitions, &self.json)
     }
 
     fn decode(space: Space, bytes: &[u8]) -> Result<Self, StoreError> {
-        let corrupt = || StoreError::Corrupt {
-            space,
-            message: "bad document header".to_owned(),
-        };
-        let ts = ts_from_key(bytes.get(..8).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
-        let n = *bytes.get(8).ok_or_else(corrupt)?;
-        let mut pos = 9;
-        let mut partitions = Vec::with_capacity(usize::from(n));
-        for _ in 0..n {
-            let len = usize::from(*bytes.get(pos).ok_or_else(corrupt)?);
-            let p = bytes.get(pos + 1..pos + 1 + len).ok_or_else(corrupt)?;
-            partitions.push(String::from_utf8(p.to_vec()).map_err(|_| corrupt())?);
-            pos += 1 + len;
-        }
+        let ts =
+            ts_from_key(bytes.get(..8).ok_or_else(|| bad_header(space))?).ok_or_else(|| bad_header(space))?;
+        let mut partitions = Vec::new();
+        let pos = walk_header(space, bytes, |p| {
+            partitions.push(String::from_utf8(p.to_vec()).map_err(|_| bad_header(space))?);
+            Ok(())
+        })?;
         Ok(Self {
-            last_updated: DateTime::from_timestamp_millis(ts).ok_or_else(corrupt)?,
+            last_updated: DateTime::from_timestamp_millis(ts).ok_or_else(|| bad_header(space))?,
             partitions,
             json: bytes[pos..].to_vec(),
         })
     }
+}
+
+fn bad_header(space: Space) -> StoreError {
+    StoreError::Corrupt {
+        space,
+        message: "bad document header".to_owned(),
+    }
+}
+
+/// Walks the partitions of a stored document's header; returns where its JSON starts.
+fn walk_header(
+    space: Space,
+    bytes: &[u8],
+    mut partition: impl FnMut(&[u8]) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let n = *bytes.get(8).ok_or_else(|| bad_header(space))?;
+    let mut pos = 9;
+    for _ in 0..n {
+        let len = usize::from(*bytes.get(pos).ok_or_else(|| bad_header(space))?);
+        partition(
+            bytes
+                .get(pos + 1..pos + 1 + len)
+                .ok_or_else(|| bad_header(space))?,
+        )?;
+        pos += 1 + len;
+    }
+    Ok(pos)
 }
 
 /// One page request (already validated).
@@ -87,20 +137,36 @@ pub struct PageResult {
     pub next_cursor: Option<Vec<u8>>,
 }
 
-/// A collection: an object keyspace and its index.
+/// *Transitional (#13)*: the object type of a collection declared without one, whose methods are the
+/// byte-level ones of before the typed layer. Delete once every collection names its object type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Collection {
+pub enum Untyped {}
+
+/// A collection of `T`s: an object keyspace and its index.
+pub struct Collection<T = Untyped> {
     objects: Space,
     index: Space,
+    _objects: PhantomData<fn() -> T>,
 }
 
-impl Collection {
+impl<T> Collection<T> {
     /// A collection with two keyspaces named `objects` and `index` (names are part of the disk format).
     pub const fn new(objects: &'static str, index: &'static str) -> Self {
         Self {
             objects: Space(objects),
             index: Space(index),
+            _objects: PhantomData,
         }
+    }
+
+    /// The object keyspace (for a crate's keyspace table).
+    pub const fn objects(&self) -> Space {
+        self.objects
+    }
+
+    /// The index keyspace (for a crate's keyspace table).
+    pub const fn index(&self) -> Space {
+        self.index
     }
 
     fn index_key(partition: &str, last_updated: DateTime, key: &[u8]) -> Vec<u8> {
@@ -112,38 +178,49 @@ impl Collection {
         k
     }
 
-    /// Reads an object.
-    pub fn get(&self, store: &StoreHandle, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
-        store
-            .get(self.objects, key)?
+    /// Reads an object as stored: its header (`last_updated`, partitions) and JSON.
+    pub fn get_doc<R: Read + ?Sized>(&self, r: &R, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
+        r.get(self.objects, key)?
             .map(|b| StoredDoc::decode(self.objects, &b))
             .transpose()
     }
 
-    /// Reads an object inside a transaction.
-    pub fn get_tx(&self, tx: &Tx<'_>, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
-        tx.get(self.objects, key)?
-            .map(|b| StoredDoc::decode(self.objects, &b))
-            .transpose()
+    /// Stores an object as bytes (replacing any previous version and its index entries).
+    pub fn put_doc(&self, tx: &mut Tx<'_>, key: &[u8], doc: &StoredDoc) -> Result<(), StoreError> {
+        self.put_encoded(tx, key, doc.last_updated, &doc.partitions, &doc.json)
     }
 
-    /// Stores an object (replacing any previous version and its index entries).
-    pub fn put(&self, tx: &mut Tx<'_>, key: &[u8], doc: &StoredDoc) -> Result<(), StoreError> {
-        if let Some(old) = self.get_tx(tx, key)? {
+    fn put_encoded<P: AsRef<str>>(
+        &self,
+        tx: &mut Tx<'_>,
+        key: &[u8],
+        last_updated: DateTime,
+        partitions: &[P],
+        json: &[u8],
+    ) -> Result<(), StoreError> {
+        if let Some(old) = self.get_doc(tx, key)? {
             for p in &old.partitions {
                 tx.delete(self.index, Self::index_key(p, old.last_updated, key));
             }
         }
-        for p in &doc.partitions {
-            tx.put(self.index, Self::index_key(p, doc.last_updated, key), Vec::new());
+        for p in partitions {
+            tx.put(
+                self.index,
+                Self::index_key(p.as_ref(), last_updated, key),
+                Vec::new(),
+            );
         }
-        tx.put(self.objects, key.to_vec(), doc.encode());
+        tx.put(
+            self.objects,
+            key.to_vec(),
+            encode_doc(last_updated, partitions, json),
+        );
         Ok(())
     }
 
-    /// Removes an object and its index entries.
+    /// Removes an object and its index entries; `false` when there was none.
     pub fn delete(&self, tx: &mut Tx<'_>, key: &[u8]) -> Result<bool, StoreError> {
-        let Some(old) = self.get_tx(tx, key)? else {
+        let Some(old) = self.get_doc(tx, key)? else {
             return Ok(false);
         };
         for p in &old.partitions {
@@ -153,47 +230,42 @@ impl Collection {
         Ok(true)
     }
 
-    /// Objects whose key starts with `prefix`, in key order, after `after`, at most `limit`.
-    pub fn scan(
+    /// Objects as stored whose key starts with `prefix`, in key order, after `after`, at most `limit`
+    /// (committed data).
+    pub fn scan_docs<R: Read + ?Sized>(
         &self,
-        store: &StoreHandle,
+        r: &R,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
-        store
-            .engine()
-            .scan(self.objects, prefix, after, limit)?
+        r.scan(self.objects, prefix, after, limit)?
             .into_iter()
             .map(|(k, v)| StoredDoc::decode(self.objects, &v).map(|d| (k, d)))
             .collect()
     }
 
-    /// Every object whose key starts with `prefix`.
-    pub fn all(&self, store: &StoreHandle, prefix: &[u8]) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
-        let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self.scan(store, prefix, after.as_deref(), 1000)?;
-            let done = page.len() < 1000;
-            after = page.last().map(|(k, _)| k.clone());
-            out.extend(page);
-            if done {
-                return Ok(out);
-            }
-        }
+    /// Every object as stored whose key starts with `prefix`, in key order (committed data).
+    pub fn all_docs<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
+        scan_all(r, self.objects, prefix)?
+            .into_iter()
+            .map(|(k, v)| StoredDoc::decode(self.objects, &v).map(|d| (k, d)))
+            .collect()
     }
 
-    /// The number of objects in a partition.
-    pub fn count(&self, store: &StoreHandle, partition: &str) -> Result<u64, StoreError> {
+    /// The number of objects in a partition (committed data).
+    pub fn count<R: Read + ?Sized>(&self, r: &R, partition: &str) -> Result<u64, StoreError> {
         let mut p = partition.as_bytes().to_vec();
         p.push(0);
-        store
-            .engine()
-            .count_range(self.index, &p, prefix_end(&p).as_deref())
+        r.count_range(self.index, &p, prefix_end(&p).as_deref())
     }
 
-    /// One page of a partition, ordered by `last_updated` then key (T-60…T-62).
+    /// One page of a partition, ordered by `last_updated` then key (T-60…T-62): the stored JSON bytes,
+    /// copied (no decoding).
     pub fn page(
         &self,
         store: &StoreHandle,
@@ -262,6 +334,121 @@ impl Collection {
             total,
             next_cursor,
         })
+    }
+}
+
+impl<T: DeserializeOwned> Collection<T> {
+    fn decode_doc(&self, doc: &StoredDoc) -> Result<T, StoreError> {
+        decode(self.objects, &doc.json)
+    }
+
+    /// Reads and decodes an object.
+    pub fn get<R: Read + ?Sized>(&self, r: &R, key: &[u8]) -> Result<Option<T>, StoreError> {
+        let Some(bytes) = r.get(self.objects, key)? else {
+            return Ok(None);
+        };
+        let json = walk_header(self.objects, &bytes, |_| Ok(()))?;
+        decode(self.objects, &bytes[json..]).map(Some)
+    }
+
+    /// Objects whose key starts with `prefix`, in key order, after `after`, at most `limit` (committed
+    /// data).
+    pub fn scan<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        self.scan_docs(r, prefix, after, limit)?
+            .into_iter()
+            .map(|(k, d)| Ok((k, self.decode_doc(&d)?)))
+            .collect()
+    }
+
+    /// Every object whose key starts with `prefix`, in key order (committed data).
+    pub fn all<R: Read + ?Sized>(&self, r: &R, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        self.all_docs(r, prefix)?
+            .into_iter()
+            .map(|(k, d)| Ok((k, self.decode_doc(&d)?)))
+            .collect()
+    }
+}
+
+impl<T: Serialize + Stamped> Collection<T> {
+    /// Stores an object under `key`, indexed in `partitions` at its `last_updated` (replacing any
+    /// previous version and its index entries). Serialises the object once.
+    pub fn put(
+        &self,
+        tx: &mut Tx<'_>,
+        key: &[u8],
+        object: &T,
+        partitions: &[&str],
+    ) -> Result<(), StoreError> {
+        let json = encode(self.objects, object)?;
+        self.put_encoded(tx, key, object.last_updated(), partitions, &json)
+    }
+}
+
+/// *Transitional (#13)*: the byte-level methods of before the typed layer, for collections declared
+/// without an object type. Delete with [`Untyped`].
+impl Collection<Untyped> {
+    /// Reads an object as stored (typed: [`Collection::get`]; raw: [`Collection::get_doc`]).
+    pub fn get<R: Read + ?Sized>(&self, r: &R, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
+        self.get_doc(r, key)
+    }
+
+    /// Reads an object as stored inside a transaction (now the same as [`get_doc`](Collection::get_doc)).
+    pub fn get_tx(&self, tx: &Tx<'_>, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
+        self.get_doc(tx, key)
+    }
+
+    /// Stores an object as bytes (typed: [`Collection::put`]; raw: [`Collection::put_doc`]).
+    pub fn put(&self, tx: &mut Tx<'_>, key: &[u8], doc: &StoredDoc) -> Result<(), StoreError> {
+        self.put_doc(tx, key, doc)
+    }
+
+    /// Objects as stored (typed: [`Collection::scan`]; raw: [`Collection::scan_docs`]).
+    pub fn scan<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
+        self.scan_docs(r, prefix, after, limit)
+    }
+
+    /// Every object as stored (typed: [`Collection::all`]; raw: [`Collection::all_docs`]).
+    pub fn all<R: Read + ?Sized>(
+        &self,
+        r: &R,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
+        self.all_docs(r, prefix)
+    }
+}
+
+// By hand: derives would require `T: Clone` etc. although a collection holds no `T`.
+impl<T> Clone for Collection<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Collection<T> {}
+
+impl<T> PartialEq for Collection<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.objects, self.index) == (other.objects, other.index)
+    }
+}
+
+impl<T> Eq for Collection<T> {}
+
+impl<T> fmt::Debug for Collection<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Collection({}, {})", self.objects, self.index)
     }
 }
 
@@ -336,6 +523,136 @@ mod tests {
         let beyond = C.page(&store, "pub", &q(None, None, 99, 2)).unwrap();
         assert!(beyond.items.is_empty());
         assert_eq!(beyond.total, 5);
+    }
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Obj {
+        id: String,
+        last_updated: DateTime,
+    }
+
+    impl Stamped for Obj {
+        fn last_updated(&self) -> DateTime {
+            self.last_updated
+        }
+    }
+
+    const OBJS: Collection<Obj> = Collection::new("test_typed", "test_typed_idx");
+
+    fn obj(id: &str, ts: i64) -> Obj {
+        Obj {
+            id: id.to_owned(),
+            last_updated: DateTime::from_timestamp_millis(ts).unwrap(),
+        }
+    }
+
+    #[test]
+    fn typed_reads_see_the_transactions_own_writes_through_the_same_method() {
+        let store = StoreHandle::memory();
+        store
+            .transact(|tx| {
+                assert_eq!(OBJS.get(tx, b"a")?, None);
+                OBJS.put(tx, b"a", &obj("a", 10), &["all", "pub"])?;
+                assert_eq!(OBJS.get(tx, b"a")?, Some(obj("a", 10)), "read-your-writes");
+                assert_eq!(OBJS.get(&store, b"a")?, None, "not committed yet");
+                OBJS.put(tx, b"a", &obj("a", 20), &["all"])?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(OBJS.get(&store, b"a").unwrap(), Some(obj("a", 20)));
+        // The header carries the object's own stamp and the partitions; the index moved with them.
+        let doc = OBJS.get_doc(&store, b"a").unwrap().unwrap();
+        assert_eq!(doc.last_updated, obj("a", 20).last_updated);
+        assert_eq!(doc.partitions, ["all"]);
+        assert_eq!(
+            (
+                OBJS.count(&store, "all").unwrap(),
+                OBJS.count(&store, "pub").unwrap()
+            ),
+            (1, 0)
+        );
+        // Same bytes as a StoredDoc built by hand (no migration).
+        let by_hand = StoredDoc {
+            last_updated: doc.last_updated,
+            partitions: vec!["all".to_owned()],
+            json: serde_json::to_vec(&obj("a", 20)).unwrap(),
+        };
+        assert_eq!(store.get(OBJS.objects(), b"a").unwrap(), Some(by_hand.encode()));
+        assert!(store.transact(|tx| OBJS.delete(tx, b"a")).unwrap());
+        assert_eq!(OBJS.get(&store, b"a").unwrap(), None);
+        assert_eq!(OBJS.count(&store, "all").unwrap(), 0);
+    }
+
+    #[test]
+    fn an_object_that_does_not_decode_is_corrupt_naming_the_collection() {
+        let store = StoreHandle::memory();
+        let bad = doc(5, &["all"], "{\"id\": 7}");
+        store.transact(|tx| OBJS.put_doc(tx, b"bad", &bad)).unwrap();
+        for e in [
+            OBJS.get(&store, b"bad").unwrap_err(),
+            OBJS.all(&store, b"").unwrap_err(),
+            OBJS.scan(&store, b"", None, 10).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, StoreError::Corrupt { space, .. } if *space == OBJS.objects()),
+                "{e:?}"
+            );
+            assert!(e.to_string().contains("test_typed"), "{e}");
+        }
+        // A truncated header too.
+        let mut b = crate::store::Batch::new();
+        b.put(OBJS.objects(), b"short".to_vec(), vec![1, 2, 3]);
+        store.apply(b).unwrap();
+        assert!(matches!(
+            OBJS.get(&store, b"short"),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // Pages copy bytes and do not decode: the bad object is still served as stored.
+        let p = OBJS
+            .page(
+                &store,
+                "all",
+                &PageQuery {
+                    limit: 10,
+                    ..PageQuery::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(texts(&p), ["{\"id\": 7}"]);
+    }
+
+    #[test]
+    fn typed_scan_and_all_are_in_key_order() {
+        let store = StoreHandle::memory();
+        store
+            .transact(|tx| {
+                for (k, ts) in [("b", 1), ("a", 3), ("c", 2), ("x/1", 0)] {
+                    OBJS.put(tx, k.as_bytes(), &obj(k, ts), &["all"])?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let ids = |v: Vec<(Vec<u8>, Obj)>| v.into_iter().map(|(_, o)| o.id).collect::<Vec<_>>();
+        assert_eq!(ids(OBJS.all(&store, b"").unwrap()), ["a", "b", "c", "x/1"]);
+        assert_eq!(ids(OBJS.scan(&store, b"", Some(b"a"), 2).unwrap()), ["b", "c"]);
+        assert_eq!(ids(OBJS.all(&store, b"x/").unwrap()), ["x/1"]);
+        // A page is in last_updated order instead.
+        let p = OBJS
+            .page(
+                &store,
+                "all",
+                &PageQuery {
+                    limit: 10,
+                    ..PageQuery::default()
+                },
+            )
+            .unwrap();
+        let paged: Vec<String> = p
+            .items
+            .iter()
+            .map(|j| serde_json::from_slice::<Obj>(j).unwrap().id)
+            .collect();
+        assert_eq!(paged, ["x/1", "b", "c", "a"]);
     }
 
     #[test]

@@ -6,6 +6,21 @@
 //! database can replace sled later by implementing five methods and passing the one conformance suite
 //! (`conformance`, feature `test-support`) that the sled and in-memory implementations both pass.
 //!
+//! ## Typed layer
+//! Domain code reads and writes typed values, never bytes:
+//! - [`Read`] is the one read interface of the [`StoreHandle`] (committed data) and of a [`Tx`] (its own
+//!   writes first): every typed read is one method taking `&impl Read`.
+//! - [`Keyspace<T>`] is a keyspace of JSON values (`get` / `put` / `delete` / `scan` / `all`).
+//! - [`collection::Collection<T>`] is an indexed collection of OCPI objects for paginated GETs, typed
+//!   by the object it holds (`last_updated` comes from [`roaming_types::Stamped`]).
+//! - A value that does not decode is [`StoreError::Corrupt`] naming its keyspace, reported once, in
+//!   the layer.
+//! - Keyspace names are declared in one table per crate: [`spaces`] for `roaming-peer`, `keyspaces.rs`
+//!   in each role crate, each checked by a unit test ([`spaces::check_table`]).
+//!
+//! The untyped JSON helpers (`get_json`, `put_json`, `list_json`) predate the typed layer and are kept
+//! only until the role crates have moved to it (marked *transitional* below).
+//!
 //! ## Keys
 //! Every record lives in a named keyspace ([`Space`]); keys are byte strings, usually built with
 //! [`key`] from lower-case id parts separated by `0x00` (ids are printable ASCII, so the separator
@@ -19,8 +34,11 @@
 //! await it before acknowledging to a peer.
 
 pub mod collection;
+mod keyspace;
 pub mod memory;
+mod read;
 pub mod sled_store;
+pub mod spaces;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
@@ -32,7 +50,9 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use keyspace::Keyspace;
 pub use memory::MemoryStore;
+pub use read::Read;
 pub use sled_store::SledStore;
 
 /// A keyspace. The names are part of the on-disk format: never rename one.
@@ -40,12 +60,12 @@ pub use sled_store::SledStore;
 pub struct Space(pub &'static str);
 
 impl Space {
-    /// Registered peers, by peer id.
-    pub const PEERS: Space = Space("peers");
-    /// Token hash → who holds it (peer, invitation, pending registration).
-    pub const TOKENS: Space = Space("tokens");
-    /// Endpoint metadata (schema version, operator key hash…).
-    pub const META: Space = Space("meta");
+    /// Registered peers, by peer id (declared in [`spaces::PEERS`]).
+    pub const PEERS: Space = spaces::PEERS;
+    /// Token hash → who holds it (declared in [`spaces::TOKENS`]).
+    pub const TOKENS: Space = spaces::TOKENS;
+    /// Endpoint metadata (declared in [`spaces::META`]).
+    pub const META: Space = spaces::META;
 }
 
 impl fmt::Display for Space {
@@ -104,10 +124,7 @@ impl Batch {
         key: impl Into<Vec<u8>>,
         value: &T,
     ) -> Result<&mut Self, StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-            space,
-            message: e.to_string(),
-        })?;
+        let bytes = keyspace::encode(space, value)?;
         Ok(self.put(space, key, bytes))
     }
 
@@ -442,6 +459,9 @@ impl Tx<'_> {
     }
 
     /// Reads and decodes one JSON value.
+    ///
+    /// *Transitional (#13)*: use [`Keyspace::get`] (one method for the store and a transaction);
+    /// delete once no caller is left.
     pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
         decode_json(space, self.get(space, key)?)
     }
@@ -456,16 +476,15 @@ impl Tx<'_> {
     }
 
     /// Writes a JSON-encoded value.
+    ///
+    /// *Transitional (#13)*: use [`Keyspace::put`]; delete once no caller is left.
     pub fn put_json<T: Serialize>(
         &mut self,
         space: Space,
         key: impl Into<Vec<u8>>,
         value: &T,
     ) -> Result<&mut Self, StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-            space,
-            message: e.to_string(),
-        })?;
+        let bytes = keyspace::encode(space, value)?;
         Ok(self.put(space, key, bytes))
     }
 
@@ -490,14 +509,7 @@ impl Tx<'_> {
 }
 
 fn decode_json<T: DeserializeOwned>(space: Space, bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
-    bytes
-        .map(|b| {
-            serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
-                space,
-                message: e.to_string(),
-            })
-        })
-        .transpose()
+    bytes.map(|b| keyspace::decode(space, &b)).transpose()
 }
 
 impl StoreHandle {
@@ -567,30 +579,20 @@ impl StoreHandle {
     }
 
     /// Reads and decodes one JSON value.
+    ///
+    /// *Transitional (#13)*: use [`Keyspace::get`]; delete once no caller is left.
     pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
         decode_json(space, self.inner.get(space, key)?)
     }
 
     /// Every value under a prefix, decoded.
+    ///
+    /// *Transitional (#13)*: use [`Keyspace::all`]; delete once no caller is left.
     pub fn list_json<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self.inner.scan(space, prefix, after.as_deref(), 1000)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            let done = page.len() < 1000;
-            for (_, v) in page {
-                out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    space,
-                    message: e.to_string(),
-                })?);
-            }
-            if done {
-                break;
-            }
-        }
-        Ok(out)
+        read::scan_all(self, space, prefix)?
+            .into_iter()
+            .map(|(_, v)| keyspace::decode(space, &v))
+            .collect()
     }
 
     /// Applies a batch atomically (callers that read first must use [`transact`](Self::transact)).
