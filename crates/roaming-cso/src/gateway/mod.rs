@@ -260,3 +260,57 @@ pub struct RunningTransaction {
     /// Whether the EV was drawing power.
     pub charging: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events of the webhook contract (`docs/api.md`, "Events in"), each as the CSO writes it: every
+    /// one decodes and encodes back to the same bytes, with and without its optional fields.
+    const EVENTS: &[&str] = &[
+        r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED"}"#,
+        r#"{"type":"command_result","command_id":"C1","result":"EVSE_OCCUPIED","message":"in use"}"#,
+        r#"{"type":"session_started","transaction_id":"T-77","location_id":"LOC1","evse_uid":"E1","connector_id":"1","token_uid":"TOK1","token_type":"RFID","meter_start_wh":"1000","at":"2026-01-01T10:00:00.000Z"}"#,
+        r#"{"type":"session_started","transaction_id":"T-77","location_id":"LOC1","evse_uid":"E1","connector_id":"1","token_uid":"TOK1","token_type":"APP_USER","command_id":"C1","station_reservation_id":7,"meter_start_wh":"0","at":"2026-01-01T10:00:00.000Z"}"#,
+        r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500.25","power_w":"11000","charging":true,"at":"2026-01-01T10:05:00.000Z"}"#,
+        r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500","power_w":"0","current_a":"15.94","charging":false,"at":"2026-01-01T10:05:00.000Z"}"#,
+        r#"{"type":"session_stopped","transaction_id":"T-77","energy_wh":"5000","at":"2026-01-01T11:00:00.000Z"}"#,
+        r#"{"type":"evse_status","location_id":"LOC1","evse_uid":"E1","status":"OUTOFORDER"}"#,
+    ];
+
+    #[test]
+    fn webhook_events_keep_their_json() {
+        for text in EVENTS {
+            let e: StationEvent = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(serde_json::to_string(&e).unwrap_or_default(), *text);
+        }
+    }
+
+    #[test]
+    fn webhook_events_take_numbers_as_numbers_or_strings() {
+        let numbers = r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":3500.25,"power_w":11000,"current_a":15.94,"charging":true,"at":"2026-01-01T10:05:00Z"}"#;
+        let strings = r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500.25","power_w":"11000","current_a":"15.94","charging":true,"at":"2026-01-01T10:05:00Z"}"#;
+        let a: StationEvent = serde_json::from_str(numbers).unwrap_or_else(|e| panic!("{e}"));
+        let b: StationEvent = serde_json::from_str(strings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        let started = r#"{"type":"session_started","transaction_id":"T-1","location_id":"L","evse_uid":"E","connector_id":"1","token_uid":"U","token_type":"RFID","meter_start_wh":12.5,"at":"2026-01-01T10:00:00Z"}"#;
+        let e: StationEvent = serde_json::from_str(started).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            serde_json::to_string(&e)
+                .unwrap_or_default()
+                .contains(r#""meter_start_wh":"12.5""#)
+        );
+    }
+
+    #[test]
+    fn malformed_webhook_events_are_refused() {
+        for text in [
+            r#"{"type":"meter_values"}"#,
+            r#"{"type":"session_stopped","transaction_id":"T","at":"2026-01-01T11:00:00.000Z"}"#,
+            r#"{"type":"no_such_event"}"#,
+            r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED","message":5}"#,
+        ] {
+            assert!(serde_json::from_str::<StationEvent>(text).is_err(), "{text}");
+        }
+    }
+}
