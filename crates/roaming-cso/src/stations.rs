@@ -165,7 +165,7 @@ impl Stations {
                         at,
                     )?;
                     if let Some(r) = reservation.as_mut() {
-                        Commands::use_reservation(tx, r)?;
+                        reservations::mark_used(tx, r)?;
                     }
                     Ok::<_, CsoError>(out)
                 })?;
