@@ -263,6 +263,8 @@ pub struct RunningTransaction {
 
 #[cfg(test)]
 mod tests {
+    use roaming_types::decode::{DecodeOptions, decode_slice};
+
     use super::*;
 
     /// The events of the webhook contract (`docs/api.md`, "Events in"), each as the CSO writes it: every
@@ -302,15 +304,39 @@ mod tests {
         );
     }
 
+    /// The operator API decodes events strictly; a malformed one is a 400 with this reason.
     #[test]
-    fn malformed_webhook_events_are_refused() {
-        for text in [
-            r#"{"type":"meter_values"}"#,
-            r#"{"type":"session_stopped","transaction_id":"T","at":"2026-01-01T11:00:00.000Z"}"#,
-            r#"{"type":"no_such_event"}"#,
-            r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED","message":5}"#,
+    fn malformed_webhook_events_are_refused_with_a_reason() {
+        let started = r#"{"type":"session_started","transaction_id":"T-1","location_id":"L","evse_uid":"E","connector_id":"1","token_uid":"U","token_type":"RFID","meter_start_wh":"x","at":"2026-01-01T10:00:00Z"}"#;
+        for (text, reason) in [
+            (r#"{"type":"meter_values"}"#, ".: missing field `transaction_id`"),
+            (
+                r#"{"type":"session_stopped","transaction_id":"T","at":"2026-01-01T11:00:00.000Z"}"#,
+                ".: missing field `energy_wh`",
+            ),
+            (
+                r#"{"type":"no_such_event"}"#,
+                "type: unknown variant `no_such_event`, expected one of `command_result`, `session_started`, \
+                 `meter_values`, `session_stopped`, `evse_status`",
+            ),
+            (
+                r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED","message":5}"#,
+                ".: invalid type: integer `5`, expected a string",
+            ),
+            (
+                started,
+                ".: invalid value: string \"x\", expected a Decimal type representing a fixed-point number",
+            ),
+            (
+                r#"{"type":"evse_status","location_id":"L","evse_uid":"E","status":5}"#,
+                ".: invalid type: integer `5`, expected a string",
+            ),
         ] {
-            assert!(serde_json::from_str::<StationEvent>(text).is_err(), "{text}");
+            let e = decode_slice::<StationEvent>(text.as_bytes(), DecodeOptions::STRICT).err();
+            assert_eq!(e.map(|e| e.to_string()).as_deref(), Some(reason), "{text}");
         }
+        let extra =
+            r#"{"type":"evse_status","location_id":"L","evse_uid":"E","status":"AVAILABLE","extra":1}"#;
+        assert!(decode_slice::<StationEvent>(extra.as_bytes(), DecodeOptions::STRICT).is_ok());
     }
 }
