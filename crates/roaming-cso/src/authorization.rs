@@ -168,6 +168,15 @@ enum Asked {
     Unreachable(String),
 }
 
+/// What a CSP is asked about: a token, presented at an EVSE.
+#[derive(Clone, Copy)]
+struct Question<'a> {
+    uid: &'a str,
+    token_type: &'a TokenType,
+    location: &'a LocationId,
+    evse: &'a EvseUid,
+}
+
 /// What asking one owner of a token gave.
 struct OwnerAnswer {
     party: roaming_types::ids::PartyRef,
@@ -222,7 +231,15 @@ impl Authorizer {
     ) -> Result<Decision, CsoError> {
         let mut copies = self.tokens.find(uid, token_type)?;
         let decision = match copies.len() {
-            0 => self.ask_everyone(uid, token_type, location, evse).await?,
+            0 => {
+                let q = Question {
+                    uid,
+                    token_type,
+                    location,
+                    evse,
+                };
+                self.ask_everyone(q).await?
+            }
             1 => {
                 let t = copies.remove(0);
                 self.decide(t, location, evse).await?
@@ -522,13 +539,7 @@ impl Authorizer {
     }
 
     /// A token we never received: ask every CSP offering real-time authorization, in parallel.
-    async fn ask_everyone(
-        &self,
-        uid: &str,
-        token_type: &TokenType,
-        location: &LocationId,
-        evse: &EvseUid,
-    ) -> Result<Decision, CsoError> {
+    async fn ask_everyone(&self, q: Question<'_>) -> Result<Decision, CsoError> {
         let peers: Vec<Arc<PeerRecord>> = self
             .core
             .peers
@@ -539,7 +550,7 @@ impl Authorizer {
             .collect();
         let asks = peers.iter().map(|p| async {
             let parties = p.parties(&Role::Emsp);
-            let asked = self.ask(p, uid, token_type, location, evse, None, &parties).await;
+            let asked = self.ask(p, q, None, &parties).await;
             let party = match &asked {
                 Asked::Answer(info) => info.token.party(),
                 _ => parties
@@ -584,7 +595,7 @@ impl Authorizer {
         if answered.len() == 1 {
             // One CSP knows the token: its answer decides.
             return Ok(match answered.remove(0).asked {
-                Asked::Answer(info) => self.decision_of(*info, evse),
+                Asked::Answer(info) => self.decision_of(*info, q.evse),
                 Asked::Unusable(why) => real_time(
                     false,
                     None,
@@ -596,7 +607,7 @@ impl Authorizer {
                 }
             });
         }
-        Ok(self.one_allowed(answered, evse, "known to several CSPs"))
+        Ok(self.one_allowed(answered, q.evse, "known to several CSPs"))
     }
 
     async fn ask_owner(&self, t: &Token, location: &LocationId, evse: &EvseUid) -> Result<Asked, CsoError> {
@@ -606,31 +617,30 @@ impl Authorizer {
                 t.party()
             )));
         };
-        Ok(self
-            .ask(
-                &peer,
-                t.uid.as_str(),
-                &t.token_type,
-                location,
-                evse,
-                Some(t.party()),
-                &[t.party()],
-            )
-            .await)
+        let q = Question {
+            uid: t.uid.as_str(),
+            token_type: &t.token_type,
+            location,
+            evse,
+        };
+        Ok(self.ask(&peer, q, Some(t.party()), &[t.party()]).await)
     }
 
-    /// Asks `peer` about a token; `owners` are the parties whose answer about it counts.
-    #[expect(clippy::too_many_arguments, reason = "each is one attribute of the question")]
+    /// Asks `peer` the question (routed `to` a party, when known); `owners` are the parties whose
+    /// answer about the token counts.
     async fn ask(
         &self,
         peer: &PeerRecord,
-        uid: &str,
-        token_type: &TokenType,
-        location: &LocationId,
-        evse: &EvseUid,
+        q: Question<'_>,
         to: Option<roaming_types::ids::PartyRef>,
         owners: &[roaming_types::ids::PartyRef],
     ) -> Asked {
+        let Question {
+            uid,
+            token_type,
+            location,
+            evse,
+        } = q;
         let Some(base) = peer.endpoint(&ModuleId::Tokens, &InterfaceRole::Sender) else {
             return Asked::Unreachable(format!("{} offers no real-time authorization", peer.id));
         };

@@ -30,8 +30,8 @@ use roaming_types::modules::tokens::Token;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CsoError;
-use crate::gateway::{StationCommand, StationGateway};
-use crate::sessions::{Sessions, StartAuth};
+use crate::gateway::{SessionStart, StationCommand, StationGateway};
+use crate::sessions::{NewReservation, Sessions, StartAuth};
 
 /// Reservations by `<cc>\0<pid>\0<reservation_id>` of the CSP (lower case).
 pub const RESERVATIONS: Space = Space("cso_reservations");
@@ -217,6 +217,22 @@ pub fn of_token(
     }))
 }
 
+/// The open reservation a transaction that began at a charger uses: the one it names, else the one of
+/// its token on its EVSE.
+pub fn used_by(store: &StoreHandle, start: &SessionStart) -> Result<Option<Reservation>, StoreError> {
+    let found = match start.station_reservation_id {
+        Some(id) => store.transact(|tx| by_station_id(tx, id))?,
+        None => on_evse(store, &start.location_id, &start.evse_uid)?.filter(|r| {
+            r.token
+                .uid
+                .as_str()
+                .eq_ignore_ascii_case(start.token_uid.as_str())
+                && r.token.token_type == start.token_type
+        }),
+    };
+    Ok(found.filter(|r| r.state.is_open()))
+}
+
 /// The charger never got the command that asked for `r`: a reservation still waiting for the charger
 /// is refused.
 pub fn not_sent(tx: &mut Tx<'_>, mut r: Reservation) -> Result<(), StoreError> {
@@ -367,20 +383,20 @@ impl Reservations {
                             .and_then(|e| e.connectors.first().map(|c| c.id.clone()))
                     })
                     .unwrap_or_else(|| ConnectorId::new("1").unwrap_or_else(|_| unreachable!("constant")));
-                let (s, woken) = self.sessions.create_reservation(
-                    tx,
-                    &r.location_id,
-                    &r.evse_uid,
-                    &connector,
-                    StartAuth {
+                let new = NewReservation {
+                    location_id: r.location_id.clone(),
+                    evse_uid: r.evse_uid.clone(),
+                    connector_id: connector,
+                    auth: StartAuth {
                         token: r.token.cdr_token(),
                         emsp: Some(r.emsp.clone()),
                         auth_method: AuthMethod::Command,
                         authorization_reference: r.authorization_reference.clone(),
                     },
-                    &r.key,
-                    now,
-                )?;
+                    reservation_key: r.key.clone(),
+                    at: now,
+                };
+                let (s, woken) = self.sessions.create_reservation(tx, new)?;
                 r.session_id = Some(s.id.as_str().to_owned());
                 r.state = ReservationState::Active;
                 Ok(woken)

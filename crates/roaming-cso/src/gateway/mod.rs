@@ -131,79 +131,99 @@ impl StationCommand {
 }
 
 /// Something that happened at a charger. The station-management system posts these as JSON
-/// (`type` = the variant name in snake case).
+/// (`type` = the variant name in snake case, beside the fields of the variant's struct).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StationEvent {
     /// The outcome of a command.
-    CommandResult {
-        /// The command.
-        command_id: String,
-        /// The outcome.
-        result: CommandResultType,
-        /// A message for the CSP (the `text` of a DisplayText: string(512)).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<Text<512>>,
-    },
+    CommandResult(CommandOutcome),
     /// A transaction began at a charger (cable connected and authorized).
-    SessionStarted {
-        /// The charger's transaction id (unique per CSO).
-        transaction_id: String,
-        /// Location.
-        location_id: LocationId,
-        /// EVSE.
-        evse_uid: EvseUid,
-        /// Connector.
-        connector_id: ConnectorId,
-        /// The token used (CiString(36)).
-        token_uid: TokenUid,
-        /// Its type.
-        token_type: TokenType,
-        /// The START_SESSION command that caused it, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        command_id: Option<String>,
-        /// The reservation it uses, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        station_reservation_id: Option<u64>,
-        /// Meter reading at start, Wh.
-        meter_start_wh: Decimal,
-        /// When.
-        at: DateTime,
-    },
+    SessionStarted(SessionStart),
     /// A meter reading of a running transaction.
-    MeterValues {
-        /// The transaction.
-        transaction_id: String,
-        /// Cumulative meter reading, Wh.
-        energy_wh: Decimal,
-        /// Instantaneous power, W.
-        power_w: Decimal,
-        /// Instantaneous current, A (sum over phases).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        current_a: Option<Decimal>,
-        /// Whether the EV is drawing power (false = parking, E-07).
-        charging: bool,
-        /// When.
-        at: DateTime,
-    },
+    MeterValues(MeterReading),
     /// The transaction ended (the cable was unplugged or charging was stopped).
-    SessionStopped {
-        /// The transaction.
-        transaction_id: String,
-        /// Meter reading at the end, Wh.
-        energy_wh: Decimal,
-        /// When.
-        at: DateTime,
-    },
+    SessionStopped(SessionStop),
     /// An EVSE's status changed at the charger (fault, back online).
-    EvseStatus {
-        /// Location.
-        location_id: LocationId,
-        /// EVSE.
-        evse_uid: EvseUid,
-        /// New status.
-        status: Status,
-    },
+    EvseStatus(EvseStatusChange),
+}
+
+/// The outcome of a command ([`StationEvent::CommandResult`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    /// The command.
+    pub command_id: String,
+    /// The outcome.
+    pub result: CommandResultType,
+    /// A message for the CSP (the `text` of a DisplayText: string(512)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Text<512>>,
+}
+
+/// A transaction that began at a charger ([`StationEvent::SessionStarted`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The charger's transaction id (unique per CSO).
+    pub transaction_id: String,
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// Connector.
+    pub connector_id: ConnectorId,
+    /// The token used (CiString(36)).
+    pub token_uid: TokenUid,
+    /// Its type.
+    pub token_type: TokenType,
+    /// The START_SESSION command that caused it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+    /// The reservation it uses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_reservation_id: Option<u64>,
+    /// Meter reading at start, Wh.
+    pub meter_start_wh: Decimal,
+    /// When.
+    pub at: DateTime,
+}
+
+/// A meter reading of a running transaction ([`StationEvent::MeterValues`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterReading {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Cumulative meter reading, Wh.
+    pub energy_wh: Decimal,
+    /// Instantaneous power, W.
+    pub power_w: Decimal,
+    /// Instantaneous current, A (sum over phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_a: Option<Decimal>,
+    /// Whether the EV is drawing power (false = parking, E-07).
+    pub charging: bool,
+    /// When.
+    pub at: DateTime,
+}
+
+/// The end of a transaction ([`StationEvent::SessionStopped`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStop {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Meter reading at the end, Wh.
+    pub energy_wh: Decimal,
+    /// When.
+    pub at: DateTime,
+}
+
+/// An EVSE's new status at the charger ([`StationEvent::EvseStatus`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvseStatusChange {
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// New status.
+    pub status: Status,
 }
 
 /// A charger's question: may this token charge here? (the CSO answers with a

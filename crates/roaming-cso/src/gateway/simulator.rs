@@ -28,7 +28,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AuthorizeRequest, GatewayError, RunningTransaction, StationCommand, StationEvent, StationGateway,
+    AuthorizeRequest, CommandOutcome, GatewayError, MeterReading, RunningTransaction, SessionStart,
+    SessionStop, StationCommand, StationEvent, StationGateway,
 };
 use crate::authorization::Decision;
 use crate::sites::Sites;
@@ -354,12 +355,12 @@ impl Simulator {
     }
 
     fn result(&self, command_id: &str, result: CommandResultType, message: Option<&str>) {
-        self.emit(StationEvent::CommandResult {
+        self.emit(StationEvent::CommandResult(CommandOutcome {
             command_id: command_id.to_owned(),
             result,
             // The simulator's own short texts; one that is not a string(512) is left out.
             message: message.and_then(|m| roaming_types::Text::new(m).ok()),
-        });
+        }));
     }
 
     /// Starts a transaction once the cable is in (waits up to the plug-in delay).
@@ -432,7 +433,7 @@ impl Simulator {
                 last_at: now,
             });
             (
-                StationEvent::SessionStarted {
+                StationEvent::SessionStarted(SessionStart {
                     transaction_id: id.clone(),
                     location_id: LocationId::new(key.0.as_str())
                         .unwrap_or_else(|_| unreachable!("a stored location id")),
@@ -445,7 +446,7 @@ impl Simulator {
                     station_reservation_id: reservation,
                     meter_start_wh: sim.meter_wh,
                     at: now,
-                },
+                }),
                 id,
             )
         };
@@ -501,14 +502,14 @@ impl Simulator {
         } else {
             None
         };
-        Some(StationEvent::MeterValues {
+        Some(StationEvent::MeterValues(MeterReading {
             transaction_id: id.to_owned(),
             energy_wh: sim.meter_wh,
             power_w: p,
             current_a: current,
             charging,
             at: now,
-        })
+        }))
     }
 
     /// Ends the EVSE's transaction: a last reading, then the stop; the driver unplugs.
@@ -520,11 +521,11 @@ impl Simulator {
             let sim = all.get_mut(key)?;
             sim.txn = None;
             sim.plugged = false;
-            StationEvent::SessionStopped {
+            StationEvent::SessionStopped(SessionStop {
                 transaction_id: id.clone(),
                 energy_wh: sim.meter_wh,
                 at: DateTime::now(),
-            }
+            })
         };
         let sink = self.inner.sink.clone();
         tokio::spawn(async move {
@@ -878,9 +879,9 @@ impl Simulator {
             }
         }
         let mut after = self.reading(&key, &id);
-        if let Some(StationEvent::MeterValues { at, .. }) = &mut after {
+        if let Some(StationEvent::MeterValues(m)) = &mut after {
             // Strictly after the previous reading.
-            *at = at.plus(chrono::Duration::milliseconds(1));
+            m.at = m.at.plus(chrono::Duration::milliseconds(1));
         }
         let sink = self.inner.sink.clone();
         tokio::spawn(async move {
