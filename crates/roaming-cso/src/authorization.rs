@@ -229,17 +229,15 @@ impl Authorizer {
         location: &LocationId,
         evse: &EvseUid,
     ) -> Result<Decision, CsoError> {
+        let q = Question {
+            uid,
+            token_type,
+            location,
+            evse,
+        };
         let mut copies = self.tokens.find(uid, token_type)?;
         let decision = match copies.len() {
-            0 => {
-                let q = Question {
-                    uid,
-                    token_type,
-                    location,
-                    evse,
-                };
-                self.ask_everyone(q).await?
-            }
+            0 => self.ask_everyone(q).await?,
             1 => {
                 let t = copies.remove(0);
                 self.decide(t, location, evse).await?
@@ -635,23 +633,17 @@ impl Authorizer {
         to: Option<roaming_types::ids::PartyRef>,
         owners: &[roaming_types::ids::PartyRef],
     ) -> Asked {
-        let Question {
-            uid,
-            token_type,
-            location,
-            evse,
-        } = q;
         let Some(base) = peer.endpoint(&ModuleId::Tokens, &InterfaceRole::Sender) else {
             return Asked::Unreachable(format!("{} offers no real-time authorization", peer.id));
         };
         // E-09: join the path safely, whatever the base's trailing slash (or query).
         let url = with_query(
-            &join_url(base, &[uid, "authorize"]),
-            &[("type", token_type.as_str())],
+            &join_url(base, &[q.uid, "authorize"]),
+            &[("type", q.token_type.as_str())],
         );
         let body = LocationReferences {
-            location_id: location.clone(),
-            evse_uids: vec![evse.clone()],
+            location_id: q.location.clone(),
+            evse_uids: vec![q.evse.clone()],
         };
         let answer = self
             .core
@@ -670,8 +662,8 @@ impl Authorizer {
             // deviation recorded once): `call_peer` ties the answer to its peer.
             Ok(a) => match a.data::<AuthorizationInfo>(&url) {
                 Ok(info) => {
-                    let same_token = info.token.uid.as_str().eq_ignore_ascii_case(uid)
-                        && &info.token.token_type == token_type;
+                    let same_token = info.token.uid.as_str().eq_ignore_ascii_case(q.uid)
+                        && &info.token.token_type == q.token_type;
                     if !same_token {
                         Asked::Unusable(format!(
                             "the answer is about token {} of type {}",
