@@ -166,6 +166,15 @@ enum Asked {
     Unreachable(String),
 }
 
+/// What a CSP is asked about: a token, presented at an EVSE.
+#[derive(Clone, Copy)]
+struct Question<'a> {
+    uid: &'a str,
+    token_type: &'a TokenType,
+    location: &'a LocationId,
+    evse: &'a EvseUid,
+}
+
 /// What asking one owner of a token gave.
 struct OwnerAnswer {
     party: roaming_types::ids::PartyRef,
@@ -218,9 +227,15 @@ impl Authorizer {
         location: &LocationId,
         evse: &EvseUid,
     ) -> Result<Decision, CsoError> {
+        let q = Question {
+            uid,
+            token_type,
+            location,
+            evse,
+        };
         let mut copies = self.tokens.find(uid, token_type)?;
         let decision = match copies.len() {
-            0 => self.ask_everyone(uid, token_type, location, evse).await?,
+            0 => self.ask_everyone(q).await?,
             1 => {
                 let t = copies.remove(0);
                 self.decide(t, location, evse).await?
@@ -520,13 +535,7 @@ impl Authorizer {
     }
 
     /// A token we never received: ask every CSP offering real-time authorization, in parallel.
-    async fn ask_everyone(
-        &self,
-        uid: &str,
-        token_type: &TokenType,
-        location: &LocationId,
-        evse: &EvseUid,
-    ) -> Result<Decision, CsoError> {
+    async fn ask_everyone(&self, q: Question<'_>) -> Result<Decision, CsoError> {
         let peers: Vec<Arc<PeerRecord>> = self
             .core
             .peers
@@ -537,7 +546,7 @@ impl Authorizer {
             .collect();
         let asks = peers.iter().map(|p| async {
             let parties = p.parties(&Role::Emsp);
-            let asked = self.ask(p, uid, token_type, location, evse, None, &parties).await;
+            let asked = self.ask(p, q, None, &parties).await;
             let party = match &asked {
                 Asked::Answer(info) => info.token.party(),
                 _ => parties
@@ -582,7 +591,7 @@ impl Authorizer {
         if answered.len() == 1 {
             // One CSP knows the token: its answer decides.
             return Ok(match answered.remove(0).asked {
-                Asked::Answer(info) => self.decision_of(*info, evse),
+                Asked::Answer(info) => self.decision_of(*info, q.evse),
                 Asked::Unusable(why) => real_time(
                     false,
                     None,
@@ -594,7 +603,7 @@ impl Authorizer {
                 }
             });
         }
-        Ok(self.one_allowed(answered, evse, "known to several CSPs"))
+        Ok(self.one_allowed(answered, q.evse, "known to several CSPs"))
     }
 
     async fn ask_owner(&self, t: &Token, location: &LocationId, evse: &EvseUid) -> Result<Asked, CsoError> {
@@ -604,28 +613,21 @@ impl Authorizer {
                 t.party()
             )));
         };
-        Ok(self
-            .ask(
-                &peer,
-                t.uid.as_str(),
-                &t.token_type,
-                location,
-                evse,
-                Some(t.party()),
-                &[t.party()],
-            )
-            .await)
+        let q = Question {
+            uid: t.uid.as_str(),
+            token_type: &t.token_type,
+            location,
+            evse,
+        };
+        Ok(self.ask(&peer, q, Some(t.party()), &[t.party()]).await)
     }
 
-    /// Asks `peer` about a token; `owners` are the parties whose answer about it counts.
-    #[expect(clippy::too_many_arguments, reason = "each is one attribute of the question")]
+    /// Asks `peer` the question (routed `to` a party, when known); `owners` are the parties whose
+    /// answer about the token counts.
     async fn ask(
         &self,
         peer: &PeerRecord,
-        uid: &str,
-        token_type: &TokenType,
-        location: &LocationId,
-        evse: &EvseUid,
+        q: Question<'_>,
         to: Option<roaming_types::ids::PartyRef>,
         owners: &[roaming_types::ids::PartyRef],
     ) -> Asked {
@@ -634,12 +636,12 @@ impl Authorizer {
         };
         // E-09: join the path safely, whatever the base's trailing slash (or query).
         let url = with_query(
-            &join_url(base, &[uid, "authorize"]),
-            &[("type", token_type.as_str())],
+            &join_url(base, &[q.uid, "authorize"]),
+            &[("type", q.token_type.as_str())],
         );
         let body = LocationReferences {
-            location_id: location.clone(),
-            evse_uids: vec![evse.clone()],
+            location_id: q.location.clone(),
+            evse_uids: vec![q.evse.clone()],
         };
         let answer = self
             .core
@@ -658,8 +660,8 @@ impl Authorizer {
             // deviation recorded once): `call_peer` ties the answer to its peer.
             Ok(a) => match a.data::<AuthorizationInfo>(&url) {
                 Ok(info) => {
-                    let same_token = info.token.uid.as_str().eq_ignore_ascii_case(uid)
-                        && &info.token.token_type == token_type;
+                    let same_token = info.token.uid.as_str().eq_ignore_ascii_case(q.uid)
+                        && &info.token.token_type == q.token_type;
                     if !same_token {
                         Asked::Unusable(format!(
                             "the answer is about token {} of type {}",

@@ -13,6 +13,9 @@
 //! (UNKNOWN_SESSION / REJECTED, CMD-02); an UNLOCK_CONNECTOR names a connector where the caller's
 //! session is running or was the last one (CMD-08, REJECTED: another CSP's unlock would end its
 //! driver's charge). Tokens in START_SESSION and RESERVE_NOW are not re-authorized (CMD-03).
+//!
+//! RESERVE_NOW and CANCEL_RESERVATION are checked and dispatched here like the others; what they do to
+//! a reservation is [`crate::reservations`]'.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +24,8 @@ use http::Method;
 use roaming_peer::endpoint::Core;
 use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
-use roaming_types::ids::{ConnectorId, PartyRef};
-use roaming_types::modules::cdrs::AuthMethod;
+use roaming_types::StatusCode;
+use roaming_types::ids::PartyRef;
 use roaming_types::modules::commands::{
     CancelReservation, CommandResponse, CommandResponseType, CommandResult, CommandResultType, CommandType,
     ReserveNow, StartSession, StopSession, UnlockConnector,
@@ -30,14 +33,13 @@ use roaming_types::modules::commands::{
 use roaming_types::modules::locations::{Capability, Evse, Location, Status};
 use roaming_types::modules::sessions::SessionStatus;
 use roaming_types::modules::types::DisplayText;
-use roaming_types::{StatusCode, TypeError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::CsoError;
 use crate::gateway::{StationCommand, StationGateway};
-use crate::reservations::{self, Reservation, ReservationState, reservation_key};
-use crate::sessions::{Sessions, StartAuth};
+use crate::reservations::{self, Booking, Reservation, ReservationState, Reservations};
+use crate::sessions::Sessions;
 use crate::sites::is_public;
 
 pub use crate::keyspaces::{COMMANDS, OPEN};
@@ -112,14 +114,54 @@ pub struct Answer {
     pub response: CommandResponse,
 }
 
+/// A CSP's command as it arrived: its type, the CSP party it acts for, where its result goes, and the
+/// request.
+struct Received {
+    command: CommandType,
+    emsp: Option<PartyRef>,
+    response_url: String,
+    request: Value,
+}
+
+impl Received {
+    fn new(
+        command: CommandType,
+        emsp: Option<PartyRef>,
+        response_url: &str,
+        request: &impl Serialize,
+    ) -> Result<Self, CsoError> {
+        Ok(Self {
+            command,
+            emsp,
+            response_url: response_url.to_owned(),
+            request: serde_json::to_value(request).map_err(CsoError::internal)?,
+        })
+    }
+
+    /// The record of the command `id` from `caller`, received `now`, due at `deadline`.
+    fn record(self, id: String, caller: &Caller, now: DateTime, deadline: DateTime) -> CommandRecord {
+        CommandRecord {
+            id,
+            command: self.command,
+            peer: Some(caller.peer.clone()),
+            emsp: self.emsp,
+            response_url: Some(self.response_url),
+            received_at: now,
+            deadline,
+            request: self.request,
+            station: None,
+            result: None,
+            result_at: None,
+            delivery: None,
+            reservation: None,
+        }
+    }
+}
+
 fn message(text: &str) -> Vec<DisplayText> {
     DisplayText::new("en", &text.chars().take(512).collect::<String>())
         .map(|d| vec![d])
         .unwrap_or_default()
-}
-
-fn invalid(e: TypeError) -> CsoError {
-    CsoError::Invalid(e.to_string())
 }
 
 /// The CSO's command handling.
@@ -127,6 +169,7 @@ fn invalid(e: TypeError) -> CsoError {
 pub struct Commands {
     core: Arc<Core>,
     sessions: Sessions,
+    reservations: Reservations,
     gateway: Arc<dyn StationGateway>,
     timeout: Duration,
 }
@@ -142,6 +185,7 @@ impl Commands {
             .config
             .role_secs("cso.commands.timeout_secs", Duration::from_secs(30))?;
         Ok(Self {
+            reservations: Reservations::new(Arc::clone(&core), sessions.clone(), Arc::clone(&gateway)),
             core,
             sessions,
             gateway,
@@ -169,6 +213,18 @@ impl Commands {
         }
     }
 
+    fn rejected(&self, text: &str) -> Answer {
+        self.answer(CommandResponseType::Rejected, Some(text))
+    }
+
+    fn not_supported(&self, text: &str) -> Answer {
+        self.answer(CommandResponseType::NotSupported, Some(text))
+    }
+
+    fn unknown_session(&self, text: &str) -> Answer {
+        self.answer(CommandResponseType::UnknownSession, Some(text))
+    }
+
     fn unknown_location(&self, id: &str) -> Answer {
         let mut a = self.answer(
             CommandResponseType::Rejected,
@@ -194,39 +250,22 @@ impl Commands {
         Ok(self.sessions.sites().location(id)?.filter(is_public))
     }
 
-    /// Stores a new command (durably), hands it to the gateway, and answers ACCEPTED; a gateway that
-    /// cannot take it makes the answer REJECTED (and no result follows, CMD-01).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one private call site per command kind; a struct would only rename the arguments"
-    )]
+    /// Stores a new command (durably, with the reservation it books or cancels), hands it to the
+    /// gateway, and answers ACCEPTED; a gateway that cannot take it makes the answer REJECTED (and no
+    /// result follows, CMD-01).
     async fn dispatch(
         &self,
-        caller: Option<&Caller>,
-        emsp: Option<PartyRef>,
-        command: CommandType,
-        response_url: Option<String>,
-        request: Value,
+        caller: &Caller,
+        received: Received,
         station: StationCommand,
         reservation: Option<Reservation>,
     ) -> Result<Answer, CsoError> {
         let now = DateTime::now();
-        let record = CommandRecord {
-            id: station.command_id().to_owned(),
-            command,
-            peer: caller.map(|c| c.peer.clone()),
-            emsp,
-            response_url,
-            received_at: now,
-            deadline: now
-                .plus(chrono::Duration::from_std(self.timeout).unwrap_or(chrono::Duration::seconds(30))),
-            request,
-            station: Some(station.clone()),
-            result: None,
-            result_at: None,
-            delivery: None,
-            reservation: reservation.as_ref().map(|r| r.key.clone()),
-        };
+        let deadline =
+            now.plus(chrono::Duration::from_std(self.timeout).unwrap_or(chrono::Duration::seconds(30)));
+        let mut record = received.record(station.command_id().to_owned(), caller, now, deadline);
+        record.station = Some(station.clone());
+        record.reservation = reservation.as_ref().map(|r| r.key.clone());
         self.core.store.transact(|tx| {
             tx.put_json(COMMANDS, record.id.as_bytes().to_vec(), &record)?;
             tx.put_json(
@@ -244,18 +283,12 @@ impl Commands {
             tracing::warn!(command.id = %record.id, error = %e, "the station gateway refused a command");
             self.core.store.transact(|tx| {
                 tx.delete(OPEN, record.id.as_bytes().to_vec());
-                if let Some(mut r) = reservation {
-                    if r.state == ReservationState::Requested {
-                        r.state = ReservationState::Refused;
-                        reservations::put(tx, &r)?;
-                    }
+                match reservation {
+                    Some(r) => reservations::not_sent(tx, r),
+                    None => Ok(()),
                 }
-                Ok::<_, StoreError>(())
             })?;
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some(&format!("the charger cannot be reached: {e}")),
-            ));
+            return Ok(self.rejected(&format!("the charger cannot be reached: {e}")));
         }
         tracing::info!(command.id = %record.id, command = %record.command, "command accepted");
         Ok(self.answer(CommandResponseType::Accepted, None))
@@ -267,70 +300,42 @@ impl Commands {
 
     /// START_SESSION (UC3-2).
     pub async fn start_session(&self, caller: &Caller, req: StartSession) -> Result<Answer, CsoError> {
-        req.validate().map_err(invalid)?;
+        req.validate().map_err(|e| CsoError::Invalid(e.to_string()))?;
         if !Self::owns_token(caller, &req.token.party()) {
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some("the token is not one of yours (CMD-04)"),
-            ));
+            return Ok(self.rejected("the token is not one of yours (CMD-04)"));
         }
         let Some(loc) = self.public_location(req.location_id.as_str())? else {
             return Ok(self.unknown_location(req.location_id.as_str()));
         };
         let evse = match &req.evse_uid {
             Some(uid) => match loc.evse(uid) {
-                Some(e) => e.clone(),
-                None => {
-                    return Ok(self.answer(
-                        CommandResponseType::Rejected,
-                        Some(&format!("unknown EVSE {uid}")),
-                    ));
-                }
+                Some(e) => e,
+                None => return Ok(self.rejected(&format!("unknown EVSE {uid}"))),
             },
             // CMD-09: the CSO picks an EVSE that can start remotely, a free one first.
             None => match pick(&loc, &Capability::RemoteStartStopCapable) {
-                Some(e) => e.clone(),
-                None => {
-                    return Ok(self.answer(
-                        CommandResponseType::NotSupported,
-                        Some("no EVSE here can be started remotely"),
-                    ));
-                }
+                Some(e) => e,
+                None => return Ok(self.not_supported("no EVSE here can be started remotely")),
             },
         };
         if !evse.has(&Capability::RemoteStartStopCapable) {
-            return Ok(self.answer(
-                CommandResponseType::NotSupported,
-                Some("this EVSE cannot be started remotely"),
-            ));
+            return Ok(self.not_supported("this EVSE cannot be started remotely"));
         }
-        let connector = match (&req.connector_id, evse.connectors.as_slice()) {
-            (Some(c), _) if evse.connector(c).is_none() => {
-                return Ok(self.answer(
-                    CommandResponseType::Rejected,
-                    Some(&format!("unknown connector {c}")),
-                ));
+        let connector = match &req.connector_id {
+            Some(c) if evse.connector(c).is_none() => {
+                return Ok(self.rejected(&format!("unknown connector {c}")));
             }
-            (Some(c), _) => Some(c.clone()),
-            (None, _) if evse.has(&Capability::StartSessionConnectorRequired) => {
-                return Ok(self.answer(
-                    CommandResponseType::Rejected,
-                    Some("this EVSE needs connector_id (CMD-09)"),
-                ));
+            None if evse.has(&Capability::StartSessionConnectorRequired) => {
+                return Ok(self.rejected("this EVSE needs connector_id (CMD-09)"));
             }
-            (None, _) => None,
+            c => c.clone(),
         };
         // A reservation of this token on this EVSE is used by the start.
-        let station_reservation_id = reservations::on_evse(&self.core.store, &loc.id, &evse.uid)?
-            .filter(|r| {
-                Self::owns_token(caller, &r.emsp)
-                    && r.token.uid == req.token.uid
-                    && r.token.token_type == req.token.token_type
-            })
-            .map(|r| r.station_reservation_id);
-        let id = roaming_peer::headers::new_id();
+        let station_reservation_id =
+            reservations::of_token(&self.core.store, &loc.id, &evse.uid, &caller.parties, &req.token)?
+                .map(|r| r.station_reservation_id);
         let station = StationCommand::StartSession {
-            command_id: id,
+            command_id: roaming_peer::headers::new_id(),
             location_id: loc.id.clone(),
             evse_uid: evse.uid.clone(),
             connector_id: connector,
@@ -338,64 +343,34 @@ impl Commands {
             token_type: req.token.token_type.clone(),
             station_reservation_id,
         };
-        let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
-        self.dispatch(
-            Some(caller),
-            Some(req.token.party()),
+        let received = Received::new(
             CommandType::StartSession,
-            Some(req.response_url.as_str().to_owned()),
-            request,
-            station,
-            None,
-        )
-        .await
+            Some(req.token.party()),
+            req.response_url.as_str(),
+            &req,
+        )?;
+        self.dispatch(caller, received, station, None).await
     }
 
     /// STOP_SESSION (UC3-4).
     pub async fn stop_session(&self, caller: &Caller, req: StopSession) -> Result<Answer, CsoError> {
-        let Some(s) = self.sessions.get(req.session_id.as_str())? else {
-            return Ok(self.answer(
-                CommandResponseType::UnknownSession,
-                Some(&format!("unknown session {}", req.session_id)),
-            ));
+        // UC3-4: another CSP's session is unknown to the caller (and its existence not revealed).
+        let found = self.sessions.get(req.session_id.as_str())?;
+        let Some(s) = found.filter(|s| Self::owns_token(caller, &s.emsp())) else {
+            return Ok(self.unknown_session(&format!("unknown session {}", req.session_id)));
         };
-        if !Self::owns_token(caller, &s.emsp()) {
-            // UC3-4: another CSP's session is unknown to the caller (and its existence not revealed).
-            return Ok(self.answer(
-                CommandResponseType::UnknownSession,
-                Some(&format!("unknown session {}", req.session_id)),
-            ));
-        }
         let rt = self.sessions.runtime(s.id.as_str())?.unwrap_or_default();
         let transaction_id = match (&s.status, rt.transaction_id) {
             (SessionStatus::Pending | SessionStatus::Active, Some(t)) => t,
             (SessionStatus::Reservation, _) => {
-                return Ok(self.answer(
-                    CommandResponseType::Rejected,
-                    Some("this is a reservation: use CANCEL_RESERVATION"),
-                ));
+                return Ok(self.rejected("this is a reservation: use CANCEL_RESERVATION"));
             }
-            (status, _) => {
-                return Ok(self.answer(
-                    CommandResponseType::Rejected,
-                    Some(&format!("the session is {status}")),
-                ));
-            }
+            (status, _) => return Ok(self.rejected(&format!("the session is {status}"))),
         };
-        let capable = self
-            .sessions
-            .sites()
-            .location(s.location_id.as_str())?
-            .and_then(|l| {
-                l.evse(&s.evse_uid)
-                    .map(|e| e.has(&Capability::RemoteStartStopCapable))
-            })
-            .unwrap_or(false);
-        if !capable {
-            return Ok(self.answer(
-                CommandResponseType::NotSupported,
-                Some("this EVSE cannot be stopped remotely"),
-            ));
+        let location = self.sessions.sites().location(s.location_id.as_str())?;
+        let evse = location.as_ref().and_then(|l| l.evse(&s.evse_uid));
+        if !evse.is_some_and(|e| e.has(&Capability::RemoteStartStopCapable)) {
+            return Ok(self.not_supported("this EVSE cannot be stopped remotely"));
         }
         let station = StationCommand::StopSession {
             command_id: roaming_peer::headers::new_id(),
@@ -403,119 +378,46 @@ impl Commands {
             evse_uid: s.evse_uid.clone(),
             transaction_id,
         };
-        let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
-        self.dispatch(
-            Some(caller),
-            Some(s.emsp()),
+        let received = Received::new(
             CommandType::StopSession,
-            Some(req.response_url.as_str().to_owned()),
-            request,
-            station,
-            None,
-        )
-        .await
+            Some(s.emsp()),
+            req.response_url.as_str(),
+            &req,
+        )?;
+        self.dispatch(caller, received, station, None).await
     }
 
-    /// RESERVE_NOW (UC3-8). A new one with the same `reservation_id` replaces the reservation (CMD-05).
+    /// RESERVE_NOW (UC3-8); what it books is [`Reservations::book`]'s rule (a new one with the same
+    /// `reservation_id` replaces the reservation, CMD-05).
     pub async fn reserve_now(&self, caller: &Caller, req: ReserveNow) -> Result<Answer, CsoError> {
         let emsp = req.token.party();
         if !Self::owns_token(caller, &emsp) {
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some("the token is not one of yours (CMD-04)"),
-            ));
+            return Ok(self.rejected("the token is not one of yours (CMD-04)"));
         }
-        let now = DateTime::now();
-        if req.expiry_date <= now {
-            return Ok(self.answer(CommandResponseType::Rejected, Some("expiry_date is in the past")));
+        if req.expiry_date <= DateTime::now() {
+            return Ok(self.rejected("expiry_date is in the past"));
         }
         let Some(loc) = self.public_location(req.location_id.as_str())? else {
             return Ok(self.unknown_location(req.location_id.as_str()));
         };
-        let key = reservation_key(&emsp, req.reservation_id.as_str());
-        let existing = self
-            .core
-            .store
-            .transact(|tx| reservations::get(tx, &key))?
-            .filter(|r| r.state.is_open());
-        let evse = match (&req.evse_uid, &existing) {
-            (Some(uid), _) => match loc.evse(uid) {
-                Some(e) => e.clone(),
-                None => {
-                    return Ok(self.answer(
-                        CommandResponseType::Rejected,
-                        Some(&format!("unknown EVSE {uid}")),
-                    ));
-                }
-            },
-            // A replacement without an EVSE keeps the reserved one.
-            (None, Some(r)) if r.location_id == loc.id => match loc.evse(&r.evse_uid) {
-                Some(e) => e.clone(),
-                None => {
-                    return Ok(self.answer(CommandResponseType::Rejected, Some("the reserved EVSE is gone")));
-                }
-            },
-            // A reservation for the location: the CSO reserves one of its EVSEs, a free one first.
-            (None, _) => match pick(&loc, &Capability::Reservable) {
-                Some(e) => e.clone(),
-                None => {
-                    return Ok(self.answer(
-                        CommandResponseType::NotSupported,
-                        Some("no EVSE here can be reserved"),
-                    ));
-                }
-            },
-        };
-        if !evse.has(&Capability::Reservable) {
-            return Ok(self.answer(
-                CommandResponseType::NotSupported,
-                Some("this EVSE cannot be reserved"),
-            ));
-        }
         let command_id = roaming_peer::headers::new_id();
-        let reservation = self.core.store.transact(|tx| {
-            let station_reservation_id = match &existing {
-                Some(r) => r.station_reservation_id,
-                None => reservations::next_station_id(tx)?,
-            };
-            Ok::<_, StoreError>(Reservation {
-                key: key.clone(),
-                emsp: emsp.clone(),
-                peer: caller.peer.clone(),
-                reservation_id: req.reservation_id.as_str().to_owned(),
-                station_reservation_id,
-                location_id: loc.id.clone(),
-                evse_uid: evse.uid.clone(),
-                token: req.token.clone(),
-                expiry_date: req.expiry_date,
-                booked_at: existing.as_ref().map_or(now, |r| r.booked_at),
-                session_id: existing.as_ref().and_then(|r| r.session_id.clone()),
-                response_url: req.response_url.as_str().to_owned(),
-                authorization_reference: req.authorization_reference.clone(),
-                state: existing.as_ref().map_or(ReservationState::Requested, |r| r.state),
-                command_id: command_id.clone(),
-            })
-        })?;
-        let station = StationCommand::ReserveNow {
-            command_id,
-            location_id: loc.id.clone(),
-            evse_uid: Some(evse.uid.clone()),
-            station_reservation_id: reservation.station_reservation_id,
-            token_uid: req.token.uid.as_str().to_owned(),
-            token_type: req.token.token_type.clone(),
-            expiry_date: req.expiry_date,
+        // A reservation for the location takes one of its EVSEs, a free one first.
+        let any = pick(&loc, &Capability::Reservable);
+        let reservation = match self
+            .reservations
+            .book(&caller.peer, &req, &loc, any, &command_id)?
+        {
+            Booking::Booked(r) => *r,
+            Booking::Declined(result, text) => return Ok(self.answer(result, Some(&text))),
         };
-        let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
-        self.dispatch(
-            Some(caller),
-            Some(emsp),
+        let station = reservation.reserve_command(command_id);
+        let received = Received::new(
             CommandType::ReserveNow,
-            Some(req.response_url.as_str().to_owned()),
-            request,
-            station,
-            Some(reservation),
-        )
-        .await
+            Some(emsp),
+            req.response_url.as_str(),
+            &req,
+        )?;
+        self.dispatch(caller, received, station, Some(reservation)).await
     }
 
     /// CANCEL_RESERVATION (UC3-8). Only the caller's own reservations are visible (CMD-05): any other
@@ -525,35 +427,22 @@ impl Commands {
         caller: &Caller,
         req: CancelReservation,
     ) -> Result<Answer, CsoError> {
-        let found = self.core.store.transact(|tx| {
-            for p in &caller.parties {
-                if let Some(r) = reservations::get(tx, &reservation_key(p, req.reservation_id.as_str()))? {
-                    if r.state.is_open() {
-                        return Ok(Some(r));
-                    }
-                }
-            }
-            Ok::<_, StoreError>(None)
-        })?;
-        let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
+        let found = reservations::open_of(&self.core.store, &caller.parties, req.reservation_id.as_str())?;
         let command_id = roaming_peer::headers::new_id();
+        let emsp = match &found {
+            Some(r) => Some(r.emsp.clone()),
+            None => caller.parties.first().cloned(),
+        };
+        let received = Received::new(
+            CommandType::CancelReservation,
+            emsp,
+            req.response_url.as_str(),
+            &req,
+        )?;
         let Some(r) = found else {
             // Accepted, and the result says at once that there is no such reservation.
-            let record = CommandRecord {
-                id: command_id.clone(),
-                command: CommandType::CancelReservation,
-                peer: Some(caller.peer.clone()),
-                emsp: caller.parties.first().cloned(),
-                response_url: Some(req.response_url.as_str().to_owned()),
-                received_at: DateTime::now(),
-                deadline: DateTime::now(),
-                request,
-                station: None,
-                result: None,
-                result_at: None,
-                delivery: None,
-                reservation: None,
-            };
+            let now = DateTime::now();
+            let record = received.record(command_id.clone(), caller, now, now);
             self.core.store.transact(|tx| {
                 tx.put_json(COMMANDS, record.id.as_bytes().to_vec(), &record)
                     .map(|_| ())
@@ -574,22 +463,8 @@ impl Commands {
             });
             return Ok(self.answer(CommandResponseType::Accepted, None));
         };
-        let station = StationCommand::CancelReservation {
-            command_id,
-            location_id: r.location_id.clone(),
-            evse_uid: Some(r.evse_uid.clone()),
-            station_reservation_id: r.station_reservation_id,
-        };
-        self.dispatch(
-            Some(caller),
-            Some(r.emsp.clone()),
-            CommandType::CancelReservation,
-            Some(req.response_url.as_str().to_owned()),
-            request,
-            station,
-            Some(r),
-        )
-        .await
+        let station = r.cancel_command(command_id);
+        self.dispatch(caller, received, station, Some(r)).await
     }
 
     /// UNLOCK_CONNECTOR (helpdesk use, CMD-08).
@@ -598,22 +473,13 @@ impl Commands {
             return Ok(self.unknown_location(req.location_id.as_str()));
         };
         let Some(evse) = loc.evse(&req.evse_uid) else {
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some(&format!("unknown EVSE {}", req.evse_uid)),
-            ));
+            return Ok(self.rejected(&format!("unknown EVSE {}", req.evse_uid)));
         };
         if evse.connector(&req.connector_id).is_none() {
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some(&format!("unknown connector {}", req.connector_id)),
-            ));
+            return Ok(self.rejected(&format!("unknown connector {}", req.connector_id)));
         }
         if !evse.has(&Capability::UnlockCapable) {
-            return Ok(self.answer(
-                CommandResponseType::NotSupported,
-                Some("this connector cannot be unlocked remotely"),
-            ));
+            return Ok(self.not_supported("this connector cannot be unlocked remotely"));
         }
         // CMD-08: for the helpdesk of the driver's CSP. Only the CSP whose session is on the connector
         // (running, or the last one there: a cable stuck after the charge) may unlock it; any other
@@ -624,10 +490,7 @@ impl Commands {
             .filter(|s| s.connector_id == req.connector_id)
             .map(|s| s.emsp());
         if !owner.as_ref().is_some_and(|o| Self::owns_token(caller, o)) {
-            return Ok(self.answer(
-                CommandResponseType::Rejected,
-                Some("only the CSP whose session is on this connector may unlock it"),
-            ));
+            return Ok(self.rejected("only the CSP whose session is on this connector may unlock it"));
         }
         let station = StationCommand::UnlockConnector {
             command_id: roaming_peer::headers::new_id(),
@@ -635,17 +498,13 @@ impl Commands {
             evse_uid: req.evse_uid.clone(),
             connector_id: req.connector_id.clone(),
         };
-        let request = serde_json::to_value(&req).map_err(CsoError::internal)?;
-        self.dispatch(
-            Some(caller),
-            owner,
+        let received = Received::new(
             CommandType::UnlockConnector,
-            Some(req.response_url.as_str().to_owned()),
-            request,
-            station,
-            None,
-        )
-        .await
+            owner,
+            req.response_url.as_str(),
+            &req,
+        )?;
+        self.dispatch(caller, received, station, None).await
     }
 
     /// The outcome of a command (from the charger, or TIMEOUT). The first outcome counts; a late one
@@ -672,13 +531,12 @@ impl Commands {
             record.result = Some(r);
             record.result_at = Some(now);
             tx.delete(OPEN, id.as_bytes().to_vec());
-            let mut woken = Vec::new();
-            if let Some(key) = &record.reservation {
-                if let Some(mut res) = reservations::get(tx, key)? {
-                    woken.extend(self.reservation_outcome(tx, &record.command, &result, &mut res, now)?);
-                    reservations::put(tx, &res)?;
-                }
-            }
+            let woken = match &record.reservation {
+                Some(key) => self
+                    .reservations
+                    .outcome(tx, key, &record.command, &result, now)?,
+                None => Vec::new(),
+            };
             tx.put_json(COMMANDS, id.as_bytes().to_vec(), &record)?;
             Ok::<_, CsoError>((Some(record), woken))
         })?;
@@ -692,59 +550,6 @@ impl Commands {
             }
         }
         Ok(record)
-    }
-
-    fn reservation_outcome(
-        &self,
-        tx: &mut roaming_peer::store::Tx<'_>,
-        command: &CommandType,
-        result: &CommandResultType,
-        r: &mut Reservation,
-        now: DateTime,
-    ) -> Result<Vec<String>, CsoError> {
-        let accepted = *result == CommandResultType::Accepted;
-        match command {
-            CommandType::ReserveNow if accepted && r.state == ReservationState::Requested => {
-                let connector = self
-                    .sessions
-                    .sites()
-                    .location_in(tx, r.location_id.as_str())?
-                    .and_then(|l| {
-                        l.evse(&r.evse_uid)
-                            .and_then(|e| e.connectors.first().map(|c| c.id.clone()))
-                    })
-                    .unwrap_or_else(|| ConnectorId::new("1").unwrap_or_else(|_| unreachable!("constant")));
-                let (s, woken) = self.sessions.create_reservation(
-                    tx,
-                    &r.location_id,
-                    &r.evse_uid,
-                    &connector,
-                    StartAuth {
-                        token: r.token.cdr_token(),
-                        emsp: Some(r.emsp.clone()),
-                        auth_method: AuthMethod::Command,
-                        authorization_reference: r.authorization_reference.clone(),
-                    },
-                    &r.key,
-                    now,
-                )?;
-                r.session_id = Some(s.id.as_str().to_owned());
-                r.state = ReservationState::Active;
-                Ok(woken)
-            }
-            CommandType::ReserveNow if !accepted && r.state == ReservationState::Requested => {
-                r.state = ReservationState::Refused;
-                Ok(Vec::new())
-            }
-            CommandType::CancelReservation if accepted && r.state.is_open() => {
-                r.state = ReservationState::Cancelled;
-                match &r.session_id {
-                    Some(sid) => self.sessions.end_reservation(tx, sid, now, false),
-                    None => Ok(Vec::new()),
-                }
-            }
-            _ => Ok(Vec::new()),
-        }
     }
 
     /// POSTs a command's result to its `response_url` (a few quick attempts: results are not queued,
@@ -822,81 +627,13 @@ impl Commands {
                 .await?;
             }
         }
-        let now = DateTime::now();
-        for r in reservations::list(&self.core.store)? {
-            if r.state == ReservationState::Active && r.expiry_date <= now {
-                self.end_reservation(&r.key, ReservationState::Expired).await?;
-            }
-        }
-        Ok(())
+        self.reservations.expire_due().await
     }
 
-    /// Ends an open reservation for the CSO's own reason (expiry, operator cancel): the session is
-    /// COMPLETED, the EVSE freed, the charger told; an operator cancel also tells the CSP
-    /// CANCELED_RESERVATION on the RESERVE_NOW's `response_url` (CMD-06).
+    /// Ends an open reservation for the CSO's own reason (expiry, operator cancel): see
+    /// [`Reservations::end`].
     pub async fn end_reservation(&self, key: &str, why: ReservationState) -> Result<Reservation, CsoError> {
-        let now = DateTime::now();
-        let (r, woken) = self.core.store.transact(|tx| {
-            let mut r = reservations::get(tx, key)?
-                .ok_or_else(|| CsoError::NotFound(format!("no reservation {key}")))?;
-            if !r.state.is_open() {
-                return Err(CsoError::Conflict(format!(
-                    "the reservation is already {:?}",
-                    r.state
-                )));
-            }
-            r.state = why;
-            reservations::put(tx, &r)?;
-            let woken = match &r.session_id {
-                Some(sid) => self
-                    .sessions
-                    .end_reservation(tx, sid, now, why == ReservationState::Expired)?,
-                None => Vec::new(),
-            };
-            Ok::<_, CsoError>((r, woken))
-        })?;
-        self.core.commit(woken).await?;
-        tracing::info!(reservation = %r.key, state = ?r.state, "reservation ended");
-        // The charger forgets it too (its answer does not matter).
-        let _ = self
-            .gateway
-            .send(StationCommand::CancelReservation {
-                command_id: roaming_peer::headers::new_id(),
-                location_id: r.location_id.clone(),
-                evse_uid: Some(r.evse_uid.clone()),
-                station_reservation_id: r.station_reservation_id,
-            })
-            .await;
-        if why == ReservationState::CanceledByOperator {
-            if let Ok(Some(peer)) = self.core.peers.get(&r.peer) {
-                let result = CommandResult::new(CommandResultType::CanceledReservation);
-                if let Err(e) = self
-                    .core
-                    .call_peer(
-                        &peer,
-                        Method::POST,
-                        &r.response_url,
-                        Some(r.emsp.clone()),
-                        Some(&result),
-                        None,
-                        None,
-                    )
-                    .await
-                {
-                    tracing::warn!(reservation = %r.key, error = %e, "CANCELED_RESERVATION not delivered");
-                }
-            }
-        }
-        Ok(r)
-    }
-
-    /// Marks the reservation a charging session used.
-    pub fn use_reservation(
-        tx: &mut roaming_peer::store::Tx<'_>,
-        r: &mut Reservation,
-    ) -> Result<(), StoreError> {
-        r.state = ReservationState::Used;
-        reservations::put(tx, r)
+        self.reservations.end(key, why).await
     }
 }
 

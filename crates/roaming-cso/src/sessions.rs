@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::CsoError;
+use crate::gateway::{SessionStart, SessionStop};
 use crate::sites::Sites;
 
 pub use crate::keyspaces::{BY_EVSE, BY_TRANSACTION, LAST_ON_EVSE, RUNTIME, SESSIONS};
@@ -105,6 +106,23 @@ pub struct StartAuth {
     pub auth_method: AuthMethod,
     /// SES-04.
     pub authorization_reference: Option<AuthorizationReference>,
+}
+
+/// A reservation the charger confirmed, for its RESERVATION session (SES-11).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReservation {
+    /// Location.
+    pub location_id: LocationId,
+    /// The reserved EVSE.
+    pub evse_uid: EvseUid,
+    /// The connector the session names.
+    pub connector_id: ConnectorId,
+    /// Who reserved it, and how.
+    pub auth: StartAuth,
+    /// The key of the reservation.
+    pub reservation_key: String,
+    /// When the charger confirmed it (the session's start).
+    pub at: DateTime,
 }
 
 /// A session with its runtime, as the operator sees it.
@@ -441,17 +459,20 @@ impl Sessions {
     }
 
     /// A new reservation session (SES-11): status RESERVATION on the reserved EVSE.
-    #[expect(clippy::too_many_arguments, reason = "each is one field of the new session")]
     pub fn create_reservation(
         &self,
         tx: &mut Tx<'_>,
-        location: &LocationId,
-        evse: &EvseUid,
-        connector: &ConnectorId,
-        auth: StartAuth,
-        reservation_key: &str,
-        at: DateTime,
+        new: NewReservation,
     ) -> Result<(Session, Vec<String>), CsoError> {
+        let NewReservation {
+            location_id,
+            evse_uid,
+            connector_id,
+            auth,
+            reservation_key,
+            at,
+        } = new;
+        let (location, evse, connector) = (&location_id, &evse_uid, &connector_id);
         let s = Session {
             country_code: self.core.config.party.country_code.clone(),
             party_id: self.core.config.party.party_id.clone(),
@@ -474,7 +495,7 @@ impl Sessions {
         };
         let rt = Runtime {
             emsp: auth.emsp,
-            reservation: Some(reservation_key.to_owned()),
+            reservation: Some(reservation_key),
             seal: self.seal(tx, location, evse, connector, at, Some(at))?,
             ..Runtime::default()
         };
@@ -545,19 +566,15 @@ impl Sessions {
     /// A charger began a transaction. `reservation_session` is the RESERVATION session it uses, if
     /// any: that session becomes the charging session (SES-05: its `auth_method` becomes the one of
     /// this start, and `authorization_reference` the latest one, SES-04).
-    #[expect(clippy::too_many_arguments, reason = "each is one fact of the start")]
     pub fn start(
         &self,
         tx: &mut Tx<'_>,
-        transaction_id: &str,
-        location: &LocationId,
-        evse: &EvseUid,
-        connector: &ConnectorId,
+        start: &SessionStart,
         auth: StartAuth,
         reservation_session: Option<&str>,
-        meter_start_wh: Decimal,
-        at: DateTime,
     ) -> Result<(Session, Vec<String>), CsoError> {
+        let (transaction_id, connector) = (start.transaction_id.as_str(), &start.connector_id);
+        let (meter_start_wh, at) = (start.meter_start_wh, start.at);
         if let Some(existing) = self.by_transaction(tx, transaction_id)? {
             // A repeated report: nothing new.
             let s = self
@@ -566,6 +583,7 @@ impl Sessions {
             return Ok((s, Vec::new()));
         }
         // The ids as the site spells them (chargers and gateways may not keep the case).
+        let (location, evse) = (&start.location_id, &start.evse_uid);
         let (location, evse) = match self.sites.location_in(tx, location.as_str())? {
             Some(l) => {
                 let e = l.evse(evse).map_or_else(|| evse.clone(), |e| e.uid.clone());
@@ -738,10 +756,9 @@ impl Sessions {
     pub fn stop(
         &self,
         tx: &mut Tx<'_>,
-        transaction_id: &str,
-        energy_wh: Decimal,
-        at: DateTime,
+        stop: &SessionStop,
     ) -> Result<(Option<Session>, Vec<String>), CsoError> {
+        let (transaction_id, energy_wh, at) = (stop.transaction_id.as_str(), stop.energy_wh, stop.at);
         let Some(id) = self.by_transaction(tx, transaction_id)? else {
             return Err(CsoError::NotFound(format!(
                 "no session for transaction {transaction_id}"

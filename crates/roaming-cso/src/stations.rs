@@ -15,17 +15,16 @@ use std::time::Duration;
 use roaming_peer::client::backoff::{Backoff, random_unit};
 use roaming_peer::endpoint::Core;
 use roaming_types::Text;
-use roaming_types::ids::{ContractId, EvseUid, LocationId, TokenUid};
+use roaming_types::ids::{ContractId, TokenUid};
 use roaming_types::modules::cdrs::{AuthMethod, CdrToken};
 use roaming_types::modules::commands::StartSession;
 use roaming_types::modules::sessions::Session;
-use roaming_types::modules::tokens::TokenType;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::authorization::{Authorizer, Decision};
 use crate::commands::Commands;
 use crate::error::CsoError;
-use crate::gateway::{AuthorizeRequest, StationEvent};
+use crate::gateway::{AuthorizeRequest, SessionStart, StationEvent};
 use crate::reservations::{self, Reservation};
 use crate::sessions::{Sample, Sessions, StartAuth};
 use crate::tokens::Tokens;
@@ -121,130 +120,74 @@ impl Stations {
     /// Applies one event. Returns the session it changed, if any.
     pub async fn handle(&self, e: StationEvent) -> Result<Option<Session>, CsoError> {
         match e {
-            StationEvent::CommandResult {
-                command_id,
-                result,
-                message,
-            } => {
+            StationEvent::CommandResult(r) => {
                 self.commands
-                    .complete(&command_id, result, message.map(Text::into_inner))
+                    .complete(&r.command_id, r.result, r.message.map(Text::into_inner))
                     .await?;
                 Ok(None)
             }
-            StationEvent::SessionStarted {
-                transaction_id,
-                location_id,
-                evse_uid,
-                connector_id,
-                token_uid,
-                token_type,
-                command_id,
-                station_reservation_id,
-                meter_start_wh,
-                at,
-            } => {
-                let (auth, reservation) = self.start_auth(
-                    token_uid.as_str(),
-                    &token_type,
-                    &location_id,
-                    &evse_uid,
-                    command_id.as_deref(),
-                    station_reservation_id,
-                )?;
-                let (s, woken) = self.core.store.transact(|tx| {
-                    let mut reservation = reservation;
-                    let out = self.sessions.start(
-                        tx,
-                        &transaction_id,
-                        &location_id,
-                        &evse_uid,
-                        &connector_id,
-                        auth,
-                        reservation.as_ref().and_then(|r| r.session_id.as_deref()),
-                        meter_start_wh,
-                        at,
-                    )?;
-                    if let Some(r) = reservation.as_mut() {
-                        Commands::use_reservation(tx, r)?;
-                    }
-                    Ok::<_, CsoError>(out)
-                })?;
-                self.sessions.commit(woken).await?;
-                tracing::info!(session.id = %s.id, transaction.id = %transaction_id, evse = %evse_uid, "session started");
-                Ok(Some(s))
-            }
-            StationEvent::MeterValues {
-                transaction_id,
-                energy_wh,
-                power_w,
-                current_a,
-                charging,
-                at,
-            } => {
+            StationEvent::SessionStarted(start) => self.started(&start).await.map(Some),
+            StationEvent::MeterValues(m) => {
                 let sample = Sample {
-                    at,
-                    energy_wh,
-                    power_w,
-                    current_a,
-                    charging,
+                    at: m.at,
+                    energy_wh: m.energy_wh,
+                    power_w: m.power_w,
+                    current_a: m.current_a,
+                    charging: m.charging,
                 };
                 let (s, woken) = self
                     .core
                     .store
-                    .transact(|tx| self.sessions.meter(tx, &transaction_id, sample))?;
+                    .transact(|tx| self.sessions.meter(tx, &m.transaction_id, sample))?;
                 self.sessions.commit(woken).await?;
                 Ok(s)
             }
-            StationEvent::SessionStopped {
-                transaction_id,
-                energy_wh,
-                at,
-            } => {
-                let (s, woken) = self
-                    .core
-                    .store
-                    .transact(|tx| self.sessions.stop(tx, &transaction_id, energy_wh, at))?;
+            StationEvent::SessionStopped(stop) => {
+                let (s, woken) = self.core.store.transact(|tx| self.sessions.stop(tx, &stop))?;
                 self.sessions.commit(woken).await?;
                 if let Some(s) = &s {
                     tracing::info!(session.id = %s.id, kwh = %s.kwh, "session completed");
                 }
                 Ok(s)
             }
-            StationEvent::EvseStatus {
-                location_id,
-                evse_uid,
-                status,
-            } => {
+            StationEvent::EvseStatus(c) => {
                 self.sessions
                     .sites()
-                    .set_status(location_id.as_str(), evse_uid.as_str(), status)
+                    .set_status(c.location_id.as_str(), c.evse_uid.as_str(), c.status)
                     .await?;
                 Ok(None)
             }
         }
     }
 
+    /// A transaction began: its session, tied to what authorized it, using its reservation.
+    async fn started(&self, start: &SessionStart) -> Result<Session, CsoError> {
+        let (auth, reservation) = self.start_auth(start)?;
+        let (s, woken) = self.core.store.transact(|tx| {
+            let mut reservation = reservation;
+            let out = self.sessions.start(
+                tx,
+                start,
+                auth,
+                reservation.as_ref().and_then(|r| r.session_id.as_deref()),
+            )?;
+            if let Some(r) = reservation.as_mut() {
+                reservations::mark_used(tx, r)?;
+            }
+            Ok::<_, CsoError>(out)
+        })?;
+        self.sessions.commit(woken).await?;
+        tracing::info!(session.id = %s.id, transaction.id = %start.transaction_id, evse = %start.evse_uid, "session started");
+        Ok(s)
+    }
+
     /// What authorized a start (see the module documentation), and the reservation it uses.
-    fn start_auth(
-        &self,
-        uid: &str,
-        token_type: &TokenType,
-        location: &LocationId,
-        evse: &EvseUid,
-        command_id: Option<&str>,
-        station_reservation_id: Option<u64>,
-    ) -> Result<(StartAuth, Option<Reservation>), CsoError> {
-        let reservation = match station_reservation_id {
-            Some(id) => self
-                .core
-                .store
-                .transact(|tx| reservations::by_station_id(tx, id))?,
-            None => reservations::on_evse(&self.core.store, location, evse)?.filter(|r| {
-                r.token.uid.as_str().eq_ignore_ascii_case(uid) && &r.token.token_type == token_type
-            }),
-        }
-        .filter(|r| r.state.is_open());
-        if let Some(rec) = command_id.map(|id| self.commands.get(id)).transpose()?.flatten() {
+    fn start_auth(&self, start: &SessionStart) -> Result<(StartAuth, Option<Reservation>), CsoError> {
+        let (uid, token_type) = (start.token_uid.as_str(), &start.token_type);
+        let (location, evse) = (&start.location_id, &start.evse_uid);
+        let reservation = reservations::used_by(&self.core.store, start)?;
+        let command = start.command_id.as_deref().map(|id| self.commands.get(id));
+        if let Some(rec) = command.transpose()?.flatten() {
             if let Ok(req) = serde_json::from_value::<StartSession>(rec.request.clone()) {
                 let reference = req.authorization_reference.clone().or_else(|| {
                     reservation

@@ -131,79 +131,99 @@ impl StationCommand {
 }
 
 /// Something that happened at a charger. The station-management system posts these as JSON
-/// (`type` = the variant name in snake case).
+/// (`type` = the variant name in snake case, beside the fields of the variant's struct).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StationEvent {
     /// The outcome of a command.
-    CommandResult {
-        /// The command.
-        command_id: String,
-        /// The outcome.
-        result: CommandResultType,
-        /// A message for the CSP (the `text` of a DisplayText: string(512)).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<Text<512>>,
-    },
+    CommandResult(CommandOutcome),
     /// A transaction began at a charger (cable connected and authorized).
-    SessionStarted {
-        /// The charger's transaction id (unique per CSO).
-        transaction_id: String,
-        /// Location.
-        location_id: LocationId,
-        /// EVSE.
-        evse_uid: EvseUid,
-        /// Connector.
-        connector_id: ConnectorId,
-        /// The token used (CiString(36)).
-        token_uid: TokenUid,
-        /// Its type.
-        token_type: TokenType,
-        /// The START_SESSION command that caused it, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        command_id: Option<String>,
-        /// The reservation it uses, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        station_reservation_id: Option<u64>,
-        /// Meter reading at start, Wh.
-        meter_start_wh: Decimal,
-        /// When.
-        at: DateTime,
-    },
+    SessionStarted(SessionStart),
     /// A meter reading of a running transaction.
-    MeterValues {
-        /// The transaction.
-        transaction_id: String,
-        /// Cumulative meter reading, Wh.
-        energy_wh: Decimal,
-        /// Instantaneous power, W.
-        power_w: Decimal,
-        /// Instantaneous current, A (sum over phases).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        current_a: Option<Decimal>,
-        /// Whether the EV is drawing power (false = parking, E-07).
-        charging: bool,
-        /// When.
-        at: DateTime,
-    },
+    MeterValues(MeterReading),
     /// The transaction ended (the cable was unplugged or charging was stopped).
-    SessionStopped {
-        /// The transaction.
-        transaction_id: String,
-        /// Meter reading at the end, Wh.
-        energy_wh: Decimal,
-        /// When.
-        at: DateTime,
-    },
+    SessionStopped(SessionStop),
     /// An EVSE's status changed at the charger (fault, back online).
-    EvseStatus {
-        /// Location.
-        location_id: LocationId,
-        /// EVSE.
-        evse_uid: EvseUid,
-        /// New status.
-        status: Status,
-    },
+    EvseStatus(EvseStatusChange),
+}
+
+/// The outcome of a command ([`StationEvent::CommandResult`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    /// The command.
+    pub command_id: String,
+    /// The outcome.
+    pub result: CommandResultType,
+    /// A message for the CSP (the `text` of a DisplayText: string(512)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Text<512>>,
+}
+
+/// A transaction that began at a charger ([`StationEvent::SessionStarted`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The charger's transaction id (unique per CSO).
+    pub transaction_id: String,
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// Connector.
+    pub connector_id: ConnectorId,
+    /// The token used (CiString(36)).
+    pub token_uid: TokenUid,
+    /// Its type.
+    pub token_type: TokenType,
+    /// The START_SESSION command that caused it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+    /// The reservation it uses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_reservation_id: Option<u64>,
+    /// Meter reading at start, Wh.
+    pub meter_start_wh: Decimal,
+    /// When.
+    pub at: DateTime,
+}
+
+/// A meter reading of a running transaction ([`StationEvent::MeterValues`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterReading {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Cumulative meter reading, Wh.
+    pub energy_wh: Decimal,
+    /// Instantaneous power, W.
+    pub power_w: Decimal,
+    /// Instantaneous current, A (sum over phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_a: Option<Decimal>,
+    /// Whether the EV is drawing power (false = parking, E-07).
+    pub charging: bool,
+    /// When.
+    pub at: DateTime,
+}
+
+/// The end of a transaction ([`StationEvent::SessionStopped`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStop {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Meter reading at the end, Wh.
+    pub energy_wh: Decimal,
+    /// When.
+    pub at: DateTime,
+}
+
+/// An EVSE's new status at the charger ([`StationEvent::EvseStatus`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvseStatusChange {
+    /// Location.
+    pub location_id: LocationId,
+    /// EVSE.
+    pub evse_uid: EvseUid,
+    /// New status.
+    pub status: Status,
 }
 
 /// A charger's question: may this token charge here? (the CSO answers with a
@@ -259,4 +279,84 @@ pub struct RunningTransaction {
     pub energy_wh: Decimal,
     /// Whether the EV was drawing power.
     pub charging: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use roaming_types::decode::{DecodeOptions, decode_slice};
+
+    use super::*;
+
+    /// The events of the webhook contract (`docs/api.md`, "Events in"), each as the CSO writes it: every
+    /// one decodes and encodes back to the same bytes, with and without its optional fields.
+    const EVENTS: &[&str] = &[
+        r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED"}"#,
+        r#"{"type":"command_result","command_id":"C1","result":"EVSE_OCCUPIED","message":"in use"}"#,
+        r#"{"type":"session_started","transaction_id":"T-77","location_id":"LOC1","evse_uid":"E1","connector_id":"1","token_uid":"TOK1","token_type":"RFID","meter_start_wh":"1000","at":"2026-01-01T10:00:00.000Z"}"#,
+        r#"{"type":"session_started","transaction_id":"T-77","location_id":"LOC1","evse_uid":"E1","connector_id":"1","token_uid":"TOK1","token_type":"APP_USER","command_id":"C1","station_reservation_id":7,"meter_start_wh":"0","at":"2026-01-01T10:00:00.000Z"}"#,
+        r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500.25","power_w":"11000","charging":true,"at":"2026-01-01T10:05:00.000Z"}"#,
+        r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500","power_w":"0","current_a":"15.94","charging":false,"at":"2026-01-01T10:05:00.000Z"}"#,
+        r#"{"type":"session_stopped","transaction_id":"T-77","energy_wh":"5000","at":"2026-01-01T11:00:00.000Z"}"#,
+        r#"{"type":"evse_status","location_id":"LOC1","evse_uid":"E1","status":"OUTOFORDER"}"#,
+    ];
+
+    #[test]
+    fn webhook_events_keep_their_json() {
+        for text in EVENTS {
+            let e: StationEvent = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(serde_json::to_string(&e).unwrap_or_default(), *text);
+        }
+    }
+
+    #[test]
+    fn webhook_events_take_numbers_as_numbers_or_strings() {
+        let numbers = r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":3500.25,"power_w":11000,"current_a":15.94,"charging":true,"at":"2026-01-01T10:05:00Z"}"#;
+        let strings = r#"{"type":"meter_values","transaction_id":"T-77","energy_wh":"3500.25","power_w":"11000","current_a":"15.94","charging":true,"at":"2026-01-01T10:05:00Z"}"#;
+        let a: StationEvent = serde_json::from_str(numbers).unwrap_or_else(|e| panic!("{e}"));
+        let b: StationEvent = serde_json::from_str(strings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        let started = r#"{"type":"session_started","transaction_id":"T-1","location_id":"L","evse_uid":"E","connector_id":"1","token_uid":"U","token_type":"RFID","meter_start_wh":12.5,"at":"2026-01-01T10:00:00Z"}"#;
+        let e: StationEvent = serde_json::from_str(started).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            serde_json::to_string(&e)
+                .unwrap_or_default()
+                .contains(r#""meter_start_wh":"12.5""#)
+        );
+    }
+
+    /// The operator API decodes events strictly; a malformed one is a 400 with this reason.
+    #[test]
+    fn malformed_webhook_events_are_refused_with_a_reason() {
+        let started = r#"{"type":"session_started","transaction_id":"T-1","location_id":"L","evse_uid":"E","connector_id":"1","token_uid":"U","token_type":"RFID","meter_start_wh":"x","at":"2026-01-01T10:00:00Z"}"#;
+        for (text, reason) in [
+            (r#"{"type":"meter_values"}"#, ".: missing field `transaction_id`"),
+            (
+                r#"{"type":"session_stopped","transaction_id":"T","at":"2026-01-01T11:00:00.000Z"}"#,
+                ".: missing field `energy_wh`",
+            ),
+            (
+                r#"{"type":"no_such_event"}"#,
+                "type: unknown variant `no_such_event`, expected one of `command_result`, `session_started`, \
+                 `meter_values`, `session_stopped`, `evse_status`",
+            ),
+            (
+                r#"{"type":"command_result","command_id":"C1","result":"ACCEPTED","message":5}"#,
+                ".: invalid type: integer `5`, expected a string",
+            ),
+            (
+                started,
+                ".: invalid value: string \"x\", expected a Decimal type representing a fixed-point number",
+            ),
+            (
+                r#"{"type":"evse_status","location_id":"L","evse_uid":"E","status":5}"#,
+                ".: invalid type: integer `5`, expected a string",
+            ),
+        ] {
+            let e = decode_slice::<StationEvent>(text.as_bytes(), DecodeOptions::STRICT).err();
+            assert_eq!(e.map(|e| e.to_string()).as_deref(), Some(reason), "{text}");
+        }
+        let extra =
+            r#"{"type":"evse_status","location_id":"L","evse_uid":"E","status":"AVAILABLE","extra":1}"#;
+        assert!(decode_slice::<StationEvent>(extra.as_bytes(), DecodeOptions::STRICT).is_ok());
+    }
 }
