@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::Call;
+use roaming_peer::core::Core;
 use roaming_peer::store::{Space, StoreError};
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, PartyRef};
@@ -771,11 +772,8 @@ impl Commands {
                 .core
                 .call_peer(
                     &peer,
-                    Method::POST,
-                    url,
+                    Call::new(Method::POST, url).body(result),
                     record.emsp.clone(),
-                    Some(result),
-                    None,
                     None,
                 )
                 .await
@@ -877,11 +875,8 @@ impl Commands {
                     .core
                     .call_peer(
                         &peer,
-                        Method::POST,
-                        &r.response_url,
+                        Call::new(Method::POST, &r.response_url).body(&result),
                         Some(r.emsp.clone()),
-                        Some(&result),
-                        None,
                         None,
                     )
                     .await

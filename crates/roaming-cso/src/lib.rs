@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
-use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::core::{Core, StartError};
+use roaming_peer::endpoint::RoleParts;
 use roaming_peer::outbox::{Fallback, Push};
 use roaming_peer::server::OcpiModules;
 use roaming_peer::store::{StoreError, StoreHandle};

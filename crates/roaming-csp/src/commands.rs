@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url};
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::{Call, ClientError, join_url};
+use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{Space, StoreError, ts_key};
@@ -496,7 +496,7 @@ impl Commands {
         let url = join_url(base, &[command.as_str()]);
         let answer = self
             .core
-            .call_peer(&peer, Method::POST, &url, Some(cpo), Some(body), None, None)
+            .call_peer(&peer, Call::new(Method::POST, &url).body(body), Some(cpo), None)
             .await;
         match answer {
             Ok(a) => {

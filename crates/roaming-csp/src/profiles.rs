@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url, with_query};
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::{Call, ClientError, join_url, with_query};
+use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::store::{Space, StoreError, key};
 use roaming_types::DateTime;
@@ -273,11 +273,8 @@ impl Plans {
                 self.core
                     .call_peer(
                         &peer,
-                        Method::PUT,
-                        &url,
+                        Call::new(Method::PUT, &url).body(&body),
                         Some(cpo.clone()),
-                        Some(&body),
-                        None,
                         None,
                     )
                     .await
@@ -296,7 +293,7 @@ impl Plans {
                     Method::DELETE
                 };
                 self.core
-                    .call_peer::<()>(&peer, method, &url, Some(cpo.clone()), None, None, None)
+                    .call_peer(&peer, Call::new(method, &url), Some(cpo.clone()), None)
                     .await
             }
         };
@@ -463,11 +460,8 @@ impl Plans {
             .core
             .call_peer(
                 &peer,
-                Method::PUT,
-                &url,
+                Call::new(Method::PUT, &url).body(prefs),
                 Some(cpo.clone()),
-                Some(prefs),
-                None,
                 None,
             )
             .await

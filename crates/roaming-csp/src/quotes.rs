@@ -6,7 +6,7 @@
 //! CSO (`"source": "local"`; the CSO's own answers say `"source": "cso"`).
 
 use http::Method;
-use roaming_peer::client::ClientError;
+use roaming_peer::client::{Call, ClientError};
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
 use roaming_types::modules::tariffs::TariffType;
@@ -75,11 +75,8 @@ pub async fn ask(st: &CspState, q: QuoteAsk) -> Result<Value, CspError> {
         .core
         .call_peer(
             &peer,
-            Method::POST,
-            &url,
+            Call::new(Method::POST, &url).body(&q.request),
             q.cpo.clone(),
-            Some(&q.request),
-            None,
             None,
         )
         .await;

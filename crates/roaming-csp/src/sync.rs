@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use roaming_peer::client::ClientError;
 use roaming_peer::client::pull::Pull;
-use roaming_peer::endpoint::PeerEvent;
+use roaming_peer::core::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{Space, StoreError, key};

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::client::backoff::{Backoff, random_unit};
-use crate::client::{ClientError, join_url, with_query};
-use crate::endpoint::{Core, PeerEvent};
+use crate::client::{Call, ClientError, join_url, with_query};
+use crate::core::{Core, PeerEvent};
 use crate::headers::new_id;
 use crate::store::{Space, StoreError, Tx, key, prefix};
 
@@ -573,11 +573,13 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
     let result = core
         .call_peer(
             peer,
-            method,
-            &url,
+            Call {
+                method,
+                url: &url,
+                body: body.as_ref(),
+                timeout: None,
+            },
             push.to.clone(),
-            body.as_ref(),
-            None,
             Some(&new_id()),
         )
         .await;

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, LocationId, TokenUid};
 use roaming_types::modules::commands::CommandResultType;

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use axum::routing::get;
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiQuery, PeerCaller};
 use roaming_peer::server::paginate::{PageParams, page_response};

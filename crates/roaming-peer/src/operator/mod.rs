@@ -18,7 +18,7 @@ use http::StatusCode;
 use roaming_types::auth::CredentialsToken;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{Addresses, Core, StartError};
+use crate::core::{Core, Readiness, StartError};
 use crate::registration::peers::{PeerCompat, PeerRecord, PeerView, peer_key, put_peer};
 use crate::registration::{self, HandshakeError, InvitationMessage};
 use crate::secret::OperatorKey;
@@ -194,15 +194,20 @@ pub struct InstanceFile {
 }
 
 impl InstanceFile {
-    /// Writes the file.
-    pub fn write(data_dir: &Path, a: &Addresses) -> Result<Self, StartError> {
-        let me = Self {
-            operator_url: a.operator_url.clone(),
-            ocpi_url: a.ocpi_url.clone(),
-            versions_url: a.versions_url.clone(),
+    /// The file of this process in `data_dir`, naming where its faces are.
+    pub fn new(data_dir: &Path, operator_url: String, ocpi_url: String, versions_url: String) -> Self {
+        Self {
+            operator_url,
+            ocpi_url,
+            versions_url,
             pid: std::process::id(),
             path: data_dir.join(INSTANCE_FILE),
-        };
+        }
+    }
+
+    /// Writes the file.
+    pub fn write(self) -> Result<Self, StartError> {
+        let me = self;
         let text = serde_json::to_string_pretty(&me).map_err(|e| StartError::Other(e.to_string()))?;
         write_private(&me.path, &text)
             .map_err(|e| StartError::Other(format!("{}: {e}", me.path.display())))?;
@@ -319,7 +324,7 @@ async fn health(State(core): State<Arc<Core>>) -> Json<Health> {
 }
 
 /// 200 when ready, 503 with the reason otherwise ([`Core::readiness`]).
-async fn ready(State(core): State<Arc<Core>>) -> (StatusCode, Json<crate::endpoint::Readiness>) {
+async fn ready(State(core): State<Arc<Core>>) -> (StatusCode, Json<Readiness>) {
     let r = core.readiness();
     let status = if r.ready {
         StatusCode::OK

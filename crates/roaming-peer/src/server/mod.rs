@@ -36,16 +36,13 @@ use roaming_types::{Envelope, Url};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::endpoint::Core;
+use crate::core::Core;
 use crate::error::OcpiError;
 use crate::headers::{self, new_id};
 use crate::registration::peers::Authenticated;
 use extract::{CallerAuth, PresentedToken, RequestContext, RoutedFrom};
 
-/// Path of the versions endpoint.
-pub const VERSIONS_PATH: &str = "/ocpi/versions";
-/// Path of the 2.2.1 version details.
-pub const V221_PATH: &str = "/ocpi/2.2.1";
+pub use crate::core::{V221_PATH, VERSIONS_PATH};
 
 /// One module interface we offer, for the version details (V-03).
 #[derive(Debug, Clone)]
