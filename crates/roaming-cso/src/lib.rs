@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod reservations;
 pub mod sessions;
 pub mod sites;
+pub mod state;
 pub mod stations;
 pub mod tokens;
 
@@ -30,6 +31,8 @@ use roaming_peer::server::OcpiModules;
 use roaming_peer::store::{StoreError, StoreHandle};
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::ModuleId;
+
+use crate::state::CsoState;
 
 /// The CSO's own settings (`cso.*`).
 pub const SETTINGS: &[KeySpec] = &[
@@ -86,31 +89,6 @@ pub const SETTINGS: &[KeySpec] = &[
         help: "simulator: meter-value interval (default 5000)",
     },
 ];
-
-/// What the CSO's handlers and tasks share.
-#[derive(Debug, Clone)]
-pub struct CsoState {
-    /// The shared machinery.
-    pub core: Arc<Core>,
-    /// Sites and tariffs.
-    pub sites: sites::Sites,
-    /// The CSPs' tokens.
-    pub tokens: tokens::Tokens,
-    /// Authorization decisions.
-    pub authorizer: authorization::Authorizer,
-    /// Sessions.
-    pub sessions: sessions::Sessions,
-    /// CDRs.
-    pub cdrs: cdrs::Cdrs,
-    /// Commands.
-    pub commands: commands::Commands,
-    /// Charger events.
-    pub stations: stations::Stations,
-    /// Charge plans.
-    pub profiles: profiles::Profiles,
-    /// The simulator, when it is the gateway.
-    pub simulator: Option<gateway::simulator::Simulator>,
-}
 
 /// The defaults of a CSO endpoint: OCPI on 127.0.0.1:9410, operator API on 127.0.0.1:9411, data in
 /// `./cso-data`.

@@ -16,6 +16,9 @@ use roaming_types::modules::cdrs::Cdr;
 
 use crate::error::CspError;
 
+/// Path of the CDRs module (Receiver): where CSOs POST CDRs and where a stored CDR is read back.
+pub const PATH: &str = "/ocpi/2.2.1/cdrs";
+
 /// The CDRs (partition `all`).
 pub const CDRS: Collection = Collection::new("csp_cdrs", "csp_cdrs_idx");
 const ALL: &str = "all";
@@ -53,7 +56,7 @@ impl Cdrs {
     pub fn url_of(&self, owner: &PartyRef, id: &str) -> String {
         self.core.url_of(&format!(
             "{}/{}/{}/{id}",
-            crate::ocpi::cdrs::PATH,
+            PATH,
             owner.country_code.to_upper(),
             owner.party_id.to_upper()
         ))

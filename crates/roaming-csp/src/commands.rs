@@ -34,6 +34,8 @@ use crate::events::{CspEvent, Events};
 use crate::sessions::Sessions;
 use crate::tokens::{AccountState, Tokens};
 
+/// Path of the Commands module (Sender): the `response_url`s we give are below it.
+pub const PATH: &str = "/ocpi/2.2.1/commands";
 /// Commands by id.
 pub const COMMANDS: Space = Space("csp_commands");
 /// Commands waiting for their result: `ts_key(deadline) ++ id` → id.
@@ -317,11 +319,7 @@ impl Commands {
     }
 
     fn response_url(&self, command: &CommandType, id: &str) -> String {
-        self.core.url_of(&format!(
-            "{}/{}/{id}",
-            crate::ocpi::commands::PATH,
-            command.as_str()
-        ))
+        self.core.url_of(&format!("{}/{}/{id}", PATH, command.as_str()))
     }
 
     /// UC3-2.

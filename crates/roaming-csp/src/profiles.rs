@@ -31,6 +31,8 @@ use crate::commands::{CommandState, overdue, waiting_key};
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
 
+/// Path of the ChargingProfiles module (Sender): the `response_url`s we give are below it.
+pub const PATH: &str = "/ocpi/2.2.1/chargingprofiles";
 /// Requests by id.
 pub const REQUESTS: Space = Space("csp_profile_requests");
 /// Requests waiting for their result: `ts_key(deadline) ++ id` → id.
@@ -207,9 +209,7 @@ impl Plans {
     ) -> Result<ProfileRequest, CspError> {
         let (peer, base) = self.peer_of(cpo, &ModuleId::ChargingProfiles)?;
         let id = new_id();
-        let response_url = self
-            .core
-            .url_of(&format!("{}/results/{id}", crate::ocpi::charging_profiles::PATH));
+        let response_url = self.core.url_of(&format!("{PATH}/results/{id}"));
         let profile = match (kind, change) {
             (
                 Kind::Set,

@@ -17,8 +17,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::CspState;
 use crate::error::CspError;
+use crate::state::CspState;
 
 /// The module id.
 pub const MODULE: &str = "x-roaming-quotes";

@@ -27,9 +27,9 @@ use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use serde::{Deserialize, Serialize};
 
-use crate::CspState;
 use crate::events::CspEvent;
 use crate::sites::{Write, object_key};
+use crate::state::CspState;
 
 /// Sync state per peer and module.
 pub const SYNC: Space = Space("csp_sync");

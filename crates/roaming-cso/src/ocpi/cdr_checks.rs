@@ -30,7 +30,7 @@ roaming_types::open_enum! {
     }
 }
 
-use crate::CsoState;
+use crate::state::CsoState;
 
 /// The module id (prefixed: not an OCPI module).
 pub const MODULE: &str = "x-roaming-cdr-checks";

@@ -21,8 +21,8 @@ use roaming_types::modules::commands::{
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
 
-use crate::CsoState;
 use crate::commands::{Answer, Caller};
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/commands";

@@ -23,9 +23,9 @@ use roaming_types::pricing::SessionUsage;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::CsoState;
 use crate::cdrs::Seal;
 use crate::sites::is_public;
+use crate::state::CsoState;
 
 /// The module id (prefixed: not an OCPI module).
 pub const MODULE: &str = "x-roaming-quotes";

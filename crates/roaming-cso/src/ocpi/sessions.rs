@@ -26,9 +26,9 @@ use roaming_types::modules::sessions::{
 use roaming_types::modules::tariffs::TariffType;
 use roaming_types::modules::types::Role;
 
-use crate::CsoState;
 use crate::error::CsoError;
 use crate::sessions::SESSIONS;
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/sessions";

@@ -19,7 +19,7 @@ use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
 use roaming_types::modules::types::Role;
 use serde::Deserialize;
 
-use crate::CsoState;
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/tokens";

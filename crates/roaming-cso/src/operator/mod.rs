@@ -16,7 +16,6 @@ use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tokens::{Token, TokenType};
 use serde::{Deserialize, Serialize};
 
-use crate::CsoState;
 use crate::authorization::Decision;
 use crate::commands::CommandRecord;
 use crate::gateway::simulator::{EvseView, SettingsChange, SimError, Simulator, TokenOutcome};
@@ -26,6 +25,7 @@ use crate::ocpi::quotes::{Quote, QuoteRequest};
 use crate::profiles::{LocalLimit, ProfileState};
 use crate::reservations::{self, Reservation, ReservationState};
 use crate::sessions::SessionView;
+use crate::state::CsoState;
 
 type Answer<T> = Result<Json<T>, OperatorError>;
 

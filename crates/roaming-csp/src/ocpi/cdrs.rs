@@ -17,11 +17,11 @@ use roaming_peer::server::reply::{data, ok};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::types::Role;
 
-use crate::CspState;
 use crate::cdrs::Received;
+use crate::state::CspState;
 
 /// Path of the module.
-pub const PATH: &str = "/ocpi/2.2.1/cdrs";
+pub use crate::cdrs::PATH;
 
 /// The routes.
 pub fn router(state: CspState) -> Router {

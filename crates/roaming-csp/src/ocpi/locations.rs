@@ -22,9 +22,9 @@ use roaming_types::modules::locations::{
 };
 use roaming_types::modules::types::Role;
 
-use crate::CspState;
 use crate::events::CspEvent;
 use crate::sites::Write;
+use crate::state::CspState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/locations";

@@ -18,7 +18,7 @@ use roaming_types::ids::PartyRef;
 use roaming_types::modules::sessions::{Session, SessionPatch};
 use roaming_types::modules::types::Role;
 
-use crate::CspState;
+use crate::state::CspState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/sessions";

@@ -13,9 +13,9 @@ use roaming_types::ids::PartyRef;
 use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::types::Role;
 
-use crate::CspState;
 use crate::events::CspEvent;
 use crate::sites::Write;
+use crate::state::CspState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/tariffs";

@@ -19,7 +19,7 @@ use roaming_types::modules::tokens::{LocationReferences, TokenType};
 use roaming_types::modules::types::Role;
 use serde::Deserialize;
 
-use crate::CspState;
+use crate::state::CspState;
 use crate::tokens::{ALL, TOKENS};
 
 /// Path of the module.
