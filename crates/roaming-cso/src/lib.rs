@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod ocpi;
 pub mod operator;
+pub mod preferences;
 pub mod profiles;
 pub mod reservations;
 pub mod sessions;
@@ -200,8 +201,8 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         simulator,
     };
     let router = axum::Router::new()
-        .merge(ocpi::locations::router(Arc::clone(&core)))
-        .merge(ocpi::tariffs::router(Arc::clone(&core)))
+        .merge(ocpi::locations::router(state.clone()))
+        .merge(ocpi::tariffs::router(state.clone()))
         .merge(ocpi::tokens::router(state.clone()))
         .merge(ocpi::commands::router(state.clone()))
         .merge(ocpi::sessions::router(state.clone()))

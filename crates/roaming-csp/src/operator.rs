@@ -86,7 +86,7 @@ fn party(cc: &str, pid: &str) -> Result<PartyRef, OperatorError> {
 }
 
 async fn search(State(st): State<CspState>, Query(q): Query<Search>) -> Answer<SearchResult> {
-    st.sites.search(&q).map(Json).map_err(OperatorError::invalid)
+    Ok(Json(st.sites.search(&q)?))
 }
 
 async fn get_location(

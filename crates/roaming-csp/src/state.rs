@@ -64,6 +64,33 @@ impl CspState {
         });
     }
 
+    /// Announces what a Receiver change did to a location (after it is durable), when it changed
+    /// anything: the EVSE's status when it was about one EVSE, else the location.
+    pub fn announce_received(&self, r: &sites::Received) {
+        if !r.write.changed() {
+            return;
+        }
+        match r.evse.as_ref().and_then(|u| r.location.evse(u)) {
+            Some(e) => self.events.send(events::CspEvent::Evse {
+                owner: r.location.party().to_string(),
+                location: r.location.id.as_str().to_owned(),
+                evse: e.uid.as_str().to_owned(),
+                status: e.status.as_str().to_owned(),
+                last_updated: e.last_updated.to_string(),
+            }),
+            None => self.announce_location(&r.location),
+        }
+    }
+
+    /// Announces a stored or deleted tariff on `/api/events` (after it is durable).
+    pub fn announce_tariff(&self, owner: &roaming_types::ids::PartyRef, id: &str, deleted: bool) {
+        self.events.send(events::CspEvent::Tariff {
+            owner: owner.to_string(),
+            tariff: id.to_owned(),
+            deleted,
+        });
+    }
+
     /// Announces a stored location on `/api/events` (after it is durable).
     pub fn announce_location(&self, loc: &roaming_types::modules::locations::Location) {
         self.events.send(events::CspEvent::Location {

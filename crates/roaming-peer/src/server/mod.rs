@@ -11,6 +11,7 @@
 //! 5. the framework's own rejections (unknown route, wrong method, body too large, bad JSON) answered
 //!    in the envelope (T-22).
 
+pub mod addressed;
 pub mod extract;
 pub mod paginate;
 pub mod reply;
