@@ -19,6 +19,8 @@ pub mod sessions;
 pub mod sites;
 pub mod state;
 pub mod sync;
+#[cfg(test)]
+mod tests;
 pub mod tokens;
 
 use std::path::PathBuf;

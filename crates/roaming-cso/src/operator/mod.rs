@@ -167,10 +167,7 @@ async fn list_cdr_checks(State(s): State<CsoState>) -> Answer<Vec<ReceivedCheck>
 }
 
 async fn quote(State(s): State<CsoState>, OpJson(req): OpJson<QuoteRequest>) -> Answer<Quote> {
-    crate::ocpi::quotes::compute(&s, &req).map(Json).map_err(|e| {
-        let (_, _, message) = e.parts();
-        OperatorError::invalid(message)
-    })
+    Ok(Json(crate::ocpi::quotes::compute(&s, &req)?))
 }
 
 /// A local limit to set (`limit_kw: null` lifts it).
