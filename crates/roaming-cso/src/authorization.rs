@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url, with_query};
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::{Call, ClientError, join_url, with_query};
+use roaming_peer::core::Core;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{StoreError, key};
 use roaming_types::DateTime;
@@ -647,11 +647,8 @@ impl Authorizer {
             .core
             .call_peer(
                 peer,
-                Method::POST,
-                &url,
+                Call::new(Method::POST, &url).body(&body).timeout(self.timeout),
                 to,
-                Some(&body),
-                Some(self.timeout),
                 None,
             )
             .await;

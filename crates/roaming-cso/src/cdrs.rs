@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
 use roaming_peer::store::Tx;
 use roaming_peer::store::collection::StoredDoc;

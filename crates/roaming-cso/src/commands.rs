@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
 use roaming_types::StatusCode;
@@ -573,11 +573,8 @@ impl Commands {
                 .core
                 .call_peer(
                     &peer,
-                    Method::POST,
-                    url,
+                    Call::new(Method::POST, url).body(result),
                     record.emsp.clone(),
-                    Some(result),
-                    None,
                     None,
                 )
                 .await

@@ -14,24 +14,31 @@ pub mod gateway;
 pub mod keyspaces;
 pub mod ocpi;
 pub mod operator;
+pub mod preferences;
 pub mod profiles;
 pub mod quotes;
 pub mod reservations;
 pub mod sessions;
 pub mod sites;
+pub mod state;
 pub mod stations;
+#[cfg(test)]
+mod tests;
 pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
-use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::core::{Core, StartError};
+use roaming_peer::endpoint::RoleParts;
 use roaming_peer::outbox::{Fallback, Push};
 use roaming_peer::server::OcpiModules;
 use roaming_peer::store::{StoreError, StoreHandle};
 use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::ModuleId;
+
+use crate::state::CsoState;
 
 /// The CSO's own settings (`cso.*`).
 pub const SETTINGS: &[KeySpec] = &[
@@ -88,31 +95,6 @@ pub const SETTINGS: &[KeySpec] = &[
         help: "simulator: meter-value interval (default 5000)",
     },
 ];
-
-/// What the CSO's handlers and tasks share.
-#[derive(Debug, Clone)]
-pub struct CsoState {
-    /// The shared machinery.
-    pub core: Arc<Core>,
-    /// Sites and tariffs.
-    pub sites: sites::Sites,
-    /// The CSPs' tokens.
-    pub tokens: tokens::Tokens,
-    /// Authorization decisions.
-    pub authorizer: authorization::Authorizer,
-    /// Sessions.
-    pub sessions: sessions::Sessions,
-    /// CDRs.
-    pub cdrs: cdrs::Cdrs,
-    /// Commands.
-    pub commands: commands::Commands,
-    /// Charger events.
-    pub stations: stations::Stations,
-    /// Charge plans.
-    pub profiles: profiles::Profiles,
-    /// The simulator, when it is the gateway.
-    pub simulator: Option<gateway::simulator::Simulator>,
-}
 
 /// The defaults of a CSO endpoint: OCPI on 127.0.0.1:9410, operator API on 127.0.0.1:9411, data in
 /// `./cso-data`.
@@ -224,8 +206,8 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         simulator,
     };
     let router = axum::Router::new()
-        .merge(ocpi::locations::router(Arc::clone(&core)))
-        .merge(ocpi::tariffs::router(Arc::clone(&core)))
+        .merge(ocpi::locations::router(state.clone()))
+        .merge(ocpi::tariffs::router(state.clone()))
         .merge(ocpi::tokens::router(state.clone()))
         .merge(ocpi::commands::router(state.clone()))
         .merge(ocpi::sessions::router(state.clone()))

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::Call;
+use roaming_peer::core::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
 use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
@@ -427,11 +428,8 @@ impl Profiles {
                 .core
                 .call_peer(
                     &peer,
-                    Method::POST,
-                    url,
+                    Call::new(Method::POST, url).body(body),
                     Some(emsp.clone()),
-                    Some(body),
-                    None,
                     None,
                 )
                 .await

@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::outbox::{Fallback, Outbox, Push, PushOp};
 use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{StoreError, Tx};

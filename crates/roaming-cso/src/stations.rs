@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roaming_peer::client::backoff::{Backoff, random_unit};
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_types::Text;
 use roaming_types::ids::{ContractId, TokenUid};
 use roaming_types::modules::cdrs::{AuthMethod, CdrToken};

@@ -8,13 +8,16 @@
 
 use std::sync::Arc;
 
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::key;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::cdrs::Cdr;
 
 use crate::error::CspError;
+
+/// Path of the CDRs module (Receiver): where CSOs POST CDRs and where a stored CDR is read back.
+pub const PATH: &str = "/ocpi/2.2.1/cdrs";
 
 pub use crate::keyspaces::CDRS;
 const ALL: &str = "all";
@@ -52,7 +55,7 @@ impl Cdrs {
     pub fn url_of(&self, owner: &PartyRef, id: &str) -> String {
         self.core.url_of(&format!(
             "{}/{}/{}/{id}",
-            crate::ocpi::cdrs::PATH,
+            PATH,
             owner.country_code.to_upper(),
             owner.party_id.to_upper()
         ))

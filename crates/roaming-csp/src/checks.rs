@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::outbox::{Outbox, Push, PushOp};
 use roaming_peer::store::key;
 use roaming_types::DateTime;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url};
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::{Call, ClientError, join_url};
+use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{Space, StoreError, ts_key};
@@ -34,6 +34,8 @@ use crate::events::{CspEvent, Events};
 use crate::sessions::Sessions;
 use crate::tokens::{AccountState, Tokens};
 
+/// Path of the Commands module (Sender): the `response_url`s we give are below it.
+pub const PATH: &str = "/ocpi/2.2.1/commands";
 pub use crate::keyspaces::{COMMANDS, COMMANDS_WAITING as WAITING};
 
 /// Where a command is.
@@ -314,11 +316,7 @@ impl Commands {
     }
 
     fn response_url(&self, command: &CommandType, id: &str) -> String {
-        self.core.url_of(&format!(
-            "{}/{}/{id}",
-            crate::ocpi::commands::PATH,
-            command.as_str()
-        ))
+        self.core.url_of(&format!("{}/{}/{id}", PATH, command.as_str()))
     }
 
     /// UC3-2.
@@ -493,7 +491,7 @@ impl Commands {
         let url = join_url(base, &[command.as_str()]);
         let answer = self
             .core
-            .call_peer(&peer, Method::POST, &url, Some(cpo), Some(body), None, None)
+            .call_peer(&peer, Call::new(Method::POST, &url).body(body), Some(cpo), None)
             .await;
         match answer {
             Ok(a) => {

@@ -11,6 +11,9 @@ pub enum CspError {
     /// The object does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The location a request is about does not exist (OCPI 2003).
+    #[error("{0}")]
+    UnknownLocation(String),
     /// The input breaks a rule.
     #[error("{0}")]
     Invalid(String),
@@ -42,6 +45,7 @@ impl From<CspError> for OcpiError {
     fn from(e: CspError) -> Self {
         match e {
             CspError::NotFound(m) => OcpiError::unknown_object(m),
+            CspError::UnknownLocation(m) => OcpiError::unknown_location(m),
             CspError::Invalid(m) | CspError::Conflict(m) => OcpiError::InvalidParameters(m),
             CspError::NotEnoughInformation(m) => OcpiError::NotEnoughInformation(m),
             CspError::Store(s) => OcpiError::from(s),
@@ -53,7 +57,7 @@ impl From<CspError> for OcpiError {
 impl From<CspError> for OperatorError {
     fn from(e: CspError) -> Self {
         match e {
-            CspError::NotFound(m) => OperatorError::not_found(m),
+            CspError::NotFound(m) | CspError::UnknownLocation(m) => OperatorError::not_found(m),
             CspError::Invalid(m) | CspError::NotEnoughInformation(m) => OperatorError::invalid(m),
             CspError::Conflict(m) => OperatorError::conflict(m),
             CspError::Peer(m) => OperatorError::new(http::StatusCode::BAD_GATEWAY, "peer", m),

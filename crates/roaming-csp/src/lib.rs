@@ -18,16 +18,22 @@ pub mod profiles;
 pub mod quotes;
 pub mod sessions;
 pub mod sites;
+pub mod state;
 pub mod sync;
+#[cfg(test)]
+mod tests;
 pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use roaming_peer::config::{KeySpec, RoleDefaults};
-use roaming_peer::endpoint::{Core, RoleParts, StartError};
+use roaming_peer::core::{Core, StartError};
+use roaming_peer::endpoint::RoleParts;
 use roaming_peer::server::OcpiModules;
 use roaming_types::modules::types::Role;
+
+use crate::state::CspState;
 
 /// The CSP's own settings (`csp.*`).
 pub const SETTINGS: &[KeySpec] = &[
@@ -41,72 +47,6 @@ pub const SETTINGS: &[KeySpec] = &[
                skew between the two sides, objects stamped by the CSO a little in the past)",
     },
 ];
-
-/// What the CSP's handlers and tasks share.
-#[derive(Debug, Clone)]
-pub struct CspState {
-    /// The shared machinery.
-    pub core: Arc<Core>,
-    /// Sites and tariffs received.
-    pub sites: sites::Sites,
-    /// The driver's tokens.
-    pub tokens: tokens::Tokens,
-    /// Sessions at the CSOs.
-    pub sessions: sessions::Sessions,
-    /// Commands sent.
-    pub commands: commands::Commands,
-    /// CDRs received.
-    pub cdrs: cdrs::Cdrs,
-    /// Our verdicts on them.
-    pub checks: checks::Checks,
-    /// Charge plans.
-    pub plans: profiles::Plans,
-    /// Live events.
-    pub events: events::Events,
-    /// How far before the last pull's start an incremental pull starts (`csp.sync.overlap_secs`).
-    pub sync_overlap: std::time::Duration,
-}
-
-impl CspState {
-    /// Announces a newly stored CDR (after it is durable) and checks it in the background: re-priced
-    /// and compared with the session (UC3-5), the verdict kept and sent to the CSO.
-    pub fn cdr_received(&self, cdr: &roaming_types::modules::cdrs::Cdr) {
-        self.events.send(events::CspEvent::Cdr {
-            owner: cdr.party().to_string(),
-            cdr: cdr.id.as_str().to_owned(),
-            contract_id: cdr.cdr_token.contract_id.as_str().to_owned(),
-            total_cost: cdr.total_cost.excl_vat.to_string(),
-        });
-        let st = self.clone();
-        let cdr = cdr.clone();
-        tokio::spawn(async move {
-            let session = cdr
-                .session_id
-                .as_ref()
-                .and_then(|id| st.sessions.get(&cdr.party(), id.as_str()).ok().flatten());
-            let tz = checks::time_zone_of(&st.sites, &cdr);
-            let verdict = checks::check(&cdr, session.as_ref(), tz);
-            match st.checks.record(verdict).await {
-                Ok(c) => st.events.send(events::CspEvent::CdrChecked {
-                    owner: c.cpo.to_string(),
-                    cdr: c.cdr_id.as_str().to_owned(),
-                    contract_id: c.contract_id.as_str().to_owned(),
-                    verdict: c.verdict.as_str().to_owned(),
-                    reasons: c.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
-                }),
-                Err(e) => tracing::error!(cdr = %cdr.id, error = %e, "CDR check not stored"),
-            }
-        });
-    }
-
-    pub fn announce_location(&self, loc: &roaming_types::modules::locations::Location) {
-        self.events.send(events::CspEvent::Location {
-            owner: loc.party().to_string(),
-            location: loc.id.as_str().to_owned(),
-            last_updated: loc.last_updated.to_string(),
-        });
-    }
-}
 
 /// The defaults of a CSP endpoint: OCPI on 127.0.0.1:9420, operator API on 127.0.0.1:9421, data in
 /// `./csp-data`.

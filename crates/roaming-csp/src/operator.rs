@@ -21,7 +21,6 @@ use roaming_types::modules::tariffs::Tariff;
 use roaming_types::modules::tokens::TokenType;
 use serde::{Deserialize, Serialize};
 
-use crate::CspState;
 use crate::checks::CdrCheck;
 use crate::commands::{
     CancelRequest, CommandRecord, ReserveRequest, StartRequest, StopRequest, UnlockRequest,
@@ -29,6 +28,7 @@ use crate::commands::{
 use crate::events::CspEvent;
 use crate::profiles::{ActivePlan, Kind, PlanChange, ProfileRequest};
 use crate::sites::{Search, SearchResult};
+use crate::state::CspState;
 use crate::sync::{SyncReport, SyncState};
 use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
 
@@ -86,7 +86,7 @@ fn party(cc: &str, pid: &str) -> Result<PartyRef, OperatorError> {
 }
 
 async fn search(State(st): State<CspState>, Query(q): Query<Search>) -> Answer<SearchResult> {
-    st.sites.search(&q).map(Json).map_err(OperatorError::invalid)
+    Ok(Json(st.sites.search(&q)?))
 }
 
 async fn get_location(

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::client::{ClientError, join_url, with_query};
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::{Call, ClientError, join_url, with_query};
+use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::store::{StoreError, key};
 use roaming_types::DateTime;
@@ -31,6 +31,8 @@ use crate::commands::{CommandState, overdue, waiting_key};
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
 
+/// Path of the ChargingProfiles module (Sender): the `response_url`s we give are below it.
+pub const PATH: &str = "/ocpi/2.2.1/chargingprofiles";
 pub use crate::keyspaces::{ACTIVE, PROFILES_WAITING as WAITING, REQUESTS};
 
 /// SET, GET or CLEAR.
@@ -202,9 +204,7 @@ impl Plans {
     ) -> Result<ProfileRequest, CspError> {
         let (peer, base) = self.peer_of(cpo, &ModuleId::ChargingProfiles)?;
         let id = new_id();
-        let response_url = self
-            .core
-            .url_of(&format!("{}/results/{id}", crate::ocpi::charging_profiles::PATH));
+        let response_url = self.core.url_of(&format!("{PATH}/results/{id}"));
         let profile = match (kind, change) {
             (
                 Kind::Set,
@@ -268,11 +268,8 @@ impl Plans {
                 self.core
                     .call_peer(
                         &peer,
-                        Method::PUT,
-                        &url,
+                        Call::new(Method::PUT, &url).body(&body),
                         Some(cpo.clone()),
-                        Some(&body),
-                        None,
                         None,
                     )
                     .await
@@ -291,7 +288,7 @@ impl Plans {
                     Method::DELETE
                 };
                 self.core
-                    .call_peer::<()>(&peer, method, &url, Some(cpo.clone()), None, None, None)
+                    .call_peer(&peer, Call::new(method, &url), Some(cpo.clone()), None)
                     .await
             }
         };
@@ -458,11 +455,8 @@ impl Plans {
             .core
             .call_peer(
                 &peer,
-                Method::PUT,
-                &url,
+                Call::new(Method::PUT, &url).body(prefs),
                 Some(cpo.clone()),
-                Some(prefs),
-                None,
                 None,
             )
             .await

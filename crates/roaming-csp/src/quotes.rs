@@ -6,7 +6,7 @@
 //! CSO (`"source": "local"`; the CSO's own answers say `"source": "cso"`).
 
 use http::Method;
-use roaming_peer::client::ClientError;
+use roaming_peer::client::{Call, ClientError};
 use roaming_types::DateTime;
 use roaming_types::extensions::quotes::{QuoteRequest, module_id};
 use roaming_types::ids::PartyRef;
@@ -16,8 +16,8 @@ use roaming_types::pricing::{SessionUsage, parse_time_zone, price_session, selec
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::CspState;
 use crate::error::CspError;
+use crate::state::CspState;
 
 /// The module id.
 pub use roaming_types::extensions::quotes::MODULE;
@@ -74,11 +74,8 @@ pub async fn ask(st: &CspState, q: QuoteAsk) -> Result<Value, CspError> {
         .core
         .call_peer(
             &peer,
-            Method::POST,
-            &url,
+            Call::new(Method::POST, &url).body(&q.request),
             q.cpo.clone(),
-            Some(&q.request),
-            None,
             None,
         )
         .await;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{Write, key};
 use roaming_types::ids::PartyRef;

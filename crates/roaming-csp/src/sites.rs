@@ -1,10 +1,14 @@
 //! The CSP's copy of the CSOs' sites and tariffs (UC1-2, UC1-3, UC2-1, UC2-2), written by the
-//! Receiver interfaces and by pulls, read by the operator API's search.
+//! Receiver interfaces (`crate::ocpi::locations`, `crate::ocpi::tariffs`) and by pulls, read by
+//! the operator API's search.
 //!
 //! Objects are stored per owner (`<cc>/<pid>/<id>`, lower case) as the JSON received, after the
-//! receiver rules: an update older than the stored object is ignored, a child change bumps its
-//! parents' `last_updated` (T-82). An in-memory summary of every location (coordinates, EVSE statuses,
-//! connector standards and power) answers searches without reading the store.
+//! receiver rules (checklist §6.1, T-80…T-82, T-94): a PATCH or child PUT needs the location (404 +
+//! 2003 otherwise) and a PATCH its EVSE or connector (404 + 2001); an update older than the stored
+//! object is acknowledged and ignored; a child change bumps its parents' `last_updated` (T-82); a
+//! stamp we hold that is more than the clock skew ahead is not trusted ([`Sites::thaw`], #12 item
+//! 12). An in-memory summary of every location (coordinates, EVSE statuses, connector standards and
+//! power) answers searches without reading the store.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -13,10 +17,14 @@ use roaming_peer::stamps::StampPolicy;
 use roaming_peer::store::collection::StoredDoc;
 use roaming_peer::store::{StoreError, StoreHandle, Tx};
 use roaming_types::DateTime;
-use roaming_types::ids::PartyRef;
-use roaming_types::modules::locations::{ConnectorType, Location, Status};
+use roaming_types::ids::{ConnectorId, EvseUid, PartyRef};
+use roaming_types::modules::locations::{
+    Connector, ConnectorPatch, ConnectorType, Evse, EvsePatch, Location, LocationPatch, Status,
+};
 use roaming_types::modules::tariffs::Tariff;
 use serde::{Deserialize, Serialize};
+
+use crate::error::CspError;
 
 pub use crate::keyspaces::{LOCATIONS, TARIFFS};
 
@@ -148,6 +156,31 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let h =
         ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// What a change received for a location did (after it is durable), for the announcement.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Created, updated, unchanged or ignored as older.
+    pub write: Write,
+    /// The location as stored now.
+    pub location: Location,
+    /// The EVSE the change was about, when it was about one (or one of its connectors).
+    pub evse: Option<EvseUid>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> CspError {
+    CspError::Invalid(e.to_string())
+}
+
+fn unknown_location(owner: &PartyRef, id: &str) -> CspError {
+    CspError::UnknownLocation(format!(
+        "unknown location {owner}/{id}; PUT the location first (T-94)"
+    ))
+}
+
+fn unknown_evse(uid: &EvseUid) -> CspError {
+    CspError::NotFound(format!("unknown EVSE {uid}; PUT it first (T-94)"))
 }
 
 /// The CSP's sites.
@@ -389,21 +422,256 @@ impl Sites {
         })
     }
 
+    /// A tariff as received, for the Receiver GET: 404 + 2001 when we hold none.
+    pub fn received_tariff(&self, owner: &PartyRef, id: &str) -> Result<Tariff, CspError> {
+        self.tariff(owner, id)?
+            .ok_or_else(|| CspError::NotFound(format!("unknown tariff {id}")))
+    }
+
+    /// A PUT of a tariff: stored unless older than the one held, durable when this returns.
+    pub async fn receive_tariff(&self, t: &Tariff) -> Result<Write, CspError> {
+        let w = self.upsert_tariff(t)?;
+        self.store.durable().await?;
+        Ok(w)
+    }
+
+    /// A DELETE of a tariff: 404 + 2001 when we hold none; durable when this returns.
+    pub async fn remove_tariff(&self, owner: &PartyRef, id: &str) -> Result<(), CspError> {
+        if !self.delete_tariff(owner, id)? {
+            return Err(CspError::NotFound(format!("unknown tariff {id}")));
+        }
+        self.store.durable().await?;
+        Ok(())
+    }
+
     /// Deletes a tariff; `false` when there was none.
     pub fn delete_tariff(&self, owner: &PartyRef, id: &str) -> Result<bool, StoreError> {
         self.store
             .transact(|tx| TARIFFS.delete(tx, &object_key(owner, id)))
     }
 
-    /// Searches the locations received (UC1-2).
-    pub fn search(&self, s: &Search) -> Result<SearchResult, String> {
-        let bbox = s.bbox.as_deref().map(|b| pair(b, "bbox")).transpose()?;
-        if bbox.as_ref().is_some_and(|b| b.len() != 4) {
-            return Err("bbox is min_lat,min_lon,max_lat,max_lon".to_owned());
+    /// A location as received, for the Receiver GET: 404 + 2003 when we hold none.
+    pub fn received_location(&self, owner: &PartyRef, id: &str) -> Result<Location, CspError> {
+        self.location(owner, id)?
+            .ok_or_else(|| unknown_location(owner, id))
+    }
+
+    /// An EVSE as received (`(location_id, evse_uid)`): 404 + 2003 for the location, 404 + 2001 for
+    /// the EVSE.
+    pub fn received_evse(&self, owner: &PartyRef, (id, uid): &(String, String)) -> Result<Evse, CspError> {
+        let mut loc = self.received_location(owner, id)?;
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        let at = loc
+            .evses
+            .iter()
+            .position(|e| e.uid == uid)
+            .ok_or_else(|| CspError::NotFound(format!("unknown EVSE {uid}")))?;
+        Ok(loc.evses.swap_remove(at))
+    }
+
+    /// A connector as received (`(location_id, evse_uid, connector_id)`): 404 + 2003 for the
+    /// location, 404 + 2001 for the EVSE or connector.
+    pub fn received_connector(
+        &self,
+        owner: &PartyRef,
+        (id, uid, cid): &(String, String, String),
+    ) -> Result<Connector, CspError> {
+        let loc = self.received_location(owner, id)?;
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        let cid = ConnectorId::new(cid.as_str()).map_err(invalid)?;
+        let evse = loc
+            .evse(&uid)
+            .ok_or_else(|| CspError::NotFound(format!("unknown EVSE {uid}")))?;
+        evse.connector(&cid)
+            .cloned()
+            .ok_or_else(|| CspError::NotFound(format!("unknown connector {cid}")))
+    }
+
+    /// A PUT of a whole location: stored unless older than the one held, durable when this returns.
+    pub async fn receive_location(&self, loc: Location) -> Result<Received, CspError> {
+        let write = self.upsert_location(&loc)?;
+        self.store.durable().await?;
+        Ok(Received {
+            write,
+            location: loc,
+            evse: None,
+        })
+    }
+
+    /// A PATCH of a location we hold (T-81: it carries `last_updated`; older ones are ignored).
+    pub async fn patch_location(
+        &self,
+        owner: &PartyRef,
+        id: &str,
+        patch: LocationPatch,
+    ) -> Result<Received, CspError> {
+        self.modify(owner, id, None, |loc| {
+            if patch.last_updated < loc.last_updated {
+                return Ok(Write::Stale);
+            }
+            loc.apply_patch(patch).map_err(invalid)?;
+            Ok(Write::Updated)
+        })
+        .await
+    }
+
+    /// A PUT of an EVSE of a location we hold: replaces or adds it unless older (T-80), and bumps
+    /// the location (T-82).
+    pub async fn put_evse(
+        &self,
+        owner: &PartyRef,
+        (id, uid): &(String, String),
+        evse: Evse,
+    ) -> Result<Received, CspError> {
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        self.modify(owner, id, Some(uid.clone()), |loc| {
+            let t = evse.last_updated;
+            let w = match loc.evse_mut(&uid) {
+                Some(old) if old.last_updated > t => return Ok(Write::Stale),
+                Some(old) => {
+                    *old = evse;
+                    Write::Updated
+                }
+                None => {
+                    loc.evses.push(evse);
+                    Write::Created
+                }
+            };
+            loc.touch_evse(&uid, t);
+            Ok(w)
+        })
+        .await
+    }
+
+    /// A PATCH of an EVSE we hold (404 + 2001 for one we do not, T-94); bumps the location.
+    pub async fn patch_evse(
+        &self,
+        owner: &PartyRef,
+        (id, uid): &(String, String),
+        patch: EvsePatch,
+    ) -> Result<Received, CspError> {
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        self.modify(owner, id, Some(uid.clone()), |loc| {
+            let t = patch.last_updated;
+            let evse = loc.evse_mut(&uid).ok_or_else(|| unknown_evse(&uid))?;
+            if t < evse.last_updated {
+                return Ok(Write::Stale);
+            }
+            evse.apply_patch(patch).map_err(invalid)?;
+            loc.touch_evse(&uid, t);
+            Ok(Write::Updated)
+        })
+        .await
+    }
+
+    /// A PUT of a connector of an EVSE we hold: replaces or adds it unless older, and bumps the EVSE
+    /// and the location (T-82).
+    pub async fn put_connector(
+        &self,
+        owner: &PartyRef,
+        (id, uid, cid): &(String, String, String),
+        connector: Connector,
+    ) -> Result<Received, CspError> {
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        let cid = ConnectorId::new(cid.as_str()).map_err(invalid)?;
+        self.modify(owner, id, Some(uid.clone()), |loc| {
+            let t = connector.last_updated;
+            let evse = loc.evse_mut(&uid).ok_or_else(|| unknown_evse(&uid))?;
+            let w = match evse.connector_mut(&cid) {
+                Some(old) if old.last_updated > t => return Ok(Write::Stale),
+                Some(old) => {
+                    *old = connector;
+                    Write::Updated
+                }
+                None => {
+                    evse.connectors.push(connector);
+                    Write::Created
+                }
+            };
+            loc.touch_evse(&uid, t);
+            Ok(w)
+        })
+        .await
+    }
+
+    /// A PATCH of a connector we hold (404 + 2001 for an unknown EVSE or connector, T-94).
+    pub async fn patch_connector(
+        &self,
+        owner: &PartyRef,
+        (id, uid, cid): &(String, String, String),
+        patch: ConnectorPatch,
+    ) -> Result<Received, CspError> {
+        let uid = EvseUid::new(uid.as_str()).map_err(invalid)?;
+        let cid = ConnectorId::new(cid.as_str()).map_err(invalid)?;
+        self.modify(owner, id, Some(uid.clone()), |loc| {
+            let t = patch.last_updated;
+            let evse = loc.evse_mut(&uid).ok_or_else(|| unknown_evse(&uid))?;
+            let c = evse
+                .connector_mut(&cid)
+                .ok_or_else(|| CspError::NotFound(format!("unknown connector {cid}; PUT it first (T-94)")))?;
+            if t < c.last_updated {
+                return Ok(Write::Stale);
+            }
+            c.apply_patch(patch).map_err(invalid)?;
+            loc.touch_evse(&uid, t);
+            Ok(Write::Updated)
+        })
+        .await
+    }
+
+    /// A read-modify-write of a held location in one transaction: its stamps thawed first, `change`
+    /// says what it did; written only when it changed, durable and indexed before this returns.
+    async fn modify(
+        &self,
+        owner: &PartyRef,
+        id: &str,
+        evse: Option<EvseUid>,
+        change: impl FnOnce(&mut Location) -> Result<Write, CspError>,
+    ) -> Result<Received, CspError> {
+        let (write, location) = self.store.transact(|tx| {
+            let mut loc = self
+                .location_tx(tx, owner, id)?
+                .ok_or_else(|| unknown_location(owner, id))?;
+            self.thaw(&mut loc);
+            let w = change(&mut loc)?;
+            if w.changed() {
+                self.put_location_tx(tx, &loc)?;
+            }
+            Ok::<_, CspError>((w, loc))
+        })?;
+        self.store.durable().await?;
+        if write.changed() {
+            self.indexed(&location);
         }
-        let near = s.near.as_deref().map(|n| pair(n, "near")).transpose()?;
+        Ok(Received {
+            write,
+            location,
+            evse,
+        })
+    }
+
+    /// Searches the locations received (UC1-2): a search that cannot be understood is
+    /// [`CspError::Invalid`], a store that cannot be read [`CspError::Store`].
+    pub fn search(&self, s: &Search) -> Result<SearchResult, CspError> {
+        let bbox = s
+            .bbox
+            .as_deref()
+            .map(|b| pair(b, "bbox"))
+            .transpose()
+            .map_err(CspError::Invalid)?;
+        if bbox.as_ref().is_some_and(|b| b.len() != 4) {
+            return Err(CspError::Invalid(
+                "bbox is min_lat,min_lon,max_lat,max_lon".to_owned(),
+            ));
+        }
+        let near = s
+            .near
+            .as_deref()
+            .map(|n| pair(n, "near"))
+            .transpose()
+            .map_err(CspError::Invalid)?;
         if near.as_ref().is_some_and(|n| n.len() != 2) {
-            return Err("near is lat,lon".to_owned());
+            return Err(CspError::Invalid("near is lat,lon".to_owned()));
         }
         let radius = s.radius_km.unwrap_or(10.0);
         let party: Option<PartyRef> = s
@@ -411,7 +679,7 @@ impl Sites {
             .as_deref()
             .map(str::parse)
             .transpose()
-            .map_err(|e| format!("party: {e}"))?;
+            .map_err(|e| CspError::Invalid(format!("party: {e}")))?;
         let status: Option<Status> = s
             .status
             .as_deref()
@@ -468,8 +736,8 @@ impl Sites {
         let limit = s.limit.unwrap_or(50).clamp(1, 1000);
         let mut locations = Vec::new();
         for (_, k) in hits.into_iter().skip(offset).take(limit) {
-            if let Some(d) = LOCATIONS.get(&self.store, &k).map_err(|e| e.to_string())? {
-                locations.push(decode(&d).map_err(|e| e.to_string())?);
+            if let Some(d) = LOCATIONS.get(&self.store, &k)? {
+                locations.push(decode(&d)?);
             }
         }
         Ok(SearchResult { total, locations })

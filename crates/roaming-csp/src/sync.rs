@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use roaming_peer::client::ClientError;
 use roaming_peer::client::pull::Pull;
-use roaming_peer::endpoint::PeerEvent;
+use roaming_peer::core::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
 use roaming_peer::store::{StoreError, key};
@@ -27,9 +27,9 @@ use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use serde::{Deserialize, Serialize};
 
-use crate::CspState;
 use crate::events::CspEvent;
 use crate::sites::{Write, object_key};
+use crate::state::CspState;
 
 pub use crate::keyspaces::SYNC;
 

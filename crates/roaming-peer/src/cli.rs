@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::{Config, Layer, RoleDefaults};
-use crate::endpoint::{self, Core, RoleParts, StartError};
+use crate::core::{Core, StartError};
+use crate::endpoint::{self, RoleParts};
 use crate::operator::client::{OperatorClient, OperatorClientError};
 
 /// `serve` flags. Each one overrides the same key of the config file and the environment.

@@ -6,13 +6,13 @@
 //! Where they are detected:
 //! - [`DeviationKind::ObjectAsArray`]: [`Answer::data`](crate::client::Answer::data) accepts a
 //!   one-element array where one object is expected (a widely used OCPI library does this), for
-//!   every answer bound to its peer: [`Core::call_peer`](crate::endpoint::Core::call_peer) binds it;
+//!   every answer bound to its peer: [`Core::call_peer`](crate::core::Core::call_peer) binds it;
 //!   registration binds its own calls, and collects what it sees before the peer has a record.
 //! - [`DeviationKind::UnusableLink`]: a pull whose `Link` does not point at the announced endpoint
 //!   goes on with offset/limit ([`crate::client::pull`]); the role's pull loop records it.
 //!
 //! Anything else that wants to record a deviation calls [`Core::record_deviation`](
-//! crate::endpoint::Core::record_deviation) (or [`PeerStore::record_deviation`](
+//! crate::core::Core::record_deviation) (or [`PeerStore::record_deviation`](
 //! crate::registration::peers::PeerStore::record_deviation)) with a new [`DeviationKind`].
 //!
 //! [`PeerRecord::deviations`]: crate::registration::peers::PeerRecord::deviations

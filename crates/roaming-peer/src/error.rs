@@ -221,4 +221,12 @@ mod tests {
             assert!(!m.contains("secret detail"), "internal detail must not be sent");
         }
     }
+
+    /// #13 item 6: a store failure is ours: 500 + 3000, whatever it says.
+    #[test]
+    fn a_store_failure_is_a_server_error() {
+        let (http, status, message) = OcpiError::from(StoreError::Engine("disk full".into())).parts();
+        assert_eq!((http.as_u16(), status.code()), (500, 3000));
+        assert!(!message.contains("disk full"));
+    }
 }

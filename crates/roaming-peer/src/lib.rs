@@ -5,11 +5,13 @@
 //! client, registration and credentials (token A/B/C, rotation, unregister), the sled store, config,
 //! TLS, and the operator API, CLI and telemetry that both binaries expose.
 //!
-//! Entry points: [`endpoint::Core`] and [`endpoint::run`] (library first, thin binaries: style §1).
+//! Entry points: [`core::Core`] (what everything shares) and [`endpoint::run`] (serves both faces;
+//! library first, thin binaries: style §1).
 
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod core;
 pub mod datadir;
 pub mod deadlines;
 pub mod deviations;

@@ -15,7 +15,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Layer, RoleDefaults};
-use crate::endpoint::{self, Core, RoleParts, StartError};
+use crate::core::{Core, StartError};
+use crate::endpoint::{self, RoleParts};
 use crate::operator::client::OperatorClient;
 use crate::store::{Batch, Entry, Space, Store, StoreError, StoreHandle};
 use crate::tls::TestCa;

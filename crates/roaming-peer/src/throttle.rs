@@ -147,7 +147,8 @@ mod storm_tests {
     use roaming_types::modules::types::Role;
     use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 
-    use crate::endpoint::{Core, RoleParts, StartError};
+    use crate::core::{Core, StartError};
+    use crate::endpoint::RoleParts;
     use crate::outbox::{Outbox, Push, PushOp};
     use crate::store::{MemoryStore, Space, StoreHandle};
     use crate::testing::{Faults, FaultyStore, LogCapture, TestEndpoint, defaults};

@@ -19,8 +19,8 @@ use roaming_types::extensions::cdr_checks::CdrVerdict;
 pub use roaming_types::extensions::cdr_checks::MODULE;
 use roaming_types::modules::types::Role;
 
-use crate::CsoState;
 use crate::cdr_checks::{CdrChecks, Giver};
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/x-roaming-cdr-checks";

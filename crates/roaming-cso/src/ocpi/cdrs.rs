@@ -12,8 +12,8 @@ use roaming_peer::server::extract::{OcpiQuery, PeerCaller};
 use roaming_peer::server::paginate::{PageParams, caller_page};
 use roaming_types::modules::types::Role;
 
-use crate::CsoState;
 use crate::cdrs::CDRS;
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/cdrs";

@@ -16,8 +16,8 @@ use roaming_types::modules::charging_profiles::SetChargingProfile;
 use roaming_types::modules::types::Role;
 use serde::Deserialize;
 
-use crate::CsoState;
 use crate::profiles::{Asker, Request};
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/chargingprofiles";

@@ -2,17 +2,18 @@
 //! the command object → CommandResponse; the CommandResult follows on the `response_url`
 //! ([`crate::commands`]).
 //!
-//! An unknown location is answered with status 2003 and `CommandResponse{REJECTED}` (CMD-02, the
-//! spec's `command_unlock_unknow_location` diagram); a command type this CSO does not know is
-//! NOT_SUPPORTED; a body that breaks a rule is 2001.
+//! An unknown location is answered with status 2003 ("unknown location") and
+//! `CommandResponse{REJECTED}` (CMD-02, the spec's `command_unlock_unknow_location` diagram;
+//! [`data_with_status`]); a command type this CSO does not know is NOT_SUPPORTED; a body that breaks
+//! a rule is 2001.
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use roaming_peer::error::OcpiError;
 use roaming_peer::server::extract::{OcpiBody, OcpiPath, PeerCaller};
-use roaming_types::Envelope;
+use roaming_peer::server::reply::data_with_status;
 use roaming_types::decode::decode_slice;
 use roaming_types::modules::commands::{
     CancelReservation, CommandResponse, CommandResponseType, CommandType, ReserveNow, StartSession,
@@ -21,8 +22,8 @@ use roaming_types::modules::commands::{
 use roaming_types::modules::types::Role;
 use serde::de::DeserializeOwned;
 
-use crate::CsoState;
 use crate::commands::{Answer, Caller};
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/commands";
@@ -77,10 +78,5 @@ async fn post_command(
             response: CommandResponse::new(CommandResponseType::NotSupported, 0),
         },
     };
-    let mut envelope = Envelope::success(answer.response);
-    envelope.status_code = answer.status;
-    if !answer.status.is_success() {
-        envelope.status_message = Some("unknown location".to_owned());
-    }
-    Ok(axum::Json(envelope).into_response())
+    data_with_status(answer.status, &answer.response)
 }

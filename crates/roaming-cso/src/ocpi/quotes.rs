@@ -15,7 +15,7 @@ use roaming_peer::server::reply::data;
 pub use roaming_types::extensions::quotes::MODULE;
 use roaming_types::extensions::quotes::{Quote, QuoteRequest};
 
-use crate::CsoState;
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/x-roaming-quotes";

@@ -2,24 +2,22 @@
 //! {tokens}/{country_code}/{party_id}/{token_uid}[?type=]`.
 //!
 //! Rules: `type` defaults to RFID (§10.1, TOK-11); the caller may only address its own tokens (T-90,
-//! 404 + 2001 otherwise); URL and body must name the same token (T-93, 2001); a PATCH needs
-//! `last_updated` (T-81) and is 404 + 2001 for an unknown token (T-94); an update older than the stored
-//! token is acknowledged and ignored (T-80); the answer comes after the write is durable. POST and
-//! DELETE do not exist: tokens are invalidated, never deleted.
+//! 404 + 2001 otherwise) and URL and body must name the same token (T-93, 2001): both checked by the
+//! extractors. A PATCH needs `last_updated` (T-81) and is 404 + 2001 for an unknown token (T-94); an
+//! update older than the stored token is acknowledged and ignored (T-80) ([`crate::tokens`]); the
+//! answer comes after the write is durable. POST and DELETE do not exist: tokens are invalidated,
+//! never deleted.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use roaming_peer::error::OcpiError;
-use roaming_peer::server::extract::{OcpiJson, OcpiPath, OcpiQuery, PeerCaller};
+use roaming_peer::server::extract::{Owned, OwnedBody, OwnedPut};
 use roaming_peer::server::reply::{data, written};
-use roaming_types::ids::PartyRef;
-use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
-use roaming_types::modules::types::Role;
-use serde::Deserialize;
+use roaming_types::modules::tokens::{Token, TokenPatch};
 
-use crate::CsoState;
+use crate::state::CsoState;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/tokens";
@@ -34,75 +32,27 @@ pub fn router(state: CsoState) -> Router {
         .with_state(state)
 }
 
-/// `?type=`: RFID when absent (§10.1).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct TypeQuery {
-    /// The token type.
-    #[serde(rename = "type")]
-    pub token_type: Option<TokenType>,
-}
-
-impl TypeQuery {
-    /// The type, RFID by default.
-    pub fn get(&self) -> TokenType {
-        self.token_type.clone().unwrap_or(TokenType::Rfid)
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> OcpiError {
-    OcpiError::InvalidParameters(e.to_string())
-}
-
-fn owner(caller: &PeerCaller, cc: &str, pid: &str) -> Result<PartyRef, OcpiError> {
-    caller.owner_in_url(cc, pid, &Role::Emsp)
-}
-
-async fn get_token(
-    State(st): State<CsoState>,
-    caller: PeerCaller,
-    OcpiPath((cc, pid, uid)): OcpiPath<(String, String, String)>,
-    OcpiQuery(q): OcpiQuery<TypeQuery>,
-) -> Result<Response, OcpiError> {
-    let owner = owner(&caller, &cc, &pid)?;
-    let t = q.get();
+async fn get_token(State(st): State<CsoState>, o: Owned<Token>) -> Result<Response, OcpiError> {
+    let (owner, (uid, t)) = (&o.owner, &o.key);
     data(
         &st.tokens
-            .get(&owner, &uid, &t)?
+            .get(owner, uid, t)?
             .ok_or_else(|| OcpiError::unknown_object(format!("unknown token {owner}/{uid} of type {t}")))?,
     )
 }
 
-async fn put_token(
-    State(st): State<CsoState>,
-    caller: PeerCaller,
-    OcpiPath((cc, pid, uid)): OcpiPath<(String, String, String)>,
-    OcpiQuery(q): OcpiQuery<TypeQuery>,
-    OcpiJson(token): OcpiJson<Token>,
-) -> Result<Response, OcpiError> {
-    let owner = owner(&caller, &cc, &pid)?;
-    let t = q.get();
-    if token.party() != owner || !token.uid.as_str().eq_ignore_ascii_case(&uid) || token.token_type != t {
-        return Err(invalid(format!(
-            "the URL names {owner}/{uid} of type {t} but the body is {}/{} of type {} (T-93)",
-            token.party(),
-            token.uid,
-            token.token_type
-        )));
-    }
-    let w = st.tokens.put(&token)?;
+async fn put_token(State(st): State<CsoState>, put: OwnedPut<Token>) -> Result<Response, OcpiError> {
+    let w = st.tokens.put(&put.body)?;
     st.core.store.durable().await?;
     Ok(written(w))
 }
 
 async fn patch_token(
     State(st): State<CsoState>,
-    caller: PeerCaller,
-    OcpiPath((cc, pid, uid)): OcpiPath<(String, String, String)>,
-    OcpiQuery(q): OcpiQuery<TypeQuery>,
-    OcpiJson(patch): OcpiJson<TokenPatch>,
+    p: OwnedBody<Token, TokenPatch>,
 ) -> Result<Response, OcpiError> {
-    let owner = owner(&caller, &cc, &pid)?;
-    let w = st.tokens.patch(&owner, &uid, &q.get(), patch)?;
+    let (uid, t) = &p.key;
+    let w = st.tokens.patch(&p.owner, uid, t, p.body)?;
     st.core.store.durable().await?;
     Ok(written(w))
 }

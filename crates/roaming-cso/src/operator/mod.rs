@@ -17,7 +17,6 @@ use roaming_types::modules::sessions::{Session, SessionStatus};
 use roaming_types::modules::tokens::{Token, TokenType};
 use serde::{Deserialize, Serialize};
 
-use crate::CsoState;
 use crate::authorization::Decision;
 use crate::cdr_checks::{CdrChecks, ReceivedCheck};
 use crate::commands::CommandRecord;
@@ -28,6 +27,7 @@ use crate::profiles::{LocalLimit, ProfileState};
 use crate::quotes;
 use crate::reservations::{self, Reservation, ReservationState};
 use crate::sessions::SessionView;
+use crate::state::CsoState;
 
 type Answer<T> = Result<Json<T>, OperatorError>;
 

@@ -2,8 +2,9 @@
 //! 201 and a `Location` header with the URL of the stored CDR; `GET` at that URL
 //! (`{cdrs}/{country_code}/{party_id}/{cdr_id}`). PUT, PATCH and DELETE do not exist (CDR-02).
 //!
-//! The caller may only post and read its own CDRs (T-90: 404 + 2001 otherwise). A duplicate POST with
-//! the same content answers 200 with the same `Location`; different content is 2001 (CDR-09).
+//! The caller may only post and read its own CDRs (T-90, T-95: 404 + 2001 otherwise; checked by the
+//! extractors). A duplicate POST with the same content answers 200 with the same `Location`;
+//! different content is 2001 (CDR-09, [`crate::cdrs`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -12,16 +13,15 @@ use axum::routing::{get, post};
 use http::StatusCode;
 use http::header::LOCATION;
 use roaming_peer::error::OcpiError;
-use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
+use roaming_peer::server::extract::{Owned, Posted};
 use roaming_peer::server::reply::{data, ok};
 use roaming_types::modules::cdrs::Cdr;
-use roaming_types::modules::types::Role;
 
-use crate::CspState;
 use crate::cdrs::Received;
+use crate::state::CspState;
 
 /// Path of the module.
-pub const PATH: &str = "/ocpi/2.2.1/cdrs";
+pub use crate::cdrs::PATH;
 
 /// The routes.
 pub fn router(state: CspState) -> Router {
@@ -33,10 +33,8 @@ pub fn router(state: CspState) -> Router {
 
 async fn post_cdr(
     State(st): State<CspState>,
-    caller: PeerCaller,
-    OcpiJson(cdr): OcpiJson<Cdr>,
+    Posted { body: cdr, .. }: Posted<Cdr>,
 ) -> Result<Response, OcpiError> {
-    caller.require_owner(&cdr.country_code, &cdr.party_id, &Role::Cpo)?;
     let received = st.cdrs.receive(&cdr)?;
     st.core.store.durable().await?;
     let location = st.cdrs.url_of(&cdr.party(), cdr.id.as_str());
@@ -50,15 +48,11 @@ async fn post_cdr(
     Ok(([(LOCATION, location)], ok(status, None)).into_response())
 }
 
-async fn get_cdr(
-    State(st): State<CspState>,
-    caller: PeerCaller,
-    OcpiPath((cc, pid, id)): OcpiPath<(String, String, String)>,
-) -> Result<Response, OcpiError> {
-    let owner = caller.owner_in_url(&cc, &pid, &Role::Cpo)?;
+async fn get_cdr(State(st): State<CspState>, o: Owned<Cdr>) -> Result<Response, OcpiError> {
+    let (owner, id) = (&o.owner, &o.key);
     data(
         &st.cdrs
-            .get(&owner, &id)?
+            .get(owner, id)?
             .ok_or_else(|| OcpiError::unknown_object(format!("unknown CDR {owner}/{id}")))?,
     )
 }

@@ -15,10 +15,10 @@ use roaming_peer::server::reply::ok;
 use roaming_types::modules::charging_profiles::{ActiveChargingProfile, ActiveChargingProfileResult};
 use roaming_types::modules::types::Role;
 
-use crate::CspState;
+use crate::state::CspState;
 
 /// Path of the module.
-pub const PATH: &str = "/ocpi/2.2.1/chargingprofiles";
+pub use crate::profiles::PATH;
 
 /// The routes.
 pub fn router(state: CspState) -> Router {

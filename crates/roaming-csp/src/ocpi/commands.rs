@@ -15,10 +15,10 @@ use roaming_peer::server::extract::{OcpiJson, OcpiPath, PeerCaller};
 use roaming_peer::server::reply::ok;
 use roaming_types::modules::commands::CommandResult;
 
-use crate::CspState;
+use crate::state::CspState;
 
 /// Path of the module.
-pub const PATH: &str = "/ocpi/2.2.1/commands";
+pub use crate::commands::PATH;
 
 /// The routes.
 pub fn router(state: CspState) -> Router {

@@ -11,15 +11,14 @@ use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use roaming_peer::error::OcpiError;
-use roaming_peer::server::extract::{OcpiBody, OcpiPath, OcpiQuery, PeerCaller};
+use roaming_peer::server::extract::{OcpiBody, OcpiPath, OcpiQuery, PeerCaller, TokenTypeQuery};
 use roaming_peer::server::paginate::{PageParams, page_response};
 use roaming_peer::server::reply::data;
 use roaming_types::decode::decode_slice;
-use roaming_types::modules::tokens::{LocationReferences, TokenType};
+use roaming_types::modules::tokens::LocationReferences;
 use roaming_types::modules::types::Role;
-use serde::Deserialize;
 
-use crate::CspState;
+use crate::state::CspState;
 use crate::tokens::{ALL, TOKENS};
 
 /// Path of the module.
@@ -33,14 +32,6 @@ pub fn router(state: CspState) -> Router {
         .route(PATH, get(list_tokens))
         .route(&format!("{PATH}/{{uid}}/authorize"), post(authorize))
         .with_state(state)
-}
-
-/// `?type=` (RFID when absent, TOK-11).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct TypeQuery {
-    /// The token type.
-    #[serde(rename = "type")]
-    pub token_type: Option<TokenType>,
 }
 
 async fn list_tokens(
@@ -64,10 +55,10 @@ async fn authorize(
     State(st): State<CspState>,
     caller: PeerCaller,
     OcpiPath(uid): OcpiPath<String>,
-    OcpiQuery(q): OcpiQuery<TypeQuery>,
+    OcpiQuery(q): OcpiQuery<TokenTypeQuery>,
     OcpiBody(body): OcpiBody,
 ) -> Result<Response, OcpiError> {
-    let token_type = q.token_type.unwrap_or(TokenType::Rfid);
+    let token_type = q.get();
     let location = if body.iter().all(u8::is_ascii_whitespace) || body.as_ref() == b"null" {
         None
     } else {

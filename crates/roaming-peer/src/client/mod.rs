@@ -30,6 +30,50 @@ pub struct Auth<'a> {
     pub raw: bool,
 }
 
+/// What one OCPI request sends: method, URL, JSON body and how long its answer may take. Who sends
+/// it (the token, the routing headers) and its correlation id are given beside it.
+#[derive(Debug)]
+pub struct Call<'a, B: ?Sized = ()> {
+    /// The method.
+    pub method: Method,
+    /// The URL: one the peer announced or gave us, or one built by [`join_url`] / [`with_query`].
+    pub url: &'a str,
+    /// The JSON body, if any.
+    pub body: Option<&'a B>,
+    /// How long the answer may take, when not the client's default.
+    pub timeout: Option<Duration>,
+}
+
+impl<'a> Call<'a> {
+    /// A request without a body, with the client's timeout.
+    pub fn new(method: Method, url: &'a str) -> Self {
+        Self {
+            method,
+            url,
+            body: None,
+            timeout: None,
+        }
+    }
+}
+
+impl<'a, B: ?Sized> Call<'a, B> {
+    /// The same request with `body` as its JSON body.
+    pub fn body<C: ?Sized>(self, body: &'a C) -> Call<'a, C> {
+        Call {
+            method: self.method,
+            url: self.url,
+            body: Some(body),
+            timeout: self.timeout,
+        }
+    }
+
+    /// The same request with its own timeout instead of the client's.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
 /// The routing headers of a functional-module call (T-50…T-53).
 #[derive(Debug, Clone)]
 pub struct Routing {
@@ -102,7 +146,7 @@ impl ClientError {
     /// Whether the peer refuses our token: HTTP 401 (what the spec says, T-12) or 403 (what some
     /// implementations send instead). The one test of "the peer does not accept our token" (#12 item
     /// 10): the outbox keeps and retries such pushes, the peer is marked unauthorized until a call
-    /// succeeds ([`Core::observe_call`](crate::endpoint::Core::observe_call)), and a disconnect
+    /// succeeds ([`Core::observe_call`](crate::core::Core::observe_call)), and a disconnect
     /// treats it as done.
     pub fn is_auth_refused(&self) -> bool {
         matches!(self.http_status(), Some(401 | 403))
@@ -136,7 +180,7 @@ pub struct Answer {
 
 impl Answer {
     /// Binds the answer to where its deviations are recorded (its peer, see
-    /// [`Core::call_peer`](crate::endpoint::Core::call_peer), or a handshake's collector).
+    /// [`Core::call_peer`](crate::core::Core::call_peer), or a handshake's collector).
     pub fn bind(mut self, sink: Arc<dyn DeviationSink>) -> Self {
         self.sink = Some(sink);
         self
@@ -256,24 +300,16 @@ impl OcpiClient {
     }
 
     /// Sends one OCPI request and decodes the envelope. Any non-success envelope or HTTP error is a
-    /// [`ClientError`]; the `timeout` overrides the client's default when given.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each argument is one OCPI request attribute"
-    )]
+    /// [`ClientError`].
     pub async fn call<B: Serialize + ?Sized>(
         &self,
-        method: Method,
-        url: &str,
+        request: Call<'_, B>,
         auth: Auth<'_>,
         routing: Option<&Routing>,
         correlation_id: &str,
-        body: Option<&B>,
-        timeout: Option<Duration>,
     ) -> Result<Answer, ClientError> {
-        let answer = self
-            .call_raw(method, url, auth, routing, correlation_id, body, timeout)
-            .await?;
+        let url = request.url;
+        let answer = self.call_raw(request, auth, routing, correlation_id).await?;
         let status = answer.envelope.status_code;
         if !status.is_success() || !(200..300).contains(&answer.http) {
             return Err(ClientError::Status {
@@ -287,20 +323,19 @@ impl OcpiClient {
     }
 
     /// Like [`call`](Self::call) but returns envelopes with any status code.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each argument is one OCPI request attribute"
-    )]
     pub async fn call_raw<B: Serialize + ?Sized>(
         &self,
-        method: Method,
-        url: &str,
+        request: Call<'_, B>,
         auth: Auth<'_>,
         routing: Option<&Routing>,
         correlation_id: &str,
-        body: Option<&B>,
-        timeout: Option<Duration>,
     ) -> Result<Answer, ClientError> {
+        let Call {
+            method,
+            url,
+            body,
+            timeout,
+        } = request;
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut req = self
             .http
@@ -401,7 +436,7 @@ impl OcpiClient {
         correlation_id: &str,
     ) -> Result<Page, ClientError> {
         let answer = self
-            .call::<()>(Method::GET, url, auth, routing, correlation_id, None, None)
+            .call(Call::new(Method::GET, url), auth, routing, correlation_id)
             .await?;
         Page::from_answer(&answer, url)
     }

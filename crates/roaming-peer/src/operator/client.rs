@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ConnectRequest, Health, InstanceFile, KEY_FILE, Problem};
-use crate::endpoint::Readiness;
+use crate::core::Readiness;
 use crate::registration::InvitationMessage;
 use crate::registration::peers::PeerView;
 use crate::secret::OperatorKey;

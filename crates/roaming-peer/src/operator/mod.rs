@@ -18,7 +18,8 @@ use http::StatusCode;
 use roaming_types::auth::CredentialsToken;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{Addresses, Core, StartError};
+use crate::core::{Core, Readiness, StartError};
+use crate::error::OcpiError;
 use crate::registration::peers::{PeerCompat, PeerRecord, PeerView, peer_key, put_peer};
 use crate::registration::{self, HandshakeError, InvitationMessage};
 use crate::secret::OperatorKey;
@@ -124,6 +125,22 @@ impl From<StoreError> for OperatorError {
     }
 }
 
+/// An error of the OCPI face met by an operator route that shares its logic (the CSO's quotes): a
+/// failure on our side (5xx: the store, a timeout) stays one, 500 or 503 with the detail logged;
+/// anything about the request is 400 with its message.
+impl From<OcpiError> for OperatorError {
+    fn from(e: OcpiError) -> Self {
+        let (http, _, message) = e.parts();
+        match http {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            h if h.is_server_error() => Self::internal(e),
+            _ => Self::invalid(message),
+        }
+    }
+}
+
 impl From<HandshakeError> for OperatorError {
     fn from(e: HandshakeError) -> Self {
         let status = match &e {
@@ -194,15 +211,20 @@ pub struct InstanceFile {
 }
 
 impl InstanceFile {
-    /// Writes the file.
-    pub fn write(data_dir: &Path, a: &Addresses) -> Result<Self, StartError> {
-        let me = Self {
-            operator_url: a.operator_url.clone(),
-            ocpi_url: a.ocpi_url.clone(),
-            versions_url: a.versions_url.clone(),
+    /// The file of this process in `data_dir`, naming where its faces are.
+    pub fn new(data_dir: &Path, operator_url: String, ocpi_url: String, versions_url: String) -> Self {
+        Self {
+            operator_url,
+            ocpi_url,
+            versions_url,
             pid: std::process::id(),
             path: data_dir.join(INSTANCE_FILE),
-        };
+        }
+    }
+
+    /// Writes the file.
+    pub fn write(self) -> Result<Self, StartError> {
+        let me = self;
         let text = serde_json::to_string_pretty(&me).map_err(|e| StartError::Other(e.to_string()))?;
         write_private(&me.path, &text)
             .map_err(|e| StartError::Other(format!("{}: {e}", me.path.display())))?;
@@ -319,7 +341,7 @@ async fn health(State(core): State<Arc<Core>>) -> Json<Health> {
 }
 
 /// 200 when ready, 503 with the reason otherwise ([`Core::readiness`]).
-async fn ready(State(core): State<Arc<Core>>) -> (StatusCode, Json<crate::endpoint::Readiness>) {
+async fn ready(State(core): State<Arc<Core>>) -> (StatusCode, Json<Readiness>) {
     let r = core.readiness();
     let status = if r.ready {
         StatusCode::OK
@@ -479,5 +501,26 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
         roaming_types::decode::decode_slice::<T>(&bytes, roaming_types::decode::DecodeOptions::STRICT)
             .map(|d| Self(d.value))
             .map_err(|e| OperatorError::invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// #13 item 6: an OCPI-face error met on the operator API keeps a failure on our side a 5xx
+    /// (a store failure is not the request's fault) and anything else a 400 with its message.
+    #[test]
+    fn ocpi_errors_on_the_operator_face() {
+        let store = OperatorError::from(OcpiError::from(StoreError::Engine("disk".to_owned())));
+        assert_eq!((store.status.as_u16(), store.code), (500, "internal"));
+        assert!(!store.message.contains("disk"), "the detail is logged, not sent");
+        let timeout = OperatorError::from(OcpiError::Timeout);
+        assert_eq!(timeout.status.as_u16(), 503);
+        let unknown = OperatorError::from(OcpiError::unknown_location("unknown location X"));
+        assert_eq!(
+            (unknown.status.as_u16(), unknown.message.as_str()),
+            (400, "unknown location X")
+        );
     }
 }

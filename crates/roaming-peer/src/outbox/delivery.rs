@@ -9,8 +9,8 @@ use http::Method;
 
 use super::{DEAD, ENTRIES, Entry, Outbox, PENDING, Push, PushOp, obj_key, seq_key};
 use crate::client::backoff::{Backoff, random_unit};
-use crate::client::{ClientError, join_url, with_query};
-use crate::endpoint::{Core, PeerEvent};
+use crate::client::{Call, ClientError, join_url, with_query};
+use crate::core::{Core, PeerEvent};
 use crate::headers::new_id;
 use crate::store::{StoreError, prefix};
 
@@ -320,11 +320,13 @@ async fn deliver(core: &Core, peer: &crate::registration::peers::PeerRecord, ent
     let result = core
         .call_peer(
             peer,
-            method,
-            &url,
+            Call {
+                method,
+                url: &url,
+                body: body.as_ref(),
+                timeout: None,
+            },
             push.to.clone(),
-            body.as_ref(),
-            None,
             Some(&new_id()),
         )
         .await;

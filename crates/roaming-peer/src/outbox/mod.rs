@@ -48,7 +48,7 @@ use tokio::sync::Notify;
 
 pub use delivery::run;
 
-use crate::endpoint::Core;
+use crate::core::Core;
 use crate::registration::peers::PeerRecord;
 use crate::store::{Keyspace, Read, StoreError, Tx, key, prefix, spaces};
 

@@ -17,7 +17,7 @@ use roaming_types::decode::{DecodeOptions, decode_slice};
 use roaming_types::modules::credentials::Credentials;
 use roaming_types::modules::versions::VersionNumber;
 
-use crate::endpoint::Core;
+use crate::core::Core;
 use crate::error::OcpiError;
 use crate::registration::peers::Authenticated;
 use crate::server::extract::{CallerAuth, OcpiBody, PresentedToken, RequestContext};

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use http::Method;
 use roaming_types::DateTime;
 use roaming_types::auth::CredentialsToken;
-use roaming_types::modules::credentials::{Credentials, CredentialsRole};
+use roaming_types::modules::credentials::Credentials;
 use roaming_types::modules::versions::{ModuleId, Version, VersionDetails, VersionNumber, highest_mutual};
 use serde::Serialize;
 
-use crate::client::{Auth, ClientError};
+use crate::client::{Auth, Call, ClientError};
+use crate::core::Core;
 use crate::deviations::{Collector, DeviationSink};
-use crate::endpoint::Core;
 use crate::error::OcpiError;
 use crate::headers::new_id;
 use crate::secret::{TokenHash, generate_token};
@@ -133,35 +133,47 @@ struct PeerApi {
     raw_token: bool,
 }
 
+/// What [`read_peer_api`] reads: where, with which token and how (one per handshake step).
+struct ApiRead<'a> {
+    /// The peer's versions URL.
+    versions_url: &'a str,
+    /// The token to call it with.
+    token: &'a CredentialsToken,
+    /// Send the token raw (T-15 compatibility).
+    raw: bool,
+    /// On a 401 with a base64 header, retry with the raw token and remember which one worked.
+    detect_raw: bool,
+    /// The version to read; the highest mutual one when `None` (V-10).
+    wanted: Option<&'a VersionNumber>,
+    /// The correlation id of the handshake.
+    correlation_id: &'a str,
+    /// How long each answer may take.
+    timeout: std::time::Duration,
+    /// Where the deviations the answers show go (the peer's, or the handshake's collector).
+    sink: &'a Arc<dyn DeviationSink>,
+}
+
 /// Reads the peer's versions (choosing `wanted` or the highest mutual one, V-10) and that version's
 /// details, and checks the minimum modules (CR-11). With `detect_raw`, a 401 with a base64 header is
-/// retried with the raw token (T-15), and the answer tells which one worked. The deviations the
-/// answers show go to `sink` (the peer's, or the handshake's collector).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site per handshake step; a struct would only rename them"
-)]
-async fn read_peer_api(
-    core: &Core,
-    versions_url: &str,
-    token: &CredentialsToken,
-    raw: bool,
-    detect_raw: bool,
-    wanted: Option<&VersionNumber>,
-    correlation_id: &str,
-    timeout: std::time::Duration,
-    sink: &Arc<dyn DeviationSink>,
-) -> Result<PeerApi, HandshakeError> {
+/// retried with the raw token (T-15), and the answer tells which one worked.
+async fn read_peer_api(core: &Core, read: ApiRead<'_>) -> Result<PeerApi, HandshakeError> {
+    let ApiRead {
+        versions_url,
+        token,
+        raw,
+        detect_raw,
+        wanted,
+        correlation_id,
+        timeout,
+        sink,
+    } = read;
     let get = |url: String, raw: bool| async move {
         core.client
-            .call::<()>(
-                Method::GET,
-                &url,
+            .call(
+                Call::new(Method::GET, &url).timeout(timeout),
                 Auth { token, raw },
                 None,
                 correlation_id,
-                None,
-                Some(timeout),
             )
             .await
             .map(|a| a.bind(Arc::clone(sink)))
@@ -274,14 +286,16 @@ pub async fn connect(
     // Steps 1–2: versions and details with token A.
     let api = read_peer_api(
         core,
-        versions_url,
-        token_a,
-        false,
-        true,
-        None,
-        &correlation_id,
-        core.config.client_timeout,
-        &sink,
+        ApiRead {
+            versions_url,
+            token: token_a,
+            raw: false,
+            detect_raw: true,
+            wanted: None,
+            correlation_id: &correlation_id,
+            timeout: core.config.client_timeout,
+            sink: &sink,
+        },
     )
     .await?;
     let credentials_url = api
@@ -391,16 +405,13 @@ async fn finish_connect(
     let answer = core
         .client
         .call(
-            Method::POST,
-            credentials_url,
+            Call::new(Method::POST, credentials_url).body(&ours),
             Auth {
                 token: token_a,
                 raw: api.raw_token,
             },
             None,
             correlation_id,
-            Some(&ours),
-            None,
         )
         .await
         .map(|a| a.bind(Arc::clone(sink)))
@@ -437,14 +448,16 @@ pub async fn respond_post(
     let sink: Arc<dyn DeviationSink> = collector.clone();
     let api = read_peer_api(
         core,
-        body.url.as_str(),
-        &body.token,
-        false,
-        true,
-        Some(version),
-        correlation_id,
-        core.config.handshake_timeout,
-        &sink,
+        ApiRead {
+            versions_url: body.url.as_str(),
+            token: &body.token,
+            raw: false,
+            detect_raw: true,
+            wanted: Some(version),
+            correlation_id,
+            timeout: core.config.handshake_timeout,
+            sink: &sink,
+        },
     )
     .await
     .map_err(HandshakeError::into_responder_error)?;
@@ -516,14 +529,16 @@ pub async fn respond_put(
     // CR-21: re-fetch versions and details with the new token, switching to the version called.
     let api = read_peer_api(
         core,
-        body.url.as_str(),
-        &body.token,
-        peer.compat.raw_token_out,
-        false,
-        Some(version),
-        correlation_id,
-        core.config.handshake_timeout,
-        &core.deviation_sink(&peer.id),
+        ApiRead {
+            versions_url: body.url.as_str(),
+            token: &body.token,
+            raw: peer.compat.raw_token_out,
+            detect_raw: false,
+            wanted: Some(version),
+            correlation_id,
+            timeout: core.config.handshake_timeout,
+            sink: &core.deviation_sink(&peer.id),
+        },
     )
     .await
     .map_err(HandshakeError::into_responder_error)?;
@@ -607,16 +622,13 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
             let answer = core
                 .client
                 .call(
-                    Method::PUT,
-                    &url,
+                    Call::new(Method::PUT, &url).body(&ours),
                     Auth {
                         token: &peer.token_out,
                         raw: peer.compat.raw_token_out,
                     },
                     None,
                     &correlation_id,
-                    Some(&ours),
-                    None,
                 )
                 .await;
             // A peer refusing our current token is marked unauthorized like on any other call.
@@ -634,14 +646,16 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
         Ok(theirs) => {
             let api = read_peer_api(
                 core,
-                theirs.url.as_str(),
-                &theirs.token,
-                peer.compat.raw_token_out,
-                false,
-                Some(&peer.version),
-                &correlation_id,
-                core.config.client_timeout,
-                &core.deviation_sink(&peer.id),
+                ApiRead {
+                    versions_url: theirs.url.as_str(),
+                    token: &theirs.token,
+                    raw: peer.compat.raw_token_out,
+                    detect_raw: false,
+                    wanted: Some(&peer.version),
+                    correlation_id: &correlation_id,
+                    timeout: core.config.client_timeout,
+                    sink: &core.deviation_sink(&peer.id),
+                },
             )
             .await;
             api.map(|api| (theirs, api))
@@ -711,17 +725,14 @@ pub async fn disconnect(core: &Core, peer_id: &str, force: bool) -> Result<(), H
         None => Err(HandshakeError::MissingModule("credentials".to_owned())),
         Some(url) => core
             .client
-            .call::<()>(
-                Method::DELETE,
-                &url,
+            .call(
+                Call::new(Method::DELETE, &url),
                 Auth {
                     token: &peer.token_out,
                     raw: peer.compat.raw_token_out,
                 },
                 None,
                 &correlation_id,
-                None,
-                None,
             )
             .await
             .map(|_| ())
@@ -757,16 +768,6 @@ pub async fn disconnect(core: &Core, peer_id: &str, force: bool) -> Result<(), H
     tracing::info!(peer.id = %id, "peer unregistered (we initiated)");
     core.notify_unregistered(&id);
     Ok(())
-}
-
-/// Our role as one CredentialsRole.
-pub fn our_role(core: &Core) -> CredentialsRole {
-    CredentialsRole {
-        role: core.config.role.clone(),
-        business_details: core.business_details(),
-        party_id: core.config.party.party_id.clone(),
-        country_code: core.config.party.country_code.clone(),
-    }
 }
 
 /// Resolves the caller of a request to what the credentials handlers need.

@@ -1,5 +1,11 @@
 //! Extractors of the OCPI face (style §6, §8): their rejections are [`OcpiError`]s, so every bad
 //! input gets an enveloped answer with the right HTTP status and OCPI code.
+//!
+//! The checks every module repeats are made here, once: who calls ([`PeerCaller`], T-13), the
+//! owner of a Client Owned Object URL (T-90, T-95) and whether the body names the object the URL
+//! names (T-93) ([`Owned`], [`OwnedBody`], [`OwnedPut`], for the types that implement [`Addressed`]),
+//! the owner of a posted object ([`Posted`]). A handler takes what they give and calls its role's
+//! domain module.
 
 use std::sync::Arc;
 
@@ -8,7 +14,9 @@ use bytes::Bytes;
 use http::request::Parts;
 use roaming_types::decode::{DecodeOptions, decode_slice, with_options};
 use roaming_types::ids::{CountryCode, PartyId, PartyRef};
+use roaming_types::modules::tokens::TokenType;
 use roaming_types::modules::types::Role;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::OcpiError;
@@ -261,15 +269,172 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for OcpiPat
 #[derive(Debug, Clone)]
 pub struct OcpiQuery<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for OcpiQuery<T> {
-    type Rejection = OcpiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+impl<T: DeserializeOwned> OcpiQuery<T> {
+    /// The query of the request `parts` belong to.
+    pub fn parse(parts: &Parts) -> Result<Self, OcpiError> {
         let (result, _) = with_options(DecodeOptions::LENIENT, || {
             axum::extract::Query::<T>::try_from_uri(&parts.uri)
         });
         result
             .map(|q| Self(q.0))
             .map_err(|e| OcpiError::InvalidParameters(format!("invalid query: {}", e.body_text())))
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for OcpiQuery<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Self::parse(parts)
+    }
+}
+
+/// `?type=` of a token URL: RFID when absent (§10.1, TOK-11).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenTypeQuery {
+    /// The token type, as given.
+    #[serde(rename = "type")]
+    pub token_type: Option<TokenType>,
+}
+
+impl TokenTypeQuery {
+    /// The type, RFID by default.
+    pub fn get(&self) -> TokenType {
+        self.token_type.clone().unwrap_or(TokenType::Rfid)
+    }
+}
+
+/// An object that its module addresses like a Client Owned Object (§3.11):
+/// `{module}/{country_code}/{party_id}/{ids…}`, the party being the object's owner. roaming-peer
+/// implements it for the vocabulary's objects ([`super::addressed`]); [`Owned`] and
+/// [`OwnedBody`] read such URLs.
+pub trait Addressed {
+    /// What the URL names after the owner, as the handler receives it: the ids as sent (the
+    /// domain module parses them, so that its refusals come in the order they always came), and
+    /// for a token its type from `?type=`.
+    type Key: Send + 'static;
+
+    /// The role whose parties own such objects (T-90): CPO for locations, tariffs, sessions and
+    /// CDRs, eMSP for tokens.
+    fn owner_role() -> Role;
+
+    /// The key from the path segments after `{country_code}/{party_id}` and the request (the
+    /// query of a token URL).
+    fn key(ids: Vec<String>, parts: &Parts) -> Result<Self::Key, OcpiError>;
+}
+
+/// A body sent to the URL of a `T`. An object must name what the URL names (T-93: 2001 otherwise,
+/// with a message that says both); a PATCH agrees with any URL.
+pub trait BodyOf<T: Addressed>: DeserializeOwned {
+    /// `Ok` when this body may be stored under `owner` / `key`.
+    fn check_address(&self, owner: &PartyRef, key: &T::Key) -> Result<(), OcpiError>;
+}
+
+/// An object that names its owner in its own fields (a CDR: posted to the module URL, T-95).
+pub trait OwnedObject: Addressed {
+    /// The party that owns it.
+    fn owner(&self) -> PartyRef;
+}
+
+/// The caller, the path segments and the key of a Client Owned Object URL, before the owner check.
+async fn address<T: Addressed, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(PeerCaller, String, String, T::Key), OcpiError> {
+    let caller = PeerCaller::from_request_parts(parts, state).await?;
+    let OcpiPath(mut ids) = OcpiPath::<Vec<String>>::from_request_parts(parts, state).await?;
+    if ids.len() < 2 {
+        return Err(OcpiError::Internal(format!(
+            "route {} has no {{country_code}}/{{party_id}}",
+            parts.uri.path()
+        )));
+    }
+    let rest = ids.split_off(2);
+    let pid = ids.pop().unwrap_or_default();
+    let cc = ids.pop().unwrap_or_default();
+    let key = T::key(rest, parts)?;
+    Ok((caller, cc, pid, key))
+}
+
+/// A Client Owned Object URL the caller may address (GET, DELETE): `{country_code}/{party_id}` is
+/// one of the caller's parties in `T`'s owner role (2001 for malformed ids, 404 + 2001 for another
+/// party, T-90), followed by `T`'s key.
+#[derive(Debug, Clone)]
+pub struct Owned<T: Addressed> {
+    /// The caller.
+    pub caller: PeerCaller,
+    /// The owner the URL names, one of the caller's parties.
+    pub owner: PartyRef,
+    /// The rest of the URL.
+    pub key: T::Key,
+}
+
+impl<S: Send + Sync, T: Addressed> FromRequestParts<S> for Owned<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (caller, cc, pid, key) = address::<T, S>(parts, state).await?;
+        let owner = caller.owner_in_url(&cc, &pid, &T::owner_role())?;
+        Ok(Self { caller, owner, key })
+    }
+}
+
+/// A write to a Client Owned Object URL (PUT, PATCH): the URL as for [`Owned`], and a body `B`
+/// decoded like [`OcpiJson`] that agrees with the URL ([`BodyOf`], T-93). The refusals come in the
+/// order the checks are made: URL syntax, the token type (tokens), the body, the owner (T-90), the
+/// body against the URL (T-93).
+#[derive(Debug, Clone)]
+pub struct OwnedBody<T: Addressed, B> {
+    /// The caller.
+    pub caller: PeerCaller,
+    /// The owner the URL names, one of the caller's parties.
+    pub owner: PartyRef,
+    /// The rest of the URL.
+    pub key: T::Key,
+    /// The body.
+    pub body: B,
+}
+
+/// A Receiver PUT of a `T`: the object in the body names the object of the URL.
+pub type OwnedPut<T> = OwnedBody<T, T>;
+
+impl<S: Send + Sync, T: Addressed, B: BodyOf<T>> FromRequest<S> for OwnedBody<T, B> {
+    type Rejection = OcpiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let (caller, cc, pid, key) = address::<T, S>(&mut parts, state).await?;
+        let OcpiJson(body) = OcpiJson::<B>::from_request(Request::from_parts(parts, body), state).await?;
+        let owner = caller.owner_in_url(&cc, &pid, &T::owner_role())?;
+        body.check_address(&owner, &key)?;
+        Ok(Self {
+            caller,
+            owner,
+            key,
+            body,
+        })
+    }
+}
+
+/// An object posted to the module URL (a CDR): decoded like [`OcpiJson`], and owned by one of the
+/// caller's parties (404 + 2001 otherwise, T-95).
+#[derive(Debug, Clone)]
+pub struct Posted<T> {
+    /// The caller.
+    pub caller: PeerCaller,
+    /// The object.
+    pub body: T,
+}
+
+impl<S: Send + Sync, T: OwnedObject + DeserializeOwned> FromRequest<S> for Posted<T> {
+    type Rejection = OcpiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let caller = PeerCaller::from_request_parts(&mut parts, state).await?;
+        let OcpiJson(body) = OcpiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        let owner = body.owner();
+        caller.require_owner(&owner.country_code, &owner.party_id, &T::owner_role())?;
+        Ok(Self { caller, body })
     }
 }

@@ -11,6 +11,7 @@
 //! 5. the framework's own rejections (unknown route, wrong method, body too large, bad JSON) answered
 //!    in the envelope (T-22).
 
+pub mod addressed;
 pub mod extract;
 pub mod paginate;
 pub mod reply;
@@ -36,16 +37,13 @@ use roaming_types::{Envelope, Url};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::endpoint::Core;
+use crate::core::Core;
 use crate::error::OcpiError;
 use crate::headers::{self, new_id};
 use crate::registration::peers::Authenticated;
 use extract::{CallerAuth, PresentedToken, RequestContext, RoutedFrom};
 
-/// Path of the versions endpoint.
-pub const VERSIONS_PATH: &str = "/ocpi/versions";
-/// Path of the 2.2.1 version details.
-pub const V221_PATH: &str = "/ocpi/2.2.1";
+pub use crate::core::{V221_PATH, VERSIONS_PATH};
 
 /// One module interface we offer, for the version details (V-03).
 #[derive(Debug, Clone)]

@@ -140,7 +140,7 @@ pub fn page_response(
 /// A page of the objects only the caller's party may pull (sessions, CDRs): the partition of the
 /// routed party, or the caller's first party in `role` (T-53). `url` is the public URL of the endpoint.
 pub fn caller_page(
-    core: &crate::endpoint::Core,
+    core: &crate::core::Core,
     collection: &crate::store::collection::Collection,
     caller: &crate::server::extract::PeerCaller,
     role: &roaming_types::modules::types::Role,

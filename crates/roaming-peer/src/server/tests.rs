@@ -11,7 +11,8 @@ use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 
 use super::extract::PeerCaller;
 use super::{ModuleEndpoint, OcpiModules};
-use crate::endpoint::{Core, RoleParts, StartError};
+use crate::core::{Core, StartError};
+use crate::endpoint::RoleParts;
 use crate::testing::{TestEndpoint, defaults};
 
 async fn echo(caller: PeerCaller) -> axum::Json<Envelope<serde_json::Value>> {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use roaming_peer::endpoint::Core;
+use roaming_peer::core::Core;
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid};
 use roaming_types::modules::commands::CommandResultType;
