@@ -172,7 +172,14 @@ pub(crate) struct Reported<'a> {
 impl Reported<'_> {
     /// Reports the session to `cso`: the start, the readings, the stop.
     pub(crate) async fn send(&self, cso: &Node) {
-        let Self { tx, evse, uid, start_wh, readings, stop } = *self;
+        let Self {
+            tx,
+            evse,
+            uid,
+            start_wh,
+            readings,
+            stop,
+        } = *self;
         let location = evse.rsplit_once("-E").map_or(SITE, |(l, _)| l);
         let ms = DateTime::now().timestamp_millis();
         let start = DateTime::from_timestamp_millis(ms - ms % 1000 - (stop.0 + 60) * 1000).unwrap();

@@ -528,7 +528,11 @@ async fn uc3_5_periods_carry_the_power_and_current_their_price_depends_on() {
         evse: &evse(0),
         uid: "P0000001",
         start_wh: 1000,
-        readings: &[(0, 1000, 6000, 26), (600, 2000, 48000, 70), (3600, 42000, 4000, 17)],
+        readings: &[
+            (0, 1000, 6000, 26),
+            (600, 2000, 48000, 70),
+            (3600, 42000, 4000, 17),
+        ],
         stop: (4050, 42500),
     }
     .send(&cso)

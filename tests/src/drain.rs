@@ -59,12 +59,7 @@ thread_local! {
 
 impl Watch {
     /// Registers a node that has started; `status` reads its outboxes.
-    pub(crate) fn register(
-        name: String,
-        status: StatusFn,
-        undelivered_ok: bool,
-        dead_ok: bool,
-    ) -> Arc<Self> {
+    pub(crate) fn register(name: String, status: StatusFn, undelivered_ok: bool, dead_ok: bool) -> Arc<Self> {
         let w = Arc::new(Self {
             name,
             status,
@@ -124,7 +119,9 @@ fn settle(group: &[Arc<Watch>]) -> Result<(), String> {
                 }
             }
             if !dead.is_empty() {
-                msg.push_str("  dead letters (call `expect_dead_letters()` on the node if the test means them):\n");
+                msg.push_str(
+                    "  dead letters (call `expect_dead_letters()` on the node if the test means them):\n",
+                );
                 for line in dead {
                     let _ = writeln!(msg, "    {line}");
                 }
@@ -156,7 +153,11 @@ fn look(group: &[Arc<Watch>]) -> (Vec<String>, Vec<String>) {
             let n = s["pending"].as_u64().unwrap_or(0);
             let peer = s["peer"].as_str().unwrap_or("?");
             if n > 0 && !undelivered_ok {
-                pending.push(format!("{} → {peer}: {n} pending, oldest {}", w.name, describe(&s["oldest"])));
+                pending.push(format!(
+                    "{} → {peer}: {n} pending, oldest {}",
+                    w.name,
+                    describe(&s["oldest"])
+                ));
             }
             if !dead_ok {
                 for e in s["dead"].as_array().into_iter().flatten() {
