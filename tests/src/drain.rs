@@ -182,3 +182,56 @@ fn describe(e: &Value) -> String {
         e["attempts"]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use crate::foreign::ForeignPeer;
+    use crate::{Node, eventually};
+
+    /// A CSP whose token push a foreign CPO refused for good (it mounts no Tokens answer: 404). The
+    /// peer comes first, so that the node is dropped before it.
+    async fn csp_with_a_dead_letter() -> (ForeignPeer, Node) {
+        let csp = Node::csp().start().await;
+        let cpo = ForeignPeer::cpo("NL-FOR")
+            .module("tokens", "RECEIVER")
+            .register(&csp)
+            .await;
+        let _: Value = csp
+            .op(http::Method::POST, "/api/tokens", &json!({ "uid": "D0000001" }))
+            .await;
+        eventually(Duration::from_secs(10), || async {
+            let outbox: Vec<Value> = csp.op_get("/api/outbox").await;
+            outbox
+                .iter()
+                .any(|o| o["dead"].as_array().is_some_and(|d| !d.is_empty()))
+                .then_some(())
+        })
+        .await
+        .expect("the push was refused for good");
+        (cpo, csp)
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "dead letters")]
+    async fn a_dead_letter_fails_the_test_when_its_node_is_dropped() {
+        let (_cpo, _csp) = csp_with_a_dead_letter().await;
+    }
+
+    /// The check is skipped while the test unwinds (a panic in `Drop` then would abort the run).
+    #[tokio::test]
+    #[should_panic(expected = "the test's own failure")]
+    async fn a_failing_test_is_not_checked() {
+        let (_cpo, _csp) = csp_with_a_dead_letter().await;
+        panic!("the test's own failure");
+    }
+
+    #[tokio::test]
+    async fn a_test_that_expects_dead_letters_passes() {
+        let (_cpo, csp) = csp_with_a_dead_letter().await;
+        csp.expect_dead_letters();
+    }
+}

@@ -56,6 +56,8 @@ pub struct NodeBuilder {
     undelivered_ok: bool,
     /// Carried across a restart: see [`Node::expect_dead_letters`].
     dead_ok: bool,
+    /// See [`NodeBuilder::on_the_test_runtime`].
+    on_test_runtime: bool,
 }
 
 impl NodeBuilder {
@@ -90,7 +92,17 @@ impl NodeBuilder {
         self
     }
 
-    /// Starts the node, on a runtime of its own.
+    /// Runs the node's tasks on the test's runtime instead of one of its own, taking turns with the
+    /// test's code on its thread (as every node ran before the end-of-test check). The check then
+    /// cannot wait for this node's outboxes: pending entries are not waited for (dead letters are
+    /// still checked), and other nodes cannot deliver to this one while the check waits. For a test
+    /// whose client needs that turn-taking; say why where it is used.
+    pub fn on_the_test_runtime(mut self) -> Self {
+        self.on_test_runtime = true;
+        self
+    }
+
+    /// Starts the node, on a runtime of its own unless [`on_the_test_runtime`](Self::on_the_test_runtime).
     pub async fn start(self) -> Node {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         let (cc, pid) = self.party.split_once('-').unwrap();
@@ -99,41 +111,41 @@ impl NodeBuilder {
         settings.push(("party.party_id", pid.to_owned()));
         let data_dir = dir.path().to_path_buf();
         let name = format!("{:?} {}", self.kind, self.party);
-        let runtime = NodeRuntime::start(&name);
+        let runtime = (!self.on_test_runtime).then(|| NodeRuntime::start(&name));
         let (kind, tls, store) = (self.kind, self.tls.clone(), self.store);
-        let ep = runtime
-            .handle
-            .spawn(async move {
-                match kind {
-                    Kind::Cso => {
-                        let defaults = roaming_cso::defaults();
-                        TestEndpoint::start_with_store(
-                            &defaults,
-                            data_dir,
-                            &settings,
-                            tls.as_ref(),
-                            store,
-                            roaming_cso::build,
-                        )
-                        .await
-                    }
-                    Kind::Csp => {
-                        let defaults = roaming_csp::defaults();
-                        TestEndpoint::start_with_store(
-                            &defaults,
-                            data_dir,
-                            &settings,
-                            tls.as_ref(),
-                            store,
-                            roaming_csp::build,
-                        )
-                        .await
-                    }
+        let start = async move {
+            match kind {
+                Kind::Cso => {
+                    let defaults = roaming_cso::defaults();
+                    TestEndpoint::start_with_store(
+                        &defaults,
+                        data_dir,
+                        &settings,
+                        tls.as_ref(),
+                        store,
+                        roaming_cso::build,
+                    )
+                    .await
                 }
-            })
-            .await
-            .expect("the start task")
-            .expect("endpoint starts");
+                Kind::Csp => {
+                    let defaults = roaming_csp::defaults();
+                    TestEndpoint::start_with_store(
+                        &defaults,
+                        data_dir,
+                        &settings,
+                        tls.as_ref(),
+                        store,
+                        roaming_csp::build,
+                    )
+                    .await
+                }
+            }
+        };
+        let ep = match &runtime {
+            Some(rt) => rt.handle.spawn(start).await.expect("the start task"),
+            None => start.await,
+        }
+        .expect("endpoint starts");
         let core = Arc::clone(&ep.core);
         let status: drain::StatusFn = Box::new(move || {
             let all = roaming_peer::outbox::Outbox::status(&core).map_err(|e| e.to_string())?;
@@ -151,8 +163,14 @@ impl NodeBuilder {
             tls: self.tls,
             party: self.party,
             settings: self.settings,
-            watch: Watch::register(name, status, self.undelivered_ok, self.dead_ok),
-            runtime: Some(runtime),
+            watch: Watch::register(
+                name,
+                status,
+                self.undelivered_ok || self.on_test_runtime,
+                self.dead_ok,
+            ),
+            runtime,
+            on_test_runtime: self.on_test_runtime,
         }
     }
 }
@@ -169,8 +187,9 @@ pub struct Node {
     settings: Vec<(&'static str, String)>,
     /// The end-of-test check's view of this node.
     watch: Arc<Watch>,
-    /// Dropped after the endpoint.
+    /// Dropped after the endpoint; `None` [`on_the_test_runtime`](NodeBuilder::on_the_test_runtime).
     runtime: Option<NodeRuntime>,
+    on_test_runtime: bool,
 }
 
 impl Drop for Node {
@@ -209,6 +228,7 @@ impl Node {
             store: None,
             undelivered_ok: false,
             dead_ok: false,
+            on_test_runtime: false,
         }
     }
 
@@ -223,6 +243,7 @@ impl Node {
             store: None,
             undelivered_ok: false,
             dead_ok: false,
+            on_test_runtime: false,
         }
     }
 
@@ -284,6 +305,7 @@ impl Node {
             .cloned()
             .collect();
         settings.push(("listen", listen));
+        let on_test_runtime = self.on_test_runtime;
         let undelivered_ok = self.watch.undelivered_ok.load(Ordering::SeqCst);
         let dead_ok = self.watch.dead_ok.load(Ordering::SeqCst);
         let (dir, tls) = self.stop().await;
@@ -296,6 +318,7 @@ impl Node {
             store: None,
             undelivered_ok,
             dead_ok,
+            on_test_runtime,
         }
     }
 
