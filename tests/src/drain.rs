@@ -20,9 +20,10 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 /// How long the check waits for pending entries to be delivered.
 pub const DRAIN_WAIT: Duration = Duration::from_secs(10);

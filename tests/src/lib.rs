@@ -7,8 +7,9 @@
 //! csp.connect_to(&cso).await;
 //! ```
 //!
-//! Each node runs on a runtime of its own ([`runtime`]), and when a test ends its nodes' outboxes
-//! must have drained, with no dead letter, unless the test declared otherwise ([`drain`]).
+//! Each node runs on a runtime of its own, on threads of its own (unless
+//! [`NodeBuilder::on_the_test_runtime`]), and when a test ends its nodes' outboxes must have
+//! drained, with no dead letter, unless the test declared otherwise ([`drain`]).
 
 #![allow(
     clippy::unwrap_used,
