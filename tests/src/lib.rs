@@ -62,6 +62,20 @@ pub struct NodeBuilder {
 }
 
 impl NodeBuilder {
+    fn new(kind: Kind, party: &str) -> Self {
+        Self {
+            kind,
+            party: party.to_owned(),
+            tls: None,
+            settings: Vec::new(),
+            dir: None,
+            store: None,
+            undelivered_ok: false,
+            dead_ok: false,
+            on_test_runtime: false,
+        }
+    }
+
     /// Our party, `CC-PID`.
     pub fn party(mut self, party: &str) -> Self {
         self.party = party.to_owned();
@@ -220,32 +234,12 @@ impl Deref for Node {
 impl Node {
     /// A CSO (party NL-CSO unless changed).
     pub fn cso() -> NodeBuilder {
-        NodeBuilder {
-            kind: Kind::Cso,
-            party: "NL-CSO".to_owned(),
-            tls: None,
-            settings: Vec::new(),
-            dir: None,
-            store: None,
-            undelivered_ok: false,
-            dead_ok: false,
-            on_test_runtime: false,
-        }
+        NodeBuilder::new(Kind::Cso, "NL-CSO")
     }
 
     /// A CSP (party DE-CSP unless changed).
     pub fn csp() -> NodeBuilder {
-        NodeBuilder {
-            kind: Kind::Csp,
-            party: "DE-CSP".to_owned(),
-            tls: None,
-            settings: Vec::new(),
-            dir: None,
-            store: None,
-            undelivered_ok: false,
-            dead_ok: false,
-            on_test_runtime: false,
-        }
+        NodeBuilder::new(Kind::Csp, "DE-CSP")
     }
 
     /// Declares that this node may end the test with pushes not delivered (its peer refuses them, is
@@ -311,15 +305,13 @@ impl Node {
         let dead_ok = self.watch.dead_ok.load(Ordering::SeqCst);
         let (dir, tls) = self.stop().await;
         NodeBuilder {
-            kind,
-            party,
             tls,
             settings,
             dir: Some(dir),
-            store: None,
             undelivered_ok,
             dead_ok,
             on_test_runtime,
+            ..NodeBuilder::new(kind, &party)
         }
     }
 
