@@ -439,9 +439,7 @@ async fn uc1_1_wrong_role_or_bad_credentials_give_2001() {
 
 #[tokio::test]
 async fn uc1_1_framework_errors_are_enveloped() {
-    // Suspected bug, reported: the endpoint answers an over-limit body with 413 and closes the
-    // connection unread (a reset), so a reqwest client on another thread loses the answer; curl gets it.
-    let cso = Node::cso().on_the_test_runtime().start().await;
+    let cso = Node::cso().start().await;
     let raw = RawOcpi::new(None);
     let inv = cso.operator.invite().await.unwrap();
     let auth = token_header(&inv.token);
