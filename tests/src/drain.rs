@@ -234,5 +234,9 @@ mod tests {
     async fn a_test_that_expects_dead_letters_passes() {
         let (_cpo, csp) = csp_with_a_dead_letter().await;
         csp.expect_dead_letters();
+        // The refused attempt is counted in the dead letter.
+        let outbox: Vec<Value> = csp.op_get("/api/outbox").await;
+        let dead = &outbox[0]["dead"][0];
+        assert_eq!(dead["attempts"], 1, "{dead}");
     }
 }
