@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CsoError;
 use crate::gateway::{SessionStart, StationCommand, StationGateway};
 use crate::sessions::{NewReservation, Sessions, StartAuth};
+use crate::sites::Sites;
 
 pub use crate::keyspaces::{BY_STATION_ID, RESERVATIONS};
 const COUNTER: &[u8] = b"cso_reservation_counter";
@@ -372,10 +373,7 @@ impl Reservations {
         let accepted = *result == CommandResultType::Accepted;
         match command {
             CommandType::ReserveNow if accepted && r.state == ReservationState::Requested => {
-                let connector = self
-                    .sessions
-                    .sites()
-                    .location_in(tx, r.location_id.as_str())?
+                let connector = Sites::location(tx, r.location_id.as_str())?
                     .and_then(|l| {
                         l.evse(&r.evse_uid)
                             .and_then(|e| e.connectors.first().map(|c| c.id.clone()))
