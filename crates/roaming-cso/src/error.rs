@@ -85,3 +85,19 @@ impl From<CsoError> for OperatorError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failing_storage_engine_is_worth_trying_again() {
+        assert!(CsoError::Store(StoreError::Engine("disk full".to_owned())).is_transient());
+        let corrupt = StoreError::Corrupt {
+            space: crate::keyspaces::LOCATIONS.objects(),
+            message: "expected a location".to_owned(),
+        };
+        assert!(!CsoError::Store(corrupt).is_transient());
+        assert!(!CsoError::Invalid("no".to_owned()).is_transient());
+    }
+}

@@ -114,8 +114,9 @@ impl Sites {
             let w = self.core.store.transact(|tx| {
                 let mut woken = Vec::new();
                 let mut same = 0;
-                for json in part {
-                    let mut loc: Location = serde_json::from_slice(json).map_err(CsoError::internal)?;
+                for checked in part {
+                    // Bytes this import serialised above, not a stored record.
+                    let mut loc: Location = serde_json::from_slice(checked).map_err(CsoError::internal)?;
                     match self.store_location(tx, &mut loc, None)? {
                         Some(w) => woken.extend(w),
                         None => same += 1,

@@ -366,6 +366,28 @@ impl Sites {
         Ok(Some(woken))
     }
 
+    /// One write of an EVSE or connector in a transaction of its own: `edit` changes the stored location
+    /// `location_id`, [`store_child`](Self::store_child) stores it with its push, then the peers are
+    /// woken. Returns the location as stored.
+    async fn write_child(
+        &self,
+        location_id: &str,
+        uid: &EvseUid,
+        connector: Option<&ConnectorId>,
+        change: ChildChange,
+        edit: impl FnOnce(&mut Location) -> Result<(), CsoError>,
+    ) -> Result<Location, CsoError> {
+        let (loc, woken) = self.core.store.transact(|tx| {
+            let before = Self::existing_location(tx, location_id)?;
+            let mut loc = before.clone();
+            edit(&mut loc)?;
+            let woken = self.store_child(tx, &before, &mut loc, uid, connector, change)?;
+            Ok::<_, CsoError>((loc, woken))
+        })?;
+        self.commit(woken.unwrap_or_default()).await?;
+        Ok(loc)
+    }
+
     /// Creates or replaces an EVSE of a location.
     pub async fn put_evse(&self, location_id: &str, uid: &str, mut v: Value) -> Result<Evse, CsoError> {
         prefill(&mut v, None, &now_text(), &["connectors"]);
@@ -376,18 +398,17 @@ impl Sites {
                 evse.uid
             )));
         }
-        let (evse, woken) = self.core.store.transact(|tx| {
-            let before = Self::existing_location(tx, location_id)?;
-            let mut loc = before.clone();
-            match loc.evse_mut(&evse.uid) {
-                Some(e) => *e = evse.clone(),
-                None => loc.evses.push(evse.clone()),
-            }
-            let woken = self.store_child(tx, &before, &mut loc, &evse.uid, None, ChildChange::Replaced)?;
-            Ok::<_, CsoError>((stored_evse(&loc, &evse.uid)?, woken))
-        })?;
-        self.commit(woken.unwrap_or_default()).await?;
-        Ok(evse)
+        let uid = evse.uid.clone();
+        let loc = self
+            .write_child(location_id, &uid, None, ChildChange::Replaced, |loc| {
+                match loc.evse_mut(&evse.uid) {
+                    Some(e) => *e = evse,
+                    None => loc.evses.push(evse),
+                }
+                Ok(())
+            })
+            .await?;
+        stored_evse(&loc, &uid)
     }
 
     /// Changes fields of an EVSE (a status alone: [`set_status`](Self::set_status)).
@@ -396,17 +417,15 @@ impl Sites {
         let body = patch_body(&v)?;
         let patch: EvsePatch = strict(v, "").map_err(CsoError::Import)?;
         let uid = EvseUid::new(uid).map_err(invalid)?;
-        let (evse, woken) = self.core.store.transact(|tx| {
-            let before = Self::existing_location(tx, location_id)?;
-            let mut loc = before.clone();
-            evse_mut(&mut loc, location_id, &uid)?
-                .apply_patch(patch)
-                .map_err(invalid)?;
-            let woken = self.store_child(tx, &before, &mut loc, &uid, None, ChildChange::Patched(body))?;
-            Ok::<_, CsoError>((stored_evse(&loc, &uid)?, woken))
-        })?;
-        self.commit(woken.unwrap_or_default()).await?;
-        Ok(evse)
+        let change = ChildChange::Patched(body);
+        let loc = self
+            .write_child(location_id, &uid, None, change, |loc| {
+                evse_mut(loc, location_id, &uid)?
+                    .apply_patch(patch)
+                    .map_err(invalid)
+            })
+            .await?;
+        stored_evse(&loc, &uid)
     }
 
     /// Sets the status of an EVSE inside a transaction — the one status path: the operator's (UC1-3,
@@ -475,19 +494,18 @@ impl Sites {
             )));
         }
         let uid = EvseUid::new(uid).map_err(invalid)?;
-        let (c, woken) = self.core.store.transact(|tx| {
-            let before = Self::existing_location(tx, location_id)?;
-            let mut loc = before.clone();
-            let evse = evse_mut(&mut loc, location_id, &uid)?;
-            match evse.connector_mut(&c.id) {
-                Some(x) => *x = c.clone(),
-                None => evse.connectors.push(c.clone()),
-            }
-            let woken = self.store_child(tx, &before, &mut loc, &uid, Some(&c.id), ChildChange::Replaced)?;
-            Ok::<_, CsoError>((stored_connector(&loc, &uid, &c.id)?, woken))
-        })?;
-        self.commit(woken.unwrap_or_default()).await?;
-        Ok(c)
+        let cid = c.id.clone();
+        let loc = self
+            .write_child(location_id, &uid, Some(&cid), ChildChange::Replaced, |loc| {
+                let evse = evse_mut(loc, location_id, &uid)?;
+                match evse.connector_mut(&c.id) {
+                    Some(x) => *x = c,
+                    None => evse.connectors.push(c),
+                }
+                Ok(())
+            })
+            .await?;
+        stored_connector(&loc, &uid, &cid)
     }
 
     /// Changes fields of a connector (e.g. its `tariff_ids`, UC2-1).
@@ -503,20 +521,17 @@ impl Sites {
         let patch: ConnectorPatch = strict(v, "").map_err(CsoError::Import)?;
         let uid = EvseUid::new(uid).map_err(invalid)?;
         let cid = ConnectorId::new(connector_id).map_err(invalid)?;
-        let (c, woken) = self.core.store.transact(|tx| {
-            let before = Self::existing_location(tx, location_id)?;
-            let mut loc = before.clone();
-            evse_mut(&mut loc, location_id, &uid)?
-                .connector_mut(&cid)
-                .ok_or_else(|| CsoError::NotFound(format!("no connector {cid} on EVSE {uid}")))?
-                .apply_patch(patch)
-                .map_err(invalid)?;
-            let change = ChildChange::Patched(body);
-            let woken = self.store_child(tx, &before, &mut loc, &uid, Some(&cid), change)?;
-            Ok::<_, CsoError>((stored_connector(&loc, &uid, &cid)?, woken))
-        })?;
-        self.commit(woken.unwrap_or_default()).await?;
-        Ok(c)
+        let change = ChildChange::Patched(body);
+        let loc = self
+            .write_child(location_id, &uid, Some(&cid), change, |loc| {
+                evse_mut(loc, location_id, &uid)?
+                    .connector_mut(&cid)
+                    .ok_or_else(|| CsoError::NotFound(format!("no connector {cid} on EVSE {uid}")))?
+                    .apply_patch(patch)
+                    .map_err(invalid)
+            })
+            .await?;
+        stored_connector(&loc, &uid, &cid)
     }
 
     /// Stores `t` (stamped by `stamp_tariff`) and queues its PUT. `None` when nothing but
