@@ -56,9 +56,10 @@ impl Fallback for SitesFallback {
                 .and_then(|x| x.connector(c))
                 .map(|x| Push::new(&at(Some(e), Some(c)), put(x))),
         };
-        Ok(full.map(|full| Push {
-            to: push.to.clone(),
-            ..full
+        // Addressed like the push it replaces.
+        Ok(full.map(|mut full| {
+            full.to.clone_from(&push.to);
+            full
         }))
     }
 }
