@@ -43,7 +43,7 @@ use crate::gateway::{StationCommand, StationGateway};
 use crate::keyspaces::{self, COMMANDS_DUE};
 use crate::reservations::{self, Booking, Reservation, ReservationState, Reservations};
 use crate::sessions::Sessions;
-use crate::sites::is_public;
+use crate::sites::{Sites, is_public};
 
 /// The commands, by id.
 const COMMANDS: Keyspace<CommandRecord> = Keyspace::of(keyspaces::COMMANDS);
@@ -260,7 +260,7 @@ impl Commands {
     }
 
     fn public_location(&self, id: &str) -> Result<Option<Location>, CsoError> {
-        Ok(self.sessions.sites().location(id)?.filter(is_public))
+        Ok(Sites::location(&self.core.store, id)?.filter(is_public))
     }
 
     /// Stores a new command (durably, with the reservation it books or cancels), hands it to the
@@ -376,7 +376,7 @@ impl Commands {
             }
             (status, _) => return Ok(self.rejected(&format!("the session is {status}"))),
         };
-        let location = self.sessions.sites().location(s.location_id.as_str())?;
+        let location = Sites::location(&self.core.store, s.location_id.as_str())?;
         let evse = location.as_ref().and_then(|l| l.evse(&s.evse_uid));
         if !evse.is_some_and(|e| e.has(&Capability::RemoteStartStopCapable)) {
             return Ok(self.not_supported("this EVSE cannot be stopped remotely"));

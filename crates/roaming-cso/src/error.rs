@@ -6,7 +6,15 @@ use roaming_peer::error::OcpiError;
 use roaming_peer::operator::OperatorError;
 use roaming_peer::store::StoreError;
 
-use crate::sites::ImportProblem;
+/// One problem of an import or of an object the operator wrote, with the JSON path of the offending
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProblem {
+    /// JSON path, e.g. `[3].evses[0].connectors[1].standard`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
 
 /// What can go wrong in the CSO role.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +48,11 @@ impl CsoError {
         Self::Internal(e.to_string())
     }
 
-    /// Whether trying the same thing again later may succeed: a store failure (I/O, a resource that
-    /// ran out). Everything else is about the input or the state and would fail the same way again.
+    /// Whether trying the same thing again later may succeed: a failure of the storage engine (I/O, a
+    /// resource that ran out). Everything else, a stored record that does not decode included, is
+    /// about the input or the state and would fail the same way again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Store(_))
+        matches!(self, Self::Store(StoreError::Engine(_)))
     }
 }
 
@@ -74,5 +83,21 @@ impl From<CsoError> for OperatorError {
             CsoError::Store(s) => OperatorError::internal(s),
             CsoError::Internal(m) => OperatorError::internal(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failing_storage_engine_is_worth_trying_again() {
+        assert!(CsoError::Store(StoreError::Engine("disk full".to_owned())).is_transient());
+        let corrupt = StoreError::Corrupt {
+            space: crate::keyspaces::LOCATIONS.objects(),
+            message: "expected a location".to_owned(),
+        };
+        assert!(!CsoError::Store(corrupt).is_transient());
+        assert!(!CsoError::Invalid("no".to_owned()).is_transient());
     }
 }

@@ -12,13 +12,15 @@
 use roaming_peer::deadlines::Deadlines;
 use roaming_peer::store::Space;
 use roaming_peer::store::collection::Collection;
+use roaming_types::modules::locations::Location;
+use roaming_types::modules::tariffs::Tariff;
 
-// Sites (sites.rs).
+// Sites (sites/).
 /// Locations: key = lower-case location id; partitions `all` and, when published with a valid EVSE,
 /// `pub`.
-pub const LOCATIONS: Collection = Collection::new("cso_locations", "cso_locations_idx");
+pub const LOCATIONS: Collection<Location> = Collection::new("cso_locations", "cso_locations_idx");
 /// Tariffs: key = lower-case tariff id; partitions `all` and `pub`.
-pub const TARIFFS: Collection = Collection::new("cso_tariffs", "cso_tariffs_idx");
+pub const TARIFFS: Collection<Tariff> = Collection::new("cso_tariffs", "cso_tariffs_idx");
 
 // Sessions (sessions.rs).
 /// Sessions: key = lower-case session id.

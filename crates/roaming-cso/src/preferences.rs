@@ -44,7 +44,7 @@ pub async fn put(
     if !parties.contains(&s.emsp()) {
         return Err(unknown());
     }
-    let loc = sites.location(s.location_id.as_str())?.ok_or_else(unknown)?;
+    let loc = Sites::location(sites.store(), s.location_id.as_str())?.ok_or_else(unknown)?;
     let evse = loc.evse(&s.evse_uid).ok_or_else(unknown)?;
     if !evse.has(&Capability::ChargingPreferencesCapable) {
         return Err(CsoError::NotFound(format!(
@@ -58,8 +58,7 @@ pub async fn put(
         let mut offered = false;
         if let Some(c) = evse.connector(&s.connector_id) {
             for tid in &c.tariff_ids {
-                if sites
-                    .tariff(tid.as_str())?
+                if Sites::tariff(sites.store(), tid.as_str())?
                     .is_some_and(|t| t.tariff_type.as_ref() == Some(&wanted))
                 {
                     offered = true;

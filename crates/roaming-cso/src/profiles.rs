@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CsoError;
 use crate::gateway::{StationCommand, StationGateway};
 use crate::sessions::Sessions;
+use crate::sites::Sites;
 
 pub use crate::keyspaces::{LIMITS, STATES};
 /// The horizon of a pushed ActiveChargingProfile (CP-04: 5–60 minutes).
@@ -181,7 +182,7 @@ impl Profiles {
     }
 
     fn site(&self, s: &Session) -> Result<Option<Site>, CsoError> {
-        let Some(loc) = self.sessions.sites().location(s.location_id.as_str())? else {
+        let Some(loc) = Sites::location(&self.core.store, s.location_id.as_str())? else {
             return Ok(None);
         };
         let Some(evse) = loc.evse(&s.evse_uid) else {
@@ -545,10 +546,7 @@ impl Profiles {
         evse: Option<&EvseUid>,
         limit_kw: Option<Decimal>,
     ) -> Result<Option<LocalLimit>, CsoError> {
-        let loc = self
-            .sessions
-            .sites()
-            .location(location.as_str())?
+        let loc = Sites::location(&self.core.store, location.as_str())?
             .ok_or_else(|| CsoError::NotFound(format!("no location {location}")))?;
         if let Some(e) = evse {
             if loc.evse(e).is_none() {

@@ -32,8 +32,7 @@ pub fn compute(
     party: &PartyRef,
     req: &QuoteRequest,
 ) -> Result<Quote, CsoError> {
-    let loc = sites
-        .location(req.location_id.as_str())?
+    let loc = Sites::location(sites.store(), req.location_id.as_str())?
         .filter(is_public)
         .ok_or_else(|| CsoError::UnknownLocation(format!("unknown location {}", req.location_id)))?;
     let evse = loc
@@ -56,7 +55,7 @@ pub fn compute(
     let start = req.start_date_time.unwrap_or_else(DateTime::now);
     let mut tariffs = Vec::new();
     for t in &connector.tariff_ids {
-        if let Some(t) = sites.tariff(t.as_str())? {
+        if let Some(t) = Sites::tariff(sites.store(), t.as_str())? {
             tariffs.push(t);
         }
     }

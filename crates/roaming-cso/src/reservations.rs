@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CsoError;
 use crate::gateway::{SessionStart, StationCommand, StationGateway};
 use crate::sessions::{NewReservation, Sessions, StartAuth};
+use crate::sites::Sites;
 
 use crate::keyspaces::{self, BY_STATION_ID, RESERVATIONS_DUE};
 
@@ -397,10 +398,7 @@ impl Reservations {
         let accepted = *result == CommandResultType::Accepted;
         match command {
             CommandType::ReserveNow if accepted && r.state == ReservationState::Requested => {
-                let connector = self
-                    .sessions
-                    .sites()
-                    .location_in(tx, r.location_id.as_str())?
+                let connector = Sites::location(tx, r.location_id.as_str())?
                     .and_then(|l| {
                         l.evse(&r.evse_uid)
                             .and_then(|e| e.connectors.first().map(|c| c.id.clone()))

@@ -329,7 +329,7 @@ impl Sessions {
         at: DateTime,
         reserved_at: Option<DateTime>,
     ) -> Result<Option<crate::cdrs::Seal>, CsoError> {
-        let Some(loc) = self.sites.location_in(tx, location.as_str())? else {
+        let Some(loc) = Sites::location(tx, location.as_str())? else {
             return Ok(None);
         };
         let Some(e) = loc.evse(evse) else {
@@ -340,7 +340,7 @@ impl Sessions {
         };
         let mut tariffs = Vec::new();
         for t in &c.tariff_ids {
-            if let Some(t) = self.sites.tariff(t.as_str())? {
+            if let Some(t) = Sites::tariff(&self.core.store, t.as_str())? {
                 tariffs.push(t);
             }
         }
@@ -370,15 +370,13 @@ impl Sessions {
         evse: &EvseUid,
         connector: &ConnectorId,
     ) -> Result<Text<3>, CsoError> {
-        let from_tariff = self
-            .sites
-            .location_in(tx, location.as_str())?
+        let from_tariff = Sites::location(tx, location.as_str())?
             .and_then(|l| {
                 l.evse(evse)
                     .and_then(|e| e.connector(connector))
                     .and_then(|c| c.tariff_ids.first().cloned())
             })
-            .and_then(|tid| self.sites.tariff(tid.as_str()).ok().flatten())
+            .and_then(|tid| Sites::tariff(&self.core.store, tid.as_str()).ok().flatten())
             .map(|t| t.currency);
         match from_tariff {
             Some(c) => Ok(c),
@@ -503,7 +501,7 @@ impl Sessions {
         let mut woken = self.save(tx, &s, &rt, Change::Full)?;
         woken.extend(
             self.sites
-                .set_status_tx(tx, location.as_str(), evse, Status::Reserved)?,
+                .set_evse_status(tx, location, evse, Status::Reserved, DateTime::now())?,
         );
         Ok((s, woken))
     }
@@ -559,8 +557,13 @@ impl Sessions {
             return Ok(Vec::new());
         }
         tx.delete(BY_EVSE, ek);
-        self.sites
-            .set_status_tx(tx, s.location_id.as_str(), &s.evse_uid, Status::Available)
+        self.sites.set_evse_status(
+            tx,
+            &s.location_id,
+            &s.evse_uid,
+            Status::Available,
+            DateTime::now(),
+        )
     }
 
     /// A charger began a transaction. `reservation_session` is the RESERVATION session it uses, if
@@ -584,7 +587,7 @@ impl Sessions {
         }
         // The ids as the site spells them (chargers and gateways may not keep the case).
         let (location, evse) = (&start.location_id, &start.evse_uid);
-        let (location, evse) = match self.sites.location_in(tx, location.as_str())? {
+        let (location, evse) = match Sites::location(tx, location.as_str())? {
             Some(l) => {
                 let e = l.evse(evse).map_or_else(|| evse.clone(), |e| e.uid.clone());
                 (l.id.clone(), e)
@@ -674,7 +677,7 @@ impl Sessions {
         let mut woken = self.save(tx, &s, &rt, change)?;
         woken.extend(
             self.sites
-                .set_status_tx(tx, location.as_str(), evse, Status::Charging)?,
+                .set_evse_status(tx, location, evse, Status::Charging, DateTime::now())?,
         );
         Ok((s, woken))
     }

@@ -27,6 +27,7 @@ use crate::error::CsoError;
 use crate::gateway::{AuthorizeRequest, SessionStart, StationEvent};
 use crate::reservations::{self, Reservation};
 use crate::sessions::{Sample, Sessions, StartAuth};
+use crate::sites::Sites;
 use crate::tokens::Tokens;
 
 /// Something a charger sends in.
@@ -92,10 +93,7 @@ impl Stations {
 
     /// Answers a charger's authorization question (UC3-1).
     pub async fn authorize(&self, r: &AuthorizeRequest) -> Result<Decision, CsoError> {
-        if self
-            .sessions
-            .sites()
-            .location(r.location_id.as_str())?
+        if Sites::location(&self.core.store, r.location_id.as_str())?
             .and_then(|l| l.evse(&r.evse_uid).cloned())
             .is_none()
         {

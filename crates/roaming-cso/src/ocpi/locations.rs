@@ -13,7 +13,7 @@ use roaming_peer::server::reply::data;
 use roaming_types::ids::{ConnectorId, EvseUid};
 use roaming_types::modules::locations::Location;
 
-use crate::sites::{LOCATIONS, PUBLIC, is_public};
+use crate::sites::{LOCATIONS, PUBLIC, Sites, is_public};
 use crate::state::CsoState;
 
 /// Path of the module.
@@ -52,8 +52,7 @@ async fn get_locations(
 }
 
 fn public_location(st: &CsoState, id: &str) -> Result<Location, OcpiError> {
-    st.sites
-        .location(id)?
+    Sites::location(&st.core.store, id)?
         .filter(is_public)
         .ok_or_else(|| OcpiError::unknown_location(format!("no location {id}")))
 }

@@ -57,11 +57,11 @@ async fn import_locations(State(s): State<Sites>, body: Bytes) -> Answer<Importe
 }
 
 async fn list_locations(State(s): State<Sites>) -> Answer<Vec<Location>> {
-    Ok(Json(s.locations()?))
+    Ok(Json(Sites::locations(s.store())?))
 }
 
 async fn get_location(State(s): State<Sites>, Path(id): Path<String>) -> Answer<Location> {
-    s.location(&id)?
+    Sites::location(s.store(), &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no location {id}")))
 }
@@ -83,8 +83,7 @@ async fn patch_location(
 }
 
 async fn get_evse(State(s): State<Sites>, Path((id, uid)): Path<(String, String)>) -> Answer<Evse> {
-    let loc = s
-        .location(&id)?
+    let loc = Sites::location(s.store(), &id)?
         .ok_or_else(|| OperatorError::not_found(format!("no location {id}")))?;
     loc.evses
         .into_iter()
@@ -148,11 +147,11 @@ async fn import_tariffs(State(s): State<Sites>, body: Bytes) -> Answer<Imported>
 }
 
 async fn list_tariffs(State(s): State<Sites>) -> Answer<Vec<Tariff>> {
-    Ok(Json(s.tariffs()?))
+    Ok(Json(Sites::tariffs(s.store())?))
 }
 
 async fn get_tariff(State(s): State<Sites>, Path(id): Path<String>) -> Answer<Tariff> {
-    s.tariff(&id)?
+    Sites::tariff(s.store(), &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no tariff {id}")))
 }

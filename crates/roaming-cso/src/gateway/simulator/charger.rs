@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 
 use super::{Key, Simulator, Txn};
 use crate::gateway::{MeterReading, SessionStart, SessionStop, StationEvent};
+use crate::sites::Sites;
 
 /// A start the charger makes once the cable is in: from a START_SESSION, or a token presented.
 #[derive(Debug, Clone)]
@@ -53,7 +54,7 @@ impl Simulator {
             command_id,
         } = start;
         let connector = connector.or_else(|| {
-            let loc = self.inner.sites.location(&key.0).ok().flatten()?;
+            let loc = Sites::location(self.inner.sites.store(), &key.0).ok().flatten()?;
             let uid = EvseUid::new(key.1.as_str()).ok()?;
             loc.evse(&uid)?.connectors.first().map(|c| c.id.clone())
         });

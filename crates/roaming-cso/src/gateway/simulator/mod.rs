@@ -242,10 +242,7 @@ impl Simulator {
         if self.lock().contains_key(&k(location, evse)) {
             return Ok(());
         }
-        let loc = self
-            .inner
-            .sites
-            .location(location)
+        let loc = Sites::location(self.inner.sites.store(), location)
             .ok()
             .flatten()
             .ok_or_else(|| SimError::NotFound(format!("no location {location}")))?;
