@@ -542,13 +542,4 @@ impl Sessions {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kwh_is_an_exact_decimal_with_the_periods_four_decimals() {
-        assert_eq!(kwh(Decimal::from(12_345)).value(), Decimal::new(12_345, 3));
-        // 0.1 Wh is the resolution of every reported energy (periods, CDR totals, kwh).
-        assert_eq!(kwh(Decimal::new(86_666_667, 4)).value(), Decimal::new(86_667, 4));
-    }
-}
+mod tests;
