@@ -159,3 +159,36 @@ impl Cdrs {
         Ok(credit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use roaming_peer::outbox::{Push, legacy_rules};
+
+    use super::*;
+
+    #[test]
+    fn a_cdr_is_pushed_in_its_sessions_group_under_the_object_key_of_before() {
+        let with = CdrAddress {
+            id: CdrId::new("S-Abc").unwrap(),
+            session_id: Some(SessionId::new("S-Abc").unwrap()),
+        };
+        let without = CdrAddress {
+            id: CdrId::new("C-Xyz").unwrap(),
+            session_id: None,
+        };
+        for (a, object, group) in [
+            (with, "sessions/s-abc/cdrs/s-abc", "sessions/s-abc"),
+            (without, "cdrs/c-xyz", "cdrs/c-xyz"),
+        ] {
+            let p = Push::new(&a, PushOp::Delete);
+            assert_eq!((p.object.as_str(), p.group()), (object, group));
+            assert_eq!(
+                p.group(),
+                legacy_rules(&p.object).0,
+                "as entries queued before #13"
+            );
+            assert!(p.path.is_empty(), "POSTed to the module URL");
+            assert_eq!(p.module, ModuleId::Cdrs);
+        }
+    }
+}

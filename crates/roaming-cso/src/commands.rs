@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use roaming_peer::core::Core;
 use roaming_peer::client::Call;
+use roaming_peer::core::Core;
 use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
 use roaming_types::StatusCode;
@@ -360,7 +360,10 @@ impl Commands {
         let Some(s) = found.filter(|s| Self::owns_token(caller, &s.emsp())) else {
             return Ok(self.unknown_session(&format!("unknown session {}", req.session_id)));
         };
-        let rt = self.sessions.runtime(&self.core.store, s.id.as_str())?.unwrap_or_default();
+        let rt = self
+            .sessions
+            .runtime(&self.core.store, s.id.as_str())?
+            .unwrap_or_default();
         let transaction_id = match (&s.status, rt.transaction_id) {
             (SessionStatus::Pending | SessionStatus::Active, Some(t)) => t,
             (SessionStatus::Reservation, _) => {

@@ -127,7 +127,10 @@ pub struct ProfileAddress {
 
 impl Address for ProfileAddress {
     fn object(&self) -> String {
-        format!("chargingprofiles/{}", self.session_id.as_str().to_ascii_lowercase())
+        format!(
+            "chargingprofiles/{}",
+            self.session_id.as_str().to_ascii_lowercase()
+        )
     }
 
     fn module(&self) -> ModuleId {
@@ -614,6 +617,32 @@ mod tests {
 
     fn dt(s: &str) -> DateTime {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn an_active_profile_is_pushed_under_the_object_key_of_before() {
+        use roaming_peer::outbox::{Push, legacy_rules};
+        let a = ProfileAddress {
+            session_id: SessionId::new("S-Abc").unwrap_or_else(|_| unreachable!()),
+        };
+        let p = Push::new(&a, PushOp::Delete);
+        assert_eq!(
+            (p.object.as_str(), p.group()),
+            ("chargingprofiles/s-abc", "chargingprofiles/s-abc")
+        );
+        assert_eq!(
+            p.group(),
+            legacy_rules(&p.object).0,
+            "as entries queued before #13"
+        );
+        assert_eq!(
+            (p.module, p.role, p.path),
+            (
+                ModuleId::ChargingProfiles,
+                InterfaceRole::Sender,
+                vec!["S-Abc".to_owned()]
+            )
+        );
     }
 
     #[test]

@@ -47,8 +47,8 @@ use rust_decimal::Decimal;
 use serde_json::{Map, json};
 
 pub use fallback::fallback_put;
-pub use push::SessionAddress;
 use push::Change;
+pub use push::SessionAddress;
 pub use store::{ALL, Runtime, SESSIONS, SessionView, new_session_id};
 
 use crate::error::CsoError;
@@ -224,14 +224,9 @@ impl Sessions {
         s.last_updated = later(s.last_updated, at);
         let cdr = match &rt.seal {
             Some(seal) => {
-                let c = self.pricing.build(
-                    &s,
-                    seal,
-                    &[],
-                    None,
-                    at,
-                    Ending::ReservationUnused { expired },
-                )?;
+                let c = self
+                    .pricing
+                    .build(&s, seal, &[], None, at, Ending::ReservationUnused { expired })?;
                 c.total_reservation_cost.is_some().then_some(c)
             }
             None => None,
@@ -476,14 +471,12 @@ impl Sessions {
         // UC3-5: the CDR, priced from the seal, in the same transaction as the completion; the
         // completed session (a full PUT, SES-03) carries the CDR's periods, so the two agree.
         let cdr = match &rt.seal {
-            Some(seal) => Some(self.pricing.build(
-                &s,
-                seal,
-                &rt.samples,
-                rt.meter_start_wh,
-                end,
-                Ending::Charged,
-            )?),
+            Some(seal) => {
+                Some(
+                    self.pricing
+                        .build(&s, seal, &rt.samples, rt.meter_start_wh, end, Ending::Charged)?,
+                )
+            }
             None => None,
         };
         match &cdr {
