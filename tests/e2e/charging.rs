@@ -152,41 +152,55 @@ pub(crate) async fn webhook_pair() -> (Node, Node, MockServer) {
 /// meter Wh, power W and current A from then on (the EV draws power when the power is not 0).
 pub(crate) type Reading = (i64, i64, i64, i64);
 
-/// Reports a whole session in the past at `location`/`evse_uid` through the webhook gateway's event
-/// API: the start with the meter at `start_wh`, the readings, and the stop `(seconds, meter Wh)`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one fact of the reported session"
-)]
-pub(crate) async fn report(
-    cso: &Node,
-    tx: &str,
-    location: &str,
-    evse_uid: &str,
-    uid: &str,
-    start_wh: i64,
-    readings: &[Reading],
-    stop: (i64, i64),
-) {
-    let ms = DateTime::now().timestamp_millis();
-    let start = DateTime::from_timestamp_millis(ms - ms % 1000 - (stop.0 + 60) * 1000).unwrap();
-    let at = |secs: i64| start.plus(chrono::Duration::seconds(secs)).to_string();
-    let mut events = vec![json!({
-        "type": "session_started", "transaction_id": tx, "location_id": location, "evse_uid": evse_uid,
-        "connector_id": "1", "token_uid": uid, "token_type": "RFID", "meter_start_wh": start_wh,
-        "at": at(0)
-    })];
-    for (secs, wh, power_w, current_a) in readings {
+/// A whole session in the past, as a station-management system reports it afterwards through the
+/// webhook gateway's event API ([`Reported::send`]).
+pub(crate) struct Reported<'a> {
+    /// The gateway's transaction id.
+    pub(crate) tx: &'a str,
+    /// The EVSE, `<location>-E<i>` as in the fixture locations (the location is read from it).
+    pub(crate) evse: &'a str,
+    /// The token presented.
+    pub(crate) uid: &'a str,
+    /// The meter at the start (Wh).
+    pub(crate) start_wh: i64,
+    /// The readings.
+    pub(crate) readings: &'a [Reading],
+    /// The stop: seconds after the start, meter Wh.
+    pub(crate) stop: (i64, i64),
+}
+
+impl Reported<'_> {
+    /// Reports the session to `cso`: the start, the readings, the stop.
+    pub(crate) async fn send(&self, cso: &Node) {
+        let Self {
+            tx,
+            evse,
+            uid,
+            start_wh,
+            readings,
+            stop,
+        } = *self;
+        let location = evse.rsplit_once("-E").map_or(SITE, |(l, _)| l);
+        let ms = DateTime::now().timestamp_millis();
+        let start = DateTime::from_timestamp_millis(ms - ms % 1000 - (stop.0 + 60) * 1000).unwrap();
+        let at = |secs: i64| start.plus(chrono::Duration::seconds(secs)).to_string();
+        let mut events = vec![json!({
+            "type": "session_started", "transaction_id": tx, "location_id": location, "evse_uid": evse,
+            "connector_id": "1", "token_uid": uid, "token_type": "RFID", "meter_start_wh": start_wh,
+            "at": at(0)
+        })];
+        for (secs, wh, power_w, current_a) in readings {
+            events.push(
+                json!({ "type": "meter_values", "transaction_id": tx, "energy_wh": wh,
+                                "power_w": power_w, "current_a": current_a, "charging": *power_w != 0,
+                                "at": at(*secs) }),
+            );
+        }
         events.push(
-            json!({ "type": "meter_values", "transaction_id": tx, "energy_wh": wh,
-                            "power_w": power_w, "current_a": current_a, "charging": *power_w != 0,
-                            "at": at(*secs) }),
+            json!({ "type": "session_stopped", "transaction_id": tx, "energy_wh": stop.1, "at": at(stop.0) }),
         );
-    }
-    events.push(
-        json!({ "type": "session_stopped", "transaction_id": tx, "energy_wh": stop.1, "at": at(stop.0) }),
-    );
-    for e in events {
-        let _: Value = cso.op(Method::POST, "/api/stations/events", &e).await;
+        for e in events {
+            let _: Value = cso.op(Method::POST, "/api/stations/events", &e).await;
+        }
     }
 }

@@ -582,6 +582,8 @@ async fn uc3_2_csp_operator_api_refuses_values_outside_the_ocpi_types() {
         .module("tokens", "RECEIVER")
         .register(&csp)
         .await;
+    // The foreign CPO mounts no Tokens answer: the token pushed to it is refused for good (404).
+    csp.expect_dead_letters();
     let t: Value = csp
         .op(
             Method::POST,

@@ -135,6 +135,7 @@ async fn uc1_3_csp_down_catches_up_by_pull() {
     let (cso, csp) = connected_with_sites(5).await;
     // The CSP comes back on another address: the CSO's pushes cannot reach it, only its pull heals.
     let (dir, _) = csp.stop().await;
+    cso.expect_undelivered(); // its pushes wait for the old address
     for i in 0..100 {
         set_status(
             &cso,
@@ -172,6 +173,7 @@ async fn uc1_3_pull_overlaps_the_last_one_for_objects_stamped_earlier() {
         .expect("a successful pull")
         .to_owned();
     let (dir, _) = csp.stop().await;
+    cso.expect_undelivered(); // the CSP comes back on another address: the push of LATE waits for the old one
     // Created while the CSP is away (so no push reaches it), stamped a minute before its last pull.
     let earlier = roaming_types::DateTime::parse_strict(&last)
         .unwrap()

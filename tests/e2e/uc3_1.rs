@@ -78,6 +78,7 @@ async fn uc3_1_every_whitelist_type_offline() {
     }
     // The CSP goes down: the CSO decides by the whitelist rule (TOK-07, TOK-10).
     let _csp_down = csp.stop().await;
+    cso.expect_undelivered(); // the sessions of the test wait for the CSP that never comes back
     let expect = [
         ("B0000001", true, "LOCAL"),
         ("B0000002", true, "LOCAL"),

@@ -9,7 +9,7 @@ use roaming_e2e::{Node, eventually};
 use roaming_types::DateTime;
 use serde_json::{Value, json};
 
-use crate::charging::{SITE, cso_session, evse, pair, present, report, rfid, webhook_pair};
+use crate::charging::{Reported, SITE, cso_session, evse, pair, present, rfid, webhook_pair};
 
 const SECS10: Duration = Duration::from_secs(10);
 const SECS20: Duration = Duration::from_secs(20);
@@ -284,7 +284,9 @@ async fn uc3_5_the_csp_checks_every_cdr_and_tells_the_cso() {
     .expect("the verdict reached the CSO");
     assert_eq!(at_cso["verdict"], "ACCEPTED");
 
-    // A CDR whose total does not follow from its tariff is disputed, with the reason.
+    // A CDR whose total does not follow from its tariff is disputed, with the reason. It is posted in
+    // the CSO's name without the CSO: the CSO refuses the verdict on a CDR it does not know (404).
+    csp.expect_dead_letters();
     let mut tampered = roaming_e2e::fixtures::cdr("CDR-TAMPERED");
     tampered["total_cost"] = json!({ "excl_vat": 9.99, "incl_vat": 12.09 });
     let w = roaming_e2e::RawOcpi::new(None)
@@ -521,32 +523,30 @@ async fn uc3_5_periods_carry_the_power_and_current_their_price_depends_on() {
     rfid(&csp, &cso, "P0000001", "ALWAYS").await;
     rfid(&csp, &cso, "P0000002", "ALWAYS").await;
     // The spec's session: 1 kWh at 6 kW, 40 kWh at 48 kW, 0.5 kWh at 4 kW → EUR 20.30 excl. VAT.
-    report(
-        &cso,
-        "TX-P1",
-        SITE,
-        &evse(0),
-        "P0000001",
-        1000,
-        &[
+    Reported {
+        tx: "TX-P1",
+        evse: &evse(0),
+        uid: "P0000001",
+        start_wh: 1000,
+        readings: &[
             (0, 1000, 6000, 26),
             (600, 2000, 48000, 70),
             (3600, 42000, 4000, 17),
         ],
-        (4050, 42500),
-    )
+        stop: (4050, 42500),
+    }
+    .send(&cso)
     .await;
     // 10 kWh at 80 A, then 10 kWh at 150 A → 2.50 + 6.00.
-    report(
-        &cso,
-        "TX-P2",
-        SITE,
-        &evse(1),
-        "P0000002",
-        0,
-        &[(0, 0, 40000, 80), (900, 10000, 75000, 150)],
-        (1380, 20000),
-    )
+    Reported {
+        tx: "TX-P2",
+        evse: &evse(1),
+        uid: "P0000002",
+        start_wh: 0,
+        readings: &[(0, 0, 40000, 80), (900, 10000, 75000, 150)],
+        stop: (1380, 20000),
+    }
+    .send(&cso)
     .await;
     for (uid, dims, total) in [
         ("P0000001", ["MIN_POWER", "MAX_POWER"], "20.3"),
@@ -592,16 +592,15 @@ async fn uc3_5_an_unpriced_session_refers_to_the_published_free_tariff() {
         .op(Method::POST, "/api/locations/import", &json!([free_site]))
         .await;
     rfid(&csp, &cso, "F0000001", "ALWAYS").await;
-    report(
-        &cso,
-        "TX-F1",
-        "U-2",
-        "U-2-E0",
-        "F0000001",
-        0,
-        &[(0, 0, 11000, 16)],
-        (1800, 5500),
-    )
+    Reported {
+        tx: "TX-F1",
+        evse: "U-2-E0",
+        uid: "F0000001",
+        start_wh: 0,
+        readings: &[(0, 0, 11000, 16)],
+        stop: (1800, 5500),
+    }
+    .send(&cso)
     .await;
     let cdr = cdr_of(&csp, "F0000001").await;
     assert_eq!(cdr["total_cost"]["excl_vat"], 0, "{cdr}");
@@ -649,16 +648,15 @@ async fn uc3_5_energy_between_readings_is_exact_to_four_decimals() {
         .await;
     rfid(&csp, &cso, "X0000001", "ALWAYS").await;
     // 13 kWh in 1,500 s: the cut at 1,000 s lies at 2/3 of the way (8.666… kWh).
-    report(
-        &cso,
-        "TX-X1",
-        SITE,
-        &evse(0),
-        "X0000001",
-        1000,
-        &[(0, 1000, 31200, 45)],
-        (1500, 14000),
-    )
+    Reported {
+        tx: "TX-X1",
+        evse: &evse(0),
+        uid: "X0000001",
+        start_wh: 1000,
+        readings: &[(0, 1000, 31200, 45)],
+        stop: (1500, 14000),
+    }
+    .send(&cso)
     .await;
     let cdr = cdr_of(&csp, "X0000001").await;
     let four = |v: &Value| v.to_string().split('.').nth(1).map_or(0, str::len) <= 4;

@@ -258,16 +258,15 @@ async fn uc3_6_session_periods_cover_the_whole_session() {
     // since the start. The periods start at start_date_time and add up to kwh, as the CDR does.
     let (cso, csp, _sms) = crate::charging::webhook_pair().await;
     crate::charging::rfid(&csp, &cso, "Q0000001", "ALWAYS").await;
-    crate::charging::report(
-        &cso,
-        "TX-Q1",
-        crate::charging::SITE,
-        &evse(0),
-        "Q0000001",
-        1000,
-        &[(900, 3000, 8000, 12), (1800, 5000, 8000, 12)],
-        (2700, 7000),
-    )
+    crate::charging::Reported {
+        tx: "TX-Q1",
+        evse: &evse(0),
+        uid: "Q0000001",
+        start_wh: 1000,
+        readings: &[(900, 3000, 8000, 12), (1800, 5000, 8000, 12)],
+        stop: (2700, 7000),
+    }
+    .send(&cso)
     .await;
     let s = csp_session(&csp, SECS10, |s| {
         s["cdr_token"]["uid"] == "Q0000001" && s["status"] == "COMPLETED"

@@ -6,6 +6,10 @@
 //! let csp = Node::csp().start().await;
 //! csp.connect_to(&cso).await;
 //! ```
+//!
+//! Each node runs on a runtime of its own, on threads of its own (unless
+//! [`NodeBuilder::on_the_test_runtime`]), and when a test ends its nodes' outboxes must have
+//! drained, with no dead letter, unless the test declared otherwise ([`drain`]).
 
 #![allow(
     clippy::unwrap_used,
@@ -13,16 +17,23 @@
     reason = "a failure in the harness is a test failure"
 )]
 
+pub mod drain;
 pub mod fixtures;
 pub mod foreign;
+mod runtime;
 
 use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use roaming_peer::registration::peers::{PeerRecord, PeerView};
 pub use roaming_peer::testing::{TestEndpoint, TestTls};
 use roaming_types::Envelope;
 use tempfile::TempDir;
+
+use crate::drain::Watch;
+use crate::runtime::NodeRuntime;
 
 /// Which role a node plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +53,29 @@ pub struct NodeBuilder {
     settings: Vec<(&'static str, String)>,
     dir: Option<TempDir>,
     store: Option<roaming_peer::store::StoreHandle>,
+    /// Carried across a restart: see [`Node::expect_undelivered`].
+    undelivered_ok: bool,
+    /// Carried across a restart: see [`Node::expect_dead_letters`].
+    dead_ok: bool,
+    /// See [`NodeBuilder::on_the_test_runtime`].
+    on_test_runtime: bool,
 }
 
 impl NodeBuilder {
+    fn new(kind: Kind, party: &str) -> Self {
+        Self {
+            kind,
+            party: party.to_owned(),
+            tls: None,
+            settings: Vec::new(),
+            dir: None,
+            store: None,
+            undelivered_ok: false,
+            dead_ok: false,
+            on_test_runtime: false,
+        }
+    }
+
     /// Our party, `CC-PID`.
     pub fn party(mut self, party: &str) -> Self {
         self.party = party.to_owned();
@@ -76,7 +107,17 @@ impl NodeBuilder {
         self
     }
 
-    /// Starts the node.
+    /// Runs the node's tasks on the test's runtime instead of one of its own, taking turns with the
+    /// test's code on its thread (as every node ran before the end-of-test check). The check then
+    /// cannot wait for this node's outboxes: pending entries are not waited for (dead letters are
+    /// still checked), and other nodes cannot deliver to this one while the check waits. For a test
+    /// whose client needs that turn-taking; say why where it is used.
+    pub fn on_the_test_runtime(mut self) -> Self {
+        self.on_test_runtime = true;
+        self
+    }
+
+    /// Starts the node, on a runtime of its own unless [`on_the_test_runtime`](Self::on_the_test_runtime).
     pub async fn start(self) -> Node {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         let (cc, pid) = self.party.split_once('-').unwrap();
@@ -84,31 +125,52 @@ impl NodeBuilder {
         settings.push(("party.country_code", cc.to_owned()));
         settings.push(("party.party_id", pid.to_owned()));
         let data_dir = dir.path().to_path_buf();
-        let ep = match self.kind {
-            Kind::Cso => {
-                TestEndpoint::start_with_store(
-                    &roaming_cso::defaults(),
-                    data_dir,
-                    &settings,
-                    self.tls.as_ref(),
-                    self.store,
-                    roaming_cso::build,
-                )
-                .await
+        let name = format!("{:?} {}", self.kind, self.party);
+        let runtime = (!self.on_test_runtime).then(|| NodeRuntime::start(&name));
+        let (kind, tls, store) = (self.kind, self.tls.clone(), self.store);
+        let start = async move {
+            match kind {
+                Kind::Cso => {
+                    let defaults = roaming_cso::defaults();
+                    TestEndpoint::start_with_store(
+                        &defaults,
+                        data_dir,
+                        &settings,
+                        tls.as_ref(),
+                        store,
+                        roaming_cso::build,
+                    )
+                    .await
+                }
+                Kind::Csp => {
+                    let defaults = roaming_csp::defaults();
+                    TestEndpoint::start_with_store(
+                        &defaults,
+                        data_dir,
+                        &settings,
+                        tls.as_ref(),
+                        store,
+                        roaming_csp::build,
+                    )
+                    .await
+                }
             }
-            Kind::Csp => {
-                TestEndpoint::start_with_store(
-                    &roaming_csp::defaults(),
-                    data_dir,
-                    &settings,
-                    self.tls.as_ref(),
-                    self.store,
-                    roaming_csp::build,
-                )
-                .await
-            }
+        };
+        let ep = match &runtime {
+            Some(rt) => rt.handle.spawn(start).await.expect("the start task"),
+            None => start.await,
         }
         .expect("endpoint starts");
+        let core = Arc::clone(&ep.core);
+        let status: drain::StatusFn = Box::new(move || {
+            let all = roaming_peer::outbox::Outbox::status(&core).map_err(|e| e.to_string())?;
+            serde_json::to_value(all)
+                .map_err(|e| e.to_string())
+                .map(|v| match v {
+                    serde_json::Value::Array(a) => a,
+                    _ => Vec::new(),
+                })
+        });
         Node {
             ep: Some(ep),
             kind: self.kind,
@@ -116,6 +178,14 @@ impl NodeBuilder {
             tls: self.tls,
             party: self.party,
             settings: self.settings,
+            watch: Watch::register(
+                name,
+                status,
+                self.undelivered_ok || self.on_test_runtime,
+                self.dead_ok,
+            ),
+            runtime,
+            on_test_runtime: self.on_test_runtime,
         }
     }
 }
@@ -130,6 +200,28 @@ pub struct Node {
     tls: Option<TestTls>,
     party: String,
     settings: Vec<(&'static str, String)>,
+    /// The end-of-test check's view of this node.
+    watch: Arc<Watch>,
+    /// Dropped after the endpoint; `None` [`on_the_test_runtime`](NodeBuilder::on_the_test_runtime).
+    runtime: Option<NodeRuntime>,
+    on_test_runtime: bool,
+}
+
+impl Drop for Node {
+    /// The end-of-test check ([`drain`]), then the node stops.
+    fn drop(&mut self) {
+        let verdict = if self.ep.is_some() && !std::thread::panicking() {
+            self.watch.check_at_drop()
+        } else {
+            Ok(())
+        };
+        self.watch.forget();
+        drop(self.ep.take());
+        drop(self.runtime.take());
+        if let Err(msg) = verdict {
+            panic!("{msg}");
+        }
+    }
 }
 
 impl Deref for Node {
@@ -142,26 +234,25 @@ impl Deref for Node {
 impl Node {
     /// A CSO (party NL-CSO unless changed).
     pub fn cso() -> NodeBuilder {
-        NodeBuilder {
-            kind: Kind::Cso,
-            party: "NL-CSO".to_owned(),
-            tls: None,
-            settings: Vec::new(),
-            dir: None,
-            store: None,
-        }
+        NodeBuilder::new(Kind::Cso, "NL-CSO")
     }
 
     /// A CSP (party DE-CSP unless changed).
     pub fn csp() -> NodeBuilder {
-        NodeBuilder {
-            kind: Kind::Csp,
-            party: "DE-CSP".to_owned(),
-            tls: None,
-            settings: Vec::new(),
-            dir: None,
-            store: None,
-        }
+        NodeBuilder::new(Kind::Csp, "DE-CSP")
+    }
+
+    /// Declares that this node may end the test with pushes not delivered (its peer refuses them, is
+    /// gone, or never answers): the end-of-test check ([`drain`]) does not wait for its outboxes.
+    /// Kept across a restart.
+    pub fn expect_undelivered(&self) {
+        self.watch.undelivered_ok.store(true, Ordering::SeqCst);
+    }
+
+    /// Declares that this node may end the test with dead letters (pushes a peer refused for good).
+    /// Kept across a restart.
+    pub fn expect_dead_letters(&self) {
+        self.watch.dead_ok.store(true, Ordering::SeqCst);
     }
 
     /// Our party id as peers see it.
@@ -209,14 +300,18 @@ impl Node {
             .cloned()
             .collect();
         settings.push(("listen", listen));
+        let on_test_runtime = self.on_test_runtime;
+        let undelivered_ok = self.watch.undelivered_ok.load(Ordering::SeqCst);
+        let dead_ok = self.watch.dead_ok.load(Ordering::SeqCst);
         let (dir, tls) = self.stop().await;
         NodeBuilder {
-            kind,
-            party,
             tls,
             settings,
             dir: Some(dir),
-            store: None,
+            undelivered_ok,
+            dead_ok,
+            on_test_runtime,
+            ..NodeBuilder::new(kind, &party)
         }
     }
 
@@ -241,11 +336,14 @@ impl Node {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
-    /// Stops the node, keeping its data directory for a restart.
+    /// Stops the node, keeping its data directory for a restart. A stopped node is not checked at
+    /// the end of the test ([`drain`]).
     pub async fn stop(mut self) -> (TempDir, Option<TestTls>) {
+        self.watch.forget();
         if let Some(ep) = self.ep.take() {
             ep.stop().await;
         }
+        drop(self.runtime.take());
         (self.dir.take().unwrap(), self.tls.take())
     }
 }

@@ -7,7 +7,7 @@
 //! an unknown CDR); the body must name the CDR of the URL (T-93), the verdict must be ACCEPTED or
 //! DISPUTED and a DISPUTED verdict needs reasons ([`CsoError::Invalid`]).
 
-use roaming_peer::store::StoreHandle;
+use roaming_peer::store::{Keyspace, StoreHandle};
 use roaming_types::DateTime;
 use roaming_types::extensions::cdr_checks::{CdrVerdict, Reason, Verdict};
 use roaming_types::ids::{CdrId, PartyRef};
@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cdrs::Cdrs;
 use crate::error::CsoError;
+use crate::keyspaces;
 
-/// Verdicts by CDR id.
-pub use crate::keyspaces::CHECKS;
+/// Verdicts by lower-case CDR id.
+const CHECKS: Keyspace<ReceivedCheck> = Keyspace::of(keyspaces::CHECKS);
 
 /// A CSP's verdict on one of our CDRs, as we keep and show it: the [`CdrVerdict`] received, who sent
 /// it and when.
@@ -114,10 +115,8 @@ impl CdrChecks {
             return Err(CsoError::Invalid("a DISPUTED verdict needs reasons".to_owned()));
         }
         let check = ReceivedCheck::new(verdict, giver.peer_id, DateTime::now());
-        self.store.transact(|tx| {
-            tx.put_json(CHECKS, check_key(cdr.id.as_str()), &check)
-                .map(|_| ())
-        })?;
+        self.store
+            .transact(|tx| CHECKS.put(tx, check_key(cdr.id.as_str()), &check))?;
         self.store.durable().await?;
         if check.verdict == Verdict::Disputed {
             tracing::warn!(cdr = %cdr.id, peer.id = %giver.peer_id, reasons = ?check.reasons, "a CSP disputes a CDR");
@@ -127,12 +126,16 @@ impl CdrChecks {
 
     /// The verdict on a CDR, if one was received.
     pub fn get(&self, cdr_id: &str) -> Result<Option<ReceivedCheck>, CsoError> {
-        Ok(self.store.get_json(CHECKS, &check_key(cdr_id))?)
+        Ok(CHECKS.get(&self.store, &check_key(cdr_id))?)
     }
 
     /// Every verdict received.
     pub fn list(&self) -> Result<Vec<ReceivedCheck>, CsoError> {
-        Ok(self.store.list_json(CHECKS, &[])?)
+        Ok(CHECKS
+            .all(&self.store, &[])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
     }
 }
 
@@ -144,6 +147,14 @@ mod tests {
     /// again as it was.
     #[test]
     fn a_stored_check_of_the_earlier_version_reads_back() {
+        let store = StoreHandle::memory();
+        let checks = CdrChecks::new(store.clone());
+        let held = |id: &str, json: Vec<u8>| {
+            let mut b = roaming_peer::store::Batch::new();
+            b.put(keyspaces::CHECKS, check_key(id), json);
+            store.apply(b).unwrap();
+            checks.get(id).unwrap().unwrap()
+        };
         let stored = serde_json::json!({
             "cdr_id": "CDR-2026-0042", "verdict": "DISPUTED",
             "reasons": ["total_cost excl. VAT is 9.99 but the tariff gives 3.5 for the periods sent"],
@@ -151,14 +162,14 @@ mod tests {
             "checked_at": "2026-03-02T10:00:07.000Z",
             "from_peer": "peer-1", "received_at": "2026-03-02T10:00:08.000Z"
         });
-        let c: ReceivedCheck = serde_json::from_slice(&serde_json::to_vec(&stored).unwrap()).unwrap();
+        let c = held("CDR-2026-0042", serde_json::to_vec(&stored).unwrap());
         assert_eq!(c.verdict, Verdict::Disputed);
         assert_eq!(c.reasons.len(), 1);
         assert_eq!(c.from_peer, "peer-1");
         assert_eq!(serde_json::to_value(&c).unwrap(), stored);
         // The least an earlier record held.
         let old = br#"{ "cdr_id": "CDR-1", "verdict": "ACCEPTED" }"#;
-        let c: ReceivedCheck = serde_json::from_slice(old).unwrap();
+        let c = held("CDR-1", old.to_vec());
         assert_eq!(
             (c.verdict, c.reasons.len(), c.from_peer.as_str()),
             (Verdict::Accepted, 0, "")

@@ -4,7 +4,8 @@
 //! the response announced (CMD-01).
 //!
 //! Every accepted command is stored (with its result and how its delivery went) before it is answered,
-//! and the deadline is kept in the store, so that a restart still ends each command with a result.
+//! and its deadline is kept in the store's deadline index (`cso_commands_due`), so that a restart still
+//! ends each command with a result and the sweep reads only what is due.
 //! Checks before a command is accepted: the location exists and is published (else 2003 + REJECTED,
 //! CMD-02); the EVSE and connector exist (REJECTED) and have the capability the command needs
 //! (REMOTE_START_STOP_CAPABLE, RESERVABLE, UNLOCK_CAPABLE; else NOT_SUPPORTED); `connector_id` comes
@@ -22,8 +23,8 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_peer::client::Call;
-use roaming_peer::core::Core;
-use roaming_peer::store::StoreError;
+use roaming_peer::core::{Core, StartError};
+use roaming_peer::store::{Keyspace, Read, StoreError, StoreHandle};
 use roaming_types::DateTime;
 use roaming_types::StatusCode;
 use roaming_types::ids::PartyRef;
@@ -39,11 +40,15 @@ use serde_json::Value;
 
 use crate::error::CsoError;
 use crate::gateway::{StationCommand, StationGateway};
+use crate::keyspaces::{self, COMMANDS_DUE};
 use crate::reservations::{self, Booking, Reservation, ReservationState, Reservations};
 use crate::sessions::Sessions;
 use crate::sites::is_public;
 
-pub use crate::keyspaces::{COMMANDS, OPEN};
+/// The commands, by id.
+const COMMANDS: Keyspace<CommandRecord> = Keyspace::of(keyspaces::COMMANDS);
+/// The most commands one sweep times out (the rest wait for the next sweep).
+const SWEEP_LIMIT: usize = 1000;
 
 /// How the CommandResult reached the CSP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,15 +181,22 @@ pub struct Commands {
 }
 
 impl Commands {
-    /// Commands with the result timeout from `cso.commands.timeout_secs` (default 30).
+    /// Commands with the result timeout from `cso.commands.timeout_secs` (default 30). What an
+    /// earlier version left without a deadline index (waiting commands in `cso_commands_open`, active
+    /// reservations) is put into the indexes here.
     pub fn new(
         core: Arc<Core>,
         sessions: Sessions,
         gateway: Arc<dyn StationGateway>,
-    ) -> Result<Self, roaming_peer::config::ConfigError> {
+    ) -> Result<Self, StartError> {
         let timeout = core
             .config
             .role_secs("cso.commands.timeout_secs", Duration::from_secs(30))?;
+        let moved = adopt_open(&core.store)?;
+        if moved > 0 {
+            tracing::info!(commands = moved, "command deadlines moved into their index");
+        }
+        reservations::index_expiries(&core.store)?;
         Ok(Self {
             reservations: Reservations::new(Arc::clone(&core), sessions.clone(), Arc::clone(&gateway)),
             core,
@@ -236,13 +248,13 @@ impl Commands {
     }
 
     /// A command record by id.
-    pub fn get(&self, id: &str) -> Result<Option<CommandRecord>, CsoError> {
-        Ok(self.core.store.get_json(COMMANDS, id.as_bytes())?)
+    pub fn get<R: Read + ?Sized>(r: &R, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        COMMANDS.get(r, id.as_bytes())
     }
 
     /// Every command, newest last.
-    pub fn list(&self) -> Result<Vec<CommandRecord>, CsoError> {
-        let mut all: Vec<CommandRecord> = self.core.store.list_json(COMMANDS, &[])?;
+    pub fn list<R: Read + ?Sized>(r: &R) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut all: Vec<CommandRecord> = COMMANDS.all(r, &[])?.into_iter().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.received_at);
         Ok(all)
     }
@@ -268,12 +280,8 @@ impl Commands {
         record.station = Some(station.clone());
         record.reservation = reservation.as_ref().map(|r| r.key.clone());
         self.core.store.transact(|tx| {
-            tx.put_json(COMMANDS, record.id.as_bytes().to_vec(), &record)?;
-            tx.put_json(
-                OPEN,
-                record.id.as_bytes().to_vec(),
-                &record.deadline.timestamp_millis(),
-            )?;
+            COMMANDS.put(tx, record.id.as_bytes().to_vec(), &record)?;
+            COMMANDS_DUE.schedule(tx, record.deadline, &record.id);
             if let Some(r) = &reservation {
                 reservations::put(tx, r)?;
             }
@@ -283,7 +291,7 @@ impl Commands {
         if let Err(e) = self.gateway.send(station).await {
             tracing::warn!(command.id = %record.id, error = %e, "the station gateway refused a command");
             self.core.store.transact(|tx| {
-                tx.delete(OPEN, record.id.as_bytes().to_vec());
+                COMMANDS_DUE.cancel(tx, record.deadline, &record.id);
                 match reservation {
                     Some(r) => reservations::not_sent(tx, r),
                     None => Ok(()),
@@ -447,10 +455,9 @@ impl Commands {
             // Accepted, and the result says at once that there is no such reservation.
             let now = DateTime::now();
             let record = received.record(command_id.clone(), caller, now, now);
-            self.core.store.transact(|tx| {
-                tx.put_json(COMMANDS, record.id.as_bytes().to_vec(), &record)
-                    .map(|_| ())
-            })?;
+            self.core
+                .store
+                .transact(|tx| COMMANDS.put(tx, record.id.as_bytes().to_vec(), &record))?;
             self.core.store.durable().await?;
             let this = self.clone();
             tokio::spawn(async move {
@@ -521,7 +528,7 @@ impl Commands {
     ) -> Result<Option<CommandRecord>, CsoError> {
         let now = DateTime::now();
         let (record, woken) = self.core.store.transact(|tx| {
-            let Some(mut record) = tx.get_json::<CommandRecord>(COMMANDS, id.as_bytes())? else {
+            let Some(mut record) = Self::get(tx, id)? else {
                 return Err(CsoError::NotFound(format!("no command {id}")));
             };
             if record.result.is_some() {
@@ -534,14 +541,14 @@ impl Commands {
             }
             record.result = Some(r);
             record.result_at = Some(now);
-            tx.delete(OPEN, id.as_bytes().to_vec());
+            COMMANDS_DUE.cancel(tx, record.deadline, id);
             let woken = match &record.reservation {
                 Some(key) => self
                     .reservations
                     .outcome(tx, key, &record.command, &result, now)?,
                 None => Vec::new(),
             };
-            tx.put_json(COMMANDS, id.as_bytes().to_vec(), &record)?;
+            COMMANDS.put(tx, id.as_bytes().to_vec(), &record)?;
             Ok::<_, CsoError>((Some(record), woken))
         })?;
         self.core.commit(woken).await?;
@@ -601,9 +608,9 @@ impl Commands {
             tracing::warn!(command.id = %record.id, error = ?delivery.error, "command result not delivered");
         }
         let r = self.core.store.transact(|tx| {
-            if let Some(mut rec) = tx.get_json::<CommandRecord>(COMMANDS, record.id.as_bytes())? {
+            if let Some(mut rec) = Self::get(tx, &record.id)? {
                 rec.delivery = Some(delivery.clone());
-                tx.put_json(COMMANDS, record.id.as_bytes().to_vec(), &rec)?;
+                COMMANDS.put(tx, record.id.as_bytes().to_vec(), &rec)?;
             }
             Ok::<_, StoreError>(())
         });
@@ -614,18 +621,16 @@ impl Commands {
 
     /// Ends commands whose deadline passed with TIMEOUT, and reservations whose expiry passed.
     pub async fn sweep(&self) -> Result<(), CsoError> {
-        let now = DateTime::now().timestamp_millis();
-        let open = self.core.store.engine().scan(OPEN, &[], None, 10_000)?;
-        for (k, v) in open {
-            let deadline: i64 = serde_json::from_slice(&v).unwrap_or(0);
-            if deadline <= now {
-                let id = String::from_utf8_lossy(&k).into_owned();
-                self.complete(
-                    &id,
-                    CommandResultType::Timeout,
-                    Some("the charger did not answer in time".to_owned()),
-                )
-                .await?;
+        for (at, id) in COMMANDS_DUE.due(&self.core.store, DateTime::now(), SWEEP_LIMIT)? {
+            let text = "the charger did not answer in time".to_owned();
+            match self.complete(&id, CommandResultType::Timeout, Some(text)).await {
+                Ok(Some(_)) => {}
+                // Completing removes the entry; one without a waiting command must not stay due.
+                Ok(None) | Err(CsoError::NotFound(_)) => self.core.store.transact(|tx| {
+                    COMMANDS_DUE.cancel(tx, at, &id);
+                    Ok::<_, StoreError>(())
+                })?,
+                Err(e) => return Err(e),
             }
         }
         self.reservations.expire_due().await
@@ -635,6 +640,30 @@ impl Commands {
     /// [`Reservations::end`].
     pub async fn end_reservation(&self, key: &str, why: ReservationState) -> Result<Reservation, CsoError> {
         self.reservations.end(key, why).await
+    }
+}
+
+/// Moves what an earlier version kept in `cso_commands_open` (id → deadline in ms) into
+/// [`COMMANDS_DUE`]: each command still waiting is scheduled at its record's deadline, and the old
+/// entry is deleted (an entry without a waiting command too). Returns how many were scheduled.
+fn adopt_open(store: &StoreHandle) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    loop {
+        let open = store.scan(keyspaces::OPEN, &[], None, SWEEP_LIMIT)?;
+        if open.is_empty() {
+            return Ok(moved);
+        }
+        moved += store.transact(|tx| {
+            let mut n = 0;
+            for (k, _) in open {
+                if let Some(r) = COMMANDS.get(tx, &k)?.filter(|r| r.result.is_none()) {
+                    COMMANDS_DUE.schedule(tx, r.deadline, &r.id);
+                    n += 1;
+                }
+                tx.delete(keyspaces::OPEN, k);
+            }
+            Ok::<_, StoreError>(n)
+        })?;
     }
 }
 
@@ -658,7 +687,123 @@ pub async fn run(commands: Commands, every: Duration) {
 
 #[cfg(test)]
 mod tests {
+    use roaming_peer::store::Batch;
+    use roaming_peer::testing::TestEndpoint;
+
     use super::*;
+
+    fn at(s: &str) -> DateTime {
+        DateTime::parse_strict(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn record(id: &str, deadline: DateTime) -> CommandRecord {
+        CommandRecord {
+            id: id.to_owned(),
+            command: CommandType::StopSession,
+            peer: None,
+            emsp: None,
+            response_url: None,
+            received_at: deadline,
+            deadline,
+            request: Value::Null,
+            station: None,
+            result: None,
+            result_at: None,
+            delivery: None,
+            reservation: None,
+        }
+    }
+
+    /// Writes what an earlier version stored for a command waiting for its result: the record, and
+    /// its deadline in `cso_commands_open` (id → ms since the epoch).
+    fn stored_by_an_earlier_version(store: &StoreHandle, r: &CommandRecord) {
+        let mut b = Batch::new();
+        let record = serde_json::to_vec(r).unwrap_or_default();
+        b.put(keyspaces::COMMANDS, r.id.as_bytes().to_vec(), record);
+        let deadline = r.deadline.timestamp_millis().to_string();
+        b.put(keyspaces::OPEN, r.id.as_bytes().to_vec(), deadline.into_bytes());
+        store.apply(b).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn open_commands_of_an_earlier_version_move_into_the_deadline_index_once() {
+        let store = StoreHandle::memory();
+        let due = at("2026-01-01T00:00:00.250Z");
+        stored_by_an_earlier_version(&store, &record("c1", due));
+        let mut done = record("c2", due);
+        done.result = Some(CommandResult::new(CommandResultType::Accepted));
+        stored_by_an_earlier_version(&store, &done);
+        let mut orphan = Batch::new();
+        orphan.put(keyspaces::OPEN, b"gone".to_vec(), b"0".to_vec());
+        store.apply(orphan).unwrap_or_else(|e| panic!("{e}"));
+
+        assert_eq!(adopt_open(&store).ok(), Some(1));
+        assert_eq!(
+            COMMANDS_DUE.due(&store, due, 10).ok(),
+            Some(vec![(due, "c1".to_owned())]),
+            "the waiting command is due at its deadline, to the millisecond"
+        );
+        assert!(
+            store
+                .scan(keyspaces::OPEN, &[], None, 10)
+                .is_ok_and(|v| v.is_empty()),
+            "nothing is left in the old keyspace"
+        );
+        assert_eq!(adopt_open(&store).ok(), Some(0), "moved once");
+        assert_eq!(COMMANDS_DUE.due(&store, due, 10).map(|v| v.len()).ok(), Some(1));
+    }
+
+    /// A CSO started over the store of an earlier version times out its open command and expires its
+    /// active reservation (neither of which was in a deadline index).
+    #[tokio::test]
+    async fn a_restart_ends_what_an_earlier_version_left_waiting() {
+        let store = StoreHandle::memory();
+        let past = DateTime::now().plus(chrono::Duration::seconds(-5));
+        stored_by_an_earlier_version(&store, &record("c1", past));
+        let r = reservations::tests::active(past);
+        let mut b = Batch::new();
+        b.put(
+            keyspaces::RESERVATIONS,
+            r.key.as_bytes().to_vec(),
+            serde_json::to_vec(&r).unwrap_or_default(),
+        );
+        store.apply(b).unwrap_or_else(|e| panic!("{e}"));
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cso = TestEndpoint::start_with_store(
+            &crate::defaults(),
+            dir.path().to_path_buf(),
+            &[],
+            None,
+            Some(store.clone()),
+            crate::build,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ended = || {
+            let c = Commands::get(&store, "c1").ok().flatten();
+            let r = reservations::get(&store, &r.key).ok().flatten();
+            (c.and_then(|c| c.result).map(|r| r.result), r.map(|r| r.state))
+        };
+        for _ in 0..100 {
+            if ended().0.is_some() && ended().1 != Some(ReservationState::Active) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            ended(),
+            (Some(CommandResultType::Timeout), Some(ReservationState::Expired))
+        );
+        let later = DateTime::now().plus(chrono::Duration::days(1));
+        assert!(COMMANDS_DUE.due(&store, later, 10).is_ok_and(|v| v.is_empty()));
+        assert!(
+            crate::keyspaces::RESERVATIONS_DUE
+                .due(&store, later, 10)
+                .is_ok_and(|v| v.is_empty())
+        );
+        cso.stop().await;
+    }
 
     #[test]
     fn messages_are_bounded_display_texts() {

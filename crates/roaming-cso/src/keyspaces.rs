@@ -9,6 +9,7 @@
 //! they are untyped (`Collection`, see `roaming_peer::store::collection::Untyped`). A deadline index
 //! is a [`roaming_peer::deadlines::Deadlines`] declared here.
 
+use roaming_peer::deadlines::Deadlines;
 use roaming_peer::store::Space;
 use roaming_peer::store::collection::Collection;
 use roaming_types::modules::cdrs::Cdr;
@@ -40,14 +41,17 @@ pub const CDRS: Collection<Cdr> = Collection::new("cso_cdrs", "cso_cdrs_idx");
 /// Session id → CDR id (one CDR per session).
 pub const BY_SESSION: Space = Space("cso_cdr_by_session");
 
-// CDR checks (ocpi/cdr_checks.rs).
+// CDR checks (cdr_checks.rs).
 /// Verdicts by CDR id.
 pub const CHECKS: Space = Space("cso_cdr_checks");
 
 // Commands (commands.rs).
 /// Commands by id.
 pub const COMMANDS: Space = Space("cso_commands");
-/// Commands waiting for their result: id → deadline (ms since the epoch).
+/// The deadlines of the commands waiting for their result (their record's `deadline`).
+pub const COMMANDS_DUE: Deadlines = Deadlines::new("cso_commands_due");
+/// Before [`COMMANDS_DUE`]: commands waiting for their result, id → deadline (ms since the epoch).
+/// No longer written; what an earlier version left here is moved into [`COMMANDS_DUE`] at start.
 pub const OPEN: Space = Space("cso_commands_open");
 
 // Reservations (reservations.rs).
@@ -55,6 +59,8 @@ pub const OPEN: Space = Space("cso_commands_open");
 pub const RESERVATIONS: Space = Space("cso_reservations");
 /// The charger's reservation number (8 bytes, big endian) → reservation key.
 pub const BY_STATION_ID: Space = Space("cso_reservation_station");
+/// When the active reservations expire (their `expiry_date`), by reservation key.
+pub const RESERVATIONS_DUE: Deadlines = Deadlines::new("cso_reservations_due");
 
 // Tokens (tokens.rs).
 /// Tokens by `<type>\0<uid>\0<cc>\0<pid>`.
@@ -94,9 +100,11 @@ pub const ALL: &[Space] = &[
     BY_SESSION,
     CHECKS,
     COMMANDS,
+    COMMANDS_DUE.space(),
     OPEN,
     RESERVATIONS,
     BY_STATION_ID,
+    RESERVATIONS_DUE.space(),
     TOKENS,
     COLLISIONS,
     DECISIONS,

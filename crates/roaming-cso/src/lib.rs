@@ -169,7 +169,6 @@ pub async fn build(core: Arc<Core>) -> Result<RoleParts, StartError> {
         sessions.clone(),
         commands.clone(),
         authorizer.clone(),
-        tokens.clone(),
     );
     if let Some(sim) = &simulator {
         let running: Vec<gateway::RunningTransaction> = sessions

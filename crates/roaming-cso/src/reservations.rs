@@ -13,13 +13,16 @@
 //! checks and dispatches them; the rules of a reservation's life are here ([`Reservations`]): what a
 //! RESERVE_NOW books, what the charger's answer does, which start uses a reservation, and how one
 //! expires or is cancelled by the CSO.
+//!
+//! The expiry of each active reservation is in a deadline index (`cso_reservations_due`), kept by
+//! [`put`] with the record, so that the sweep reads only what is due ([`Reservations::expire_due`]).
 
 use std::sync::Arc;
 
 use http::Method;
 use roaming_peer::client::Call;
 use roaming_peer::core::Core;
-use roaming_peer::store::{Space, StoreError, StoreHandle, Tx};
+use roaming_peer::store::{Keyspace, Read, Space, StoreError, StoreHandle, Tx};
 use roaming_types::DateTime;
 use roaming_types::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, PartyRef};
 use roaming_types::modules::cdrs::AuthMethod;
@@ -34,8 +37,15 @@ use crate::error::CsoError;
 use crate::gateway::{SessionStart, StationCommand, StationGateway};
 use crate::sessions::{NewReservation, Sessions, StartAuth};
 
-pub use crate::keyspaces::{BY_STATION_ID, RESERVATIONS};
+use crate::keyspaces::{self, BY_STATION_ID, RESERVATIONS_DUE};
+
+/// The reservations, by [`reservation_key`].
+const RESERVATIONS: Keyspace<Reservation> = Keyspace::of(keyspaces::RESERVATIONS);
+/// The last charger reservation number given, in the endpoint's metadata under [`COUNTER`].
+const META: Keyspace<u64> = Keyspace::of(Space::META);
 const COUNTER: &[u8] = b"cso_reservation_counter";
+/// The most expiries one sweep ends (the rest wait for the next sweep).
+const SWEEP_LIMIT: usize = 1000;
 
 /// Where a reservation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,13 +147,19 @@ pub fn reservation_key(emsp: &PartyRef, reservation_id: &str) -> String {
 }
 
 /// Reads a reservation.
-pub fn get(tx: &Tx<'_>, key: &str) -> Result<Option<Reservation>, StoreError> {
-    tx.get_json(RESERVATIONS, key.as_bytes())
+pub fn get<R: Read + ?Sized>(r: &R, key: &str) -> Result<Option<Reservation>, StoreError> {
+    RESERVATIONS.get(r, key.as_bytes())
 }
 
-/// Writes a reservation.
+/// Writes a reservation, with its expiry in the deadline index while it is active.
 pub fn put(tx: &mut Tx<'_>, r: &Reservation) -> Result<(), StoreError> {
-    tx.put_json(RESERVATIONS, r.key.as_bytes().to_vec(), r)?;
+    if let Some(old) = get(tx, &r.key)? {
+        RESERVATIONS_DUE.cancel(tx, old.expiry_date, &r.key);
+    }
+    if r.state == ReservationState::Active {
+        RESERVATIONS_DUE.schedule(tx, r.expiry_date, &r.key);
+    }
+    RESERVATIONS.put(tx, r.key.as_bytes().to_vec(), r)?;
     tx.put(
         BY_STATION_ID,
         r.station_reservation_id.to_be_bytes().to_vec(),
@@ -153,74 +169,87 @@ pub fn put(tx: &mut Tx<'_>, r: &Reservation) -> Result<(), StoreError> {
 }
 
 /// The reservation a charger number belongs to.
-pub fn by_station_id(tx: &Tx<'_>, id: u64) -> Result<Option<Reservation>, StoreError> {
-    match tx.get(BY_STATION_ID, &id.to_be_bytes())? {
-        Some(k) => get(tx, &String::from_utf8_lossy(&k)),
+pub fn by_station_id<R: Read + ?Sized>(r: &R, id: u64) -> Result<Option<Reservation>, StoreError> {
+    match r.get(BY_STATION_ID, &id.to_be_bytes())? {
+        Some(k) => get(r, &String::from_utf8_lossy(&k)),
         None => Ok(None),
     }
 }
 
 /// A new charger-unique reservation number.
 pub fn next_station_id(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
-    let n: u64 = tx.get_json(Space::META, COUNTER)?.unwrap_or(0) + 1;
-    tx.put_json(Space::META, COUNTER.to_vec(), &n)?;
+    let n = META.get(tx, COUNTER)?.unwrap_or(0) + 1;
+    META.put(tx, COUNTER.to_vec(), &n)?;
     Ok(n)
 }
 
 /// Every reservation (operator view; small).
-pub fn list(store: &StoreHandle) -> Result<Vec<Reservation>, StoreError> {
-    store.list_json(RESERVATIONS, &[])
+pub fn list<R: Read + ?Sized>(r: &R) -> Result<Vec<Reservation>, StoreError> {
+    Ok(RESERVATIONS.all(r, &[])?.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Puts the expiry of every active reservation into the deadline index (once at start: an earlier
+/// version kept no index, and scheduling an expiry again changes nothing). Returns how many.
+pub fn index_expiries(store: &StoreHandle) -> Result<usize, StoreError> {
+    let active: Vec<Reservation> = list(store)?
+        .into_iter()
+        .filter(|r| r.state == ReservationState::Active)
+        .collect();
+    store.transact(|tx| {
+        for r in &active {
+            RESERVATIONS_DUE.schedule(tx, r.expiry_date, &r.key);
+        }
+        Ok(active.len())
+    })
 }
 
 /// The open reservation of an EVSE, if any.
-pub fn on_evse(
-    store: &StoreHandle,
+pub fn on_evse<R: Read + ?Sized>(
+    r: &R,
     location: &LocationId,
     evse: &EvseUid,
 ) -> Result<Option<Reservation>, StoreError> {
-    Ok(list(store)?
+    Ok(list(r)?
         .into_iter()
         .find(|r| r.state.is_open() && &r.location_id == location && &r.evse_uid == evse))
 }
 
 /// The open reservation of one of `parties` with the CSP's `reservation_id` (CMD-05: a CSP sees only
 /// its own).
-pub fn open_of(
-    store: &StoreHandle,
+pub fn open_of<R: Read + ?Sized>(
+    r: &R,
     parties: &[PartyRef],
     reservation_id: &str,
 ) -> Result<Option<Reservation>, StoreError> {
-    store.transact(|tx| {
-        for p in parties {
-            if let Some(r) = get(tx, &reservation_key(p, reservation_id))? {
-                if r.state.is_open() {
-                    return Ok(Some(r));
-                }
+    for p in parties {
+        if let Some(found) = get(r, &reservation_key(p, reservation_id))? {
+            if found.state.is_open() {
+                return Ok(Some(found));
             }
         }
-        Ok(None)
-    })
+    }
+    Ok(None)
 }
 
 /// The open reservation on an EVSE that a START_SESSION of `token` from one of `parties` uses.
-pub fn of_token(
-    store: &StoreHandle,
+pub fn of_token<R: Read + ?Sized>(
+    r: &R,
     location: &LocationId,
     evse: &EvseUid,
     parties: &[PartyRef],
     token: &Token,
 ) -> Result<Option<Reservation>, StoreError> {
-    Ok(on_evse(store, location, evse)?.filter(|r| {
+    Ok(on_evse(r, location, evse)?.filter(|r| {
         parties.contains(&r.emsp) && r.token.uid == token.uid && r.token.token_type == token.token_type
     }))
 }
 
 /// The open reservation a transaction that began at a charger uses: the one it names, else the one of
 /// its token on its EVSE.
-pub fn used_by(store: &StoreHandle, start: &SessionStart) -> Result<Option<Reservation>, StoreError> {
+pub fn used_by<R: Read + ?Sized>(r: &R, start: &SessionStart) -> Result<Option<Reservation>, StoreError> {
     let found = match start.station_reservation_id {
-        Some(id) => store.transact(|tx| by_station_id(tx, id))?,
-        None => on_evse(store, &start.location_id, &start.evse_uid)?.filter(|r| {
+        Some(id) => by_station_id(r, id)?,
+        None => on_evse(r, &start.location_id, &start.evse_uid)?.filter(|r| {
             r.token
                 .uid
                 .as_str()
@@ -291,11 +320,7 @@ impl Reservations {
         let now = DateTime::now();
         let emsp = req.token.party();
         let key = reservation_key(&emsp, req.reservation_id.as_str());
-        let existing = self
-            .core
-            .store
-            .transact(|tx| get(tx, &key))?
-            .filter(|r| r.state.is_open());
+        let existing = get(&self.core.store, &key)?.filter(|r| r.state.is_open());
         let evse = match (&req.evse_uid, &existing) {
             (Some(uid), _) => match loc.evse(uid) {
                 Some(e) => e,
@@ -414,12 +439,19 @@ impl Reservations {
         }
     }
 
-    /// Ends the active reservations whose expiry passed (EXPIRED).
+    /// Ends the active reservations whose expiry passed (EXPIRED): those due in the index (ending one
+    /// removes its entry; an entry of a reservation that is no longer active is dropped).
     pub async fn expire_due(&self) -> Result<(), CsoError> {
         let now = DateTime::now();
-        for r in list(&self.core.store)? {
-            if r.state == ReservationState::Active && r.expiry_date <= now {
-                self.end(&r.key, ReservationState::Expired).await?;
+        for (at, key) in RESERVATIONS_DUE.due(&self.core.store, now, SWEEP_LIMIT)? {
+            let r = get(&self.core.store, &key)?;
+            if r.is_some_and(|r| r.state == ReservationState::Active && r.expiry_date <= now) {
+                self.end(&key, ReservationState::Expired).await?;
+            } else {
+                self.core.store.transact(|tx| {
+                    RESERVATIONS_DUE.cancel(tx, at, &key);
+                    Ok::<_, StoreError>(())
+                })?;
             }
         }
         Ok(())
@@ -477,8 +509,74 @@ impl Reservations {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An active reservation of `DE-CSP`'s `R1` at `LOC-1-E0`, expiring at `expiry`.
+    pub(crate) fn active(expiry: DateTime) -> Reservation {
+        let token: Token = serde_json::from_value(serde_json::json!({
+            "country_code": "DE", "party_id": "CSP", "uid": "04AABB", "type": "RFID",
+            "contract_id": "DE-CSP-C12345678-X", "issuer": "Test", "valid": true,
+            "whitelist": "ALLOWED", "last_updated": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let emsp = token.party();
+        Reservation {
+            key: reservation_key(&emsp, "R1"),
+            emsp,
+            peer: "peer-1".to_owned(),
+            reservation_id: "R1".to_owned(),
+            station_reservation_id: 1,
+            location_id: LocationId::new("LOC-1").unwrap_or_else(|e| panic!("{e}")),
+            evse_uid: EvseUid::new("LOC-1-E0").unwrap_or_else(|e| panic!("{e}")),
+            token,
+            expiry_date: expiry,
+            booked_at: expiry,
+            session_id: None,
+            response_url: "https://csp.example/r".to_owned(),
+            authorization_reference: None,
+            state: ReservationState::Active,
+            command_id: "c0".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_active_reservation_is_due_at_its_expiry_until_it_ends() {
+        let store = StoreHandle::memory();
+        let t = |s: &str| DateTime::parse_strict(s).unwrap_or_else(|e| panic!("{e}"));
+        let (first, later) = (t("2026-01-01T10:00:00Z"), t("2026-01-01T11:00:00Z"));
+        let all = || RESERVATIONS_DUE.due(&store, later, 10).unwrap_or_default();
+        let write = |r: &Reservation| store.transact(|tx| put(tx, r)).unwrap_or_else(|e| panic!("{e}"));
+        let mut r = active(first);
+        r.state = ReservationState::Requested;
+        write(&r);
+        assert!(all().is_empty(), "not before the charger confirmed it");
+        r.state = ReservationState::Active;
+        write(&r);
+        assert_eq!(all(), [(first, r.key.clone())]);
+        r.expiry_date = later;
+        write(&r);
+        assert_eq!(
+            all(),
+            [(later, r.key.clone())],
+            "a replacement moves the deadline"
+        );
+        r.state = ReservationState::Expired;
+        write(&r);
+        assert!(all().is_empty(), "an ended reservation is no longer due");
+        // An earlier version kept no index: it is built at start.
+        r.state = ReservationState::Active;
+        let mut b = roaming_peer::store::Batch::new();
+        b.put(
+            keyspaces::RESERVATIONS,
+            r.key.as_bytes().to_vec(),
+            serde_json::to_vec(&r).unwrap_or_default(),
+        );
+        store.apply(b).unwrap_or_else(|e| panic!("{e}"));
+        assert!(all().is_empty());
+        assert_eq!(index_expiries(&store).ok(), Some(1));
+        assert_eq!(all(), [(later, r.key.clone())]);
+    }
 
     #[test]
     fn reservations_of_two_csps_never_share_a_key() {

@@ -77,24 +77,16 @@ pub struct Stations {
     sessions: Sessions,
     commands: Commands,
     authorizer: Authorizer,
-    tokens: Tokens,
 }
 
 impl Stations {
     /// Event handling over the CSO's parts.
-    pub fn new(
-        core: Arc<Core>,
-        sessions: Sessions,
-        commands: Commands,
-        authorizer: Authorizer,
-        tokens: Tokens,
-    ) -> Self {
+    pub fn new(core: Arc<Core>, sessions: Sessions, commands: Commands, authorizer: Authorizer) -> Self {
         Self {
             core,
             sessions,
             commands,
             authorizer,
-            tokens,
         }
     }
 
@@ -186,7 +178,10 @@ impl Stations {
         let (uid, token_type) = (start.token_uid.as_str(), &start.token_type);
         let (location, evse) = (&start.location_id, &start.evse_uid);
         let reservation = reservations::used_by(&self.core.store, start)?;
-        let command = start.command_id.as_deref().map(|id| self.commands.get(id));
+        let command = start
+            .command_id
+            .as_deref()
+            .map(|id| Commands::get(&self.core.store, id));
         if let Some(rec) = command.transpose()?.flatten() {
             if let Ok(req) = serde_json::from_value::<StartSession>(rec.request.clone()) {
                 let reference = req.authorization_reference.clone().or_else(|| {
@@ -235,7 +230,7 @@ impl Stations {
                 reservation,
             ));
         }
-        let mut copies = self.tokens.find(uid, token_type)?;
+        let mut copies = Tokens::find(&self.core.store, uid, token_type)?;
         if copies.len() == 1 {
             let t = copies.remove(0);
             return Ok((

@@ -12,15 +12,22 @@
 //! (`cso_token_collisions`, `GET /api/tokens/collisions`) and logged.
 
 use roaming_peer::stamps::StampPolicy;
-use roaming_peer::store::{StoreError, StoreHandle, Tx, Write, key, prefix};
+use roaming_peer::store::{Keyspace, Read, StoreError, StoreHandle, Tx, Write, key, prefix};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::tokens::{Token, TokenPatch, TokenType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CsoError;
+use crate::keyspaces;
 
-pub use crate::keyspaces::{COLLISIONS, TOKENS};
+/// The tokens' keyspace, untyped (read and written typed through [`Tokens`]).
+pub use crate::keyspaces::TOKENS;
+
+/// The tokens, by [`token_key`].
+const COPIES: Keyspace<Token> = Keyspace::of(TOKENS);
+/// The collisions, by `<type>\0<uid>`.
+const COLLISIONS: Keyspace<Collision> = Keyspace::of(keyspaces::COLLISIONS);
 
 /// A token uid (of one type) that several CSPs hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +57,11 @@ pub fn token_key(token_type: &TokenType, uid: &str, owner: &PartyRef) -> Vec<u8>
     ])
 }
 
+/// The values of a typed read, without their keys.
+fn values<T>(entries: Vec<(Vec<u8>, T)>) -> Vec<T> {
+    entries.into_iter().map(|(_, v)| v).collect()
+}
+
 /// The tokens the CSPs pushed.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -73,29 +85,32 @@ impl Tokens {
     }
 
     /// One token of one owner.
-    pub fn get(
-        &self,
+    pub fn get<R: Read + ?Sized>(
+        r: &R,
         owner: &PartyRef,
         uid: &str,
         token_type: &TokenType,
     ) -> Result<Option<Token>, StoreError> {
-        self.store.get_json(TOKENS, &token_key(token_type, uid, owner))
+        COPIES.get(r, &token_key(token_type, uid, owner))
     }
 
-    /// Every stored token with this uid and type, whatever CSP issued it.
-    pub fn find(&self, uid: &str, token_type: &TokenType) -> Result<Vec<Token>, StoreError> {
-        self.store.list_json(TOKENS, &uid_prefix(token_type, uid))
+    /// Every stored token with this uid and type, whatever CSP issued it (committed data).
+    pub fn find<R: Read + ?Sized>(
+        r: &R,
+        uid: &str,
+        token_type: &TokenType,
+    ) -> Result<Vec<Token>, StoreError> {
+        Ok(values(COPIES.all(r, &uid_prefix(token_type, uid))?))
     }
 
     /// Every uid that several CSPs hold, by type and uid.
-    pub fn collisions(&self) -> Result<Vec<Collision>, StoreError> {
-        self.store.list_json(COLLISIONS, &[])
+    pub fn collisions<R: Read + ?Sized>(r: &R) -> Result<Vec<Collision>, StoreError> {
+        Ok(values(COLLISIONS.all(r, &[])?))
     }
 
     /// Every token, optionally of one owner (operator view).
-    pub fn list(&self, owner: Option<&PartyRef>) -> Result<Vec<Token>, StoreError> {
-        let all: Vec<Token> = self.store.list_json(TOKENS, &[])?;
-        Ok(all
+    pub fn list<R: Read + ?Sized>(r: &R, owner: Option<&PartyRef>) -> Result<Vec<Token>, StoreError> {
+        Ok(values(COPIES.all(r, &[])?)
             .into_iter()
             .filter(|t| owner.is_none_or(|o| t.party() == *o))
             .collect())
@@ -109,7 +124,7 @@ impl Tokens {
     /// [`put`](Self::put) inside a transaction.
     pub fn put_tx(&self, tx: &mut Tx<'_>, token: &Token) -> Result<Write, StoreError> {
         let k = token_key(&token.token_type, token.uid.as_str(), &token.party());
-        let stored: Option<Token> = tx.get_json(TOKENS, &k)?;
+        let stored = COPIES.get(tx, &k)?;
         let w = match &stored {
             None => Write::Created,
             Some(s) if token.last_updated < self.stamps.held(s.last_updated) => Write::Stale,
@@ -117,7 +132,7 @@ impl Tokens {
             Some(_) => Write::Updated,
         };
         if w.changed() {
-            tx.put_json(TOKENS, k, token)?;
+            COPIES.put(tx, k, token)?;
         }
         if w == Write::Created {
             Self::note_collision(tx, token)?;
@@ -127,11 +142,8 @@ impl Tokens {
 
     /// Records (and logs) a collision when another CSP already holds the new token's uid.
     fn note_collision(tx: &mut Tx<'_>, token: &Token) -> Result<(), StoreError> {
-        let p = uid_prefix(&token.token_type, token.uid.as_str());
-        let mut parties: Vec<String> = tx
-            .scan(TOKENS, &p, None, 1000)?
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice::<Token>(&v).ok())
+        let mut parties: Vec<String> = Self::find(tx, token.uid.as_str(), &token.token_type)?
+            .iter()
             .map(|t| t.party().to_string())
             .collect();
         let mine = token.party().to_string();
@@ -146,16 +158,16 @@ impl Tokens {
             token.token_type.as_str().to_ascii_lowercase(),
             token.uid.as_str().to_ascii_lowercase(),
         ]);
-        let first_seen = tx
-            .get_json::<Collision>(COLLISIONS, &ck)?
+        let first_seen = COLLISIONS
+            .get(tx, &ck)?
             .map_or_else(DateTime::now, |c| c.first_seen);
         tracing::warn!(
             token.type = %token.token_type,
             parties = %parties.join(", "),
             "a token uid is held by several CSPs: it is authorized only in real time by all of them"
         );
-        tx.put_json(
-            COLLISIONS,
+        COLLISIONS.put(
+            tx,
             ck,
             &Collision {
                 token_type: token.token_type.clone(),
@@ -177,7 +189,7 @@ impl Tokens {
     ) -> Result<Write, CsoError> {
         self.store.transact(|tx| {
             let k = token_key(token_type, uid, owner);
-            let mut token: Token = tx.get_json(TOKENS, &k)?.ok_or_else(|| {
+            let mut token = COPIES.get(tx, &k)?.ok_or_else(|| {
                 CsoError::NotFound(format!(
                     "unknown token {owner}/{uid} of type {token_type}; PUT it first (T-94)"
                 ))
@@ -192,7 +204,7 @@ impl Tokens {
             if token == before {
                 return Ok(Write::Unchanged);
             }
-            tx.put_json(TOKENS, k, &token)?;
+            COPIES.put(tx, k, &token)?;
             Ok(Write::Updated)
         })
     }
@@ -222,7 +234,13 @@ mod tests {
         let b = token("FR-OTH", "04aabb", true, "2026-01-01T00:00:00Z");
         assert_eq!(t.put(&a).ok(), Some(Write::Created));
         assert_eq!(t.put(&b).ok(), Some(Write::Created));
-        assert_eq!(t.find("04AABB", &TokenType::Rfid).map(|v| v.len()).ok(), Some(2));
+        let store = &t.store;
+        assert_eq!(
+            Tokens::find(store, "04AABB", &TokenType::Rfid)
+                .map(|v| v.len())
+                .ok(),
+            Some(2)
+        );
         // T-80: an older full token does not overwrite a newer one.
         let old = token("DE-CSP", "04AABB", false, "2025-01-01T00:00:00Z");
         assert_eq!(t.put(&old).ok(), Some(Write::Stale));
@@ -233,7 +251,9 @@ mod tests {
             t.patch(&a.party(), "04aabb", &TokenType::Rfid, patch).ok(),
             Some(Write::Updated)
         );
-        let got = t.get(&a.party(), "04AABB", &TokenType::Rfid).ok().flatten();
+        let got = Tokens::get(store, &a.party(), "04AABB", &TokenType::Rfid)
+            .ok()
+            .flatten();
         assert_eq!(
             got.map(|g| (g.valid, g.last_updated)),
             DateTime::parse_strict("2026-02-01T00:00:00Z")
@@ -241,6 +261,6 @@ mod tests {
                 .map(|d| (false, d))
         );
         // Another type with the same uid is another token.
-        assert!(t.find("04AABB", &TokenType::AppUser).is_ok_and(|v| v.is_empty()));
+        assert!(Tokens::find(store, "04AABB", &TokenType::AppUser).is_ok_and(|v| v.is_empty()));
     }
 }

@@ -18,6 +18,7 @@ use roaming_peer::server::reply::{data, written};
 use roaming_types::modules::tokens::{Token, TokenPatch};
 
 use crate::state::CsoState;
+use crate::tokens::Tokens;
 
 /// Path of the module.
 pub const PATH: &str = "/ocpi/2.2.1/tokens";
@@ -35,8 +36,7 @@ pub fn router(state: CsoState) -> Router {
 async fn get_token(State(st): State<CsoState>, o: Owned<Token>) -> Result<Response, OcpiError> {
     let (owner, (uid, t)) = (&o.owner, &o.key);
     data(
-        &st.tokens
-            .get(owner, uid, t)?
+        &Tokens::get(&st.core.store, owner, uid, t)?
             .ok_or_else(|| OcpiError::unknown_object(format!("unknown token {owner}/{uid} of type {t}")))?,
     )
 }

@@ -100,12 +100,12 @@ async fn list_tokens(
 ) -> Answer<Vec<Token>> {
     let party = party_param(&q)?;
     Ok(Json(
-        s.tokens.list(party.as_ref()).map_err(OperatorError::internal)?,
+        crate::tokens::Tokens::list(&s.core.store, party.as_ref()).map_err(OperatorError::internal)?,
     ))
 }
 
 async fn list_token_collisions(State(s): State<CsoState>) -> Answer<Vec<crate::tokens::Collision>> {
-    Ok(Json(s.tokens.collisions()?))
+    Ok(Json(crate::tokens::Tokens::collisions(&s.core.store)?))
 }
 
 async fn list_sessions(
@@ -216,12 +216,11 @@ async fn set_evse_limit(
 }
 
 async fn list_commands(State(s): State<CsoState>) -> Answer<Vec<CommandRecord>> {
-    Ok(Json(s.commands.list()?))
+    Ok(Json(crate::commands::Commands::list(&s.core.store)?))
 }
 
 async fn get_command(State(s): State<CsoState>, Path(id): Path<String>) -> Answer<CommandRecord> {
-    s.commands
-        .get(&id)?
+    crate::commands::Commands::get(&s.core.store, &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no command {id}")))
 }

@@ -9,6 +9,7 @@ pub mod client;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::server::body::{BodyError, BodyLimit, read_limited};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -295,6 +296,7 @@ fn routes(core: Arc<Core>, role_routes: Router) -> Router {
         .merge(role_routes)
         .fallback(|| async { OperatorError::not_found("no such operator API route") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(BodyLimit(limit)))
 }
 
 async fn check_key(key: &OperatorKey, req: Request, next: Next) -> Response {
@@ -487,16 +489,34 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
                 "expected a request with Content-Type: application/json",
             ));
         }
-        let bytes = match bytes::Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(OperatorError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    e.body_text(),
-                ));
+        let limit = req.extensions().get::<BodyLimit>().copied();
+        let bytes = match limit {
+            // The rest of an over-limit body is drained, so the client gets the 413 (server/body.rs).
+            Some(BodyLimit(limit)) => {
+                let (parts, body) = req.into_parts();
+                match read_limited(&parts.headers, body, limit).await {
+                    Ok(b) => b,
+                    Err(BodyError::TooLarge) => {
+                        return Err(OperatorError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "too_large",
+                            format!("the body is larger than {limit} bytes"),
+                        ));
+                    }
+                    Err(BodyError::Read(e)) => return Err(OperatorError::invalid(e)),
+                }
             }
-            Err(e) => return Err(OperatorError::invalid(e.body_text())),
+            None => match bytes::Bytes::from_request(req, state).await {
+                Ok(b) => b,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(OperatorError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        e.body_text(),
+                    ));
+                }
+                Err(e) => return Err(OperatorError::invalid(e.body_text())),
+            },
         };
         roaming_types::decode::decode_slice::<T>(&bytes, roaming_types::decode::DecodeOptions::STRICT)
             .map(|d| Self(d.value))

@@ -290,6 +290,8 @@ fn finish(core: &Core, peer: &str, done: Vec<(u64, Entry, Option<String>)>) {
             PENDING.delete(tx, obj_key(peer, &current.push.object));
             if let Some(reason) = dead {
                 let mut d = current.clone();
+                // The refused attempt counts too: the dead letter says how many were made.
+                d.attempts += 1;
                 d.last_error = Some(reason.clone());
                 DEAD.put(tx, k.clone(), &d)?;
             }

@@ -192,6 +192,16 @@ fn is_json_content_type(parts: &Parts) -> bool {
 /// Reads the body within the configured limit.
 pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(Parts, Bytes), OcpiError> {
     let (parts, body) = req.into_parts();
+    if let Some(super::body::BodyLimit(limit)) = parts.extensions.get::<super::body::BodyLimit>().copied() {
+        // The rest of an over-limit body is drained, so the client gets the 413 (server/body.rs).
+        let bytes = super::body::read_limited(&parts.headers, body, limit)
+            .await
+            .map_err(|e| match e {
+                super::body::BodyError::TooLarge => OcpiError::PayloadTooLarge,
+                super::body::BodyError::Read(e) => OcpiError::BadJson(e),
+            })?;
+        return Ok((parts, bytes));
+    }
     let req = Request::from_parts(parts.clone(), body);
     let bytes = Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {

@@ -12,6 +12,7 @@
 //!    in the envelope (T-22).
 
 pub mod addressed;
+pub mod body;
 pub mod extract;
 pub mod paginate;
 pub mod reply;
@@ -92,6 +93,7 @@ pub fn ocpi_app(core: Arc<Core>, modules: OcpiModules) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(core.config.body_limit))
+        .layer(axum::Extension(body::BodyLimit(core.config.body_limit)))
         .layer(axum::Extension(core.stamps()))
         .layer(middleware::from_fn_with_state(Arc::clone(&core), authenticate))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
