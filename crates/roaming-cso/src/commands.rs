@@ -364,11 +364,14 @@ impl Commands {
     /// STOP_SESSION (UC3-4).
     pub async fn stop_session(&self, caller: &Caller, req: StopSession) -> Result<Answer, CsoError> {
         // UC3-4: another CSP's session is unknown to the caller (and its existence not revealed).
-        let found = self.sessions.get(req.session_id.as_str())?;
+        let found = self.sessions.get(&self.core.store, req.session_id.as_str())?;
         let Some(s) = found.filter(|s| Self::owns_token(caller, &s.emsp())) else {
             return Ok(self.unknown_session(&format!("unknown session {}", req.session_id)));
         };
-        let rt = self.sessions.runtime(s.id.as_str())?.unwrap_or_default();
+        let rt = self
+            .sessions
+            .runtime(&self.core.store, s.id.as_str())?
+            .unwrap_or_default();
         let transaction_id = match (&s.status, rt.transaction_id) {
             (SessionStatus::Pending | SessionStatus::Active, Some(t)) => t,
             (SessionStatus::Reservation, _) => {

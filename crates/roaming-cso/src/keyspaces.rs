@@ -12,7 +12,9 @@
 use roaming_peer::deadlines::Deadlines;
 use roaming_peer::store::Space;
 use roaming_peer::store::collection::Collection;
+use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::locations::Location;
+use roaming_types::modules::sessions::Session;
 use roaming_types::modules::tariffs::Tariff;
 
 // Sites (sites/).
@@ -22,10 +24,10 @@ pub const LOCATIONS: Collection<Location> = Collection::new("cso_locations", "cs
 /// Tariffs: key = lower-case tariff id; partitions `all` and `pub`.
 pub const TARIFFS: Collection<Tariff> = Collection::new("cso_tariffs", "cso_tariffs_idx");
 
-// Sessions (sessions.rs).
-/// Sessions: key = lower-case session id.
-pub const SESSIONS: Collection = Collection::new("cso_sessions", "cso_sessions_idx");
-/// Per-session runtime state.
+// Sessions (sessions/store.rs).
+/// Sessions: key = lower-case session id; partitions `all` and the owning CSP's party key.
+pub const SESSIONS: Collection<Session> = Collection::new("cso_sessions", "cso_sessions_idx");
+/// Per-session runtime state ([`Runtime`](crate::sessions::Runtime)), key = lower-case session id.
 pub const RUNTIME: Space = Space("cso_session_runtime");
 /// Charger transaction id → session key.
 pub const BY_TRANSACTION: Space = Space("cso_session_txn");
@@ -37,7 +39,7 @@ pub const LAST_ON_EVSE: Space = Space("cso_session_evse_last");
 
 // CDRs (cdrs.rs).
 /// The CDRs: partitions `all` and the owning CSP's party key.
-pub const CDRS: Collection = Collection::new("cso_cdrs", "cso_cdrs_idx");
+pub const CDRS: Collection<Cdr> = Collection::new("cso_cdrs", "cso_cdrs_idx");
 /// Session id → CDR id (one CDR per session).
 pub const BY_SESSION: Space = Space("cso_cdr_by_session");
 
@@ -76,9 +78,11 @@ pub const DECISIONS: Space = Space("cso_auth_decisions");
 pub const REFUSALS: Space = Space("cso_auth_refusals");
 
 // Charging profiles (profiles.rs).
-/// Per session: the CSP's profile and what was last applied.
+/// Per session ([`ProfileState`](crate::profiles::ProfileState)): the CSP's profile and what was
+/// last applied.
 pub const STATES: Space = Space("cso_profile_states");
-/// Local limits by location (`loc`) or EVSE (`loc/evse`), lower case.
+/// Local limits ([`LocalLimit`](crate::profiles::LocalLimit)) by location (`loc`) or EVSE
+/// (`loc/evse`), lower case.
 pub const LIMITS: Space = Space("cso_local_limits");
 
 /// Every keyspace of the CSO.

@@ -15,6 +15,7 @@ pub mod keyspaces;
 pub mod ocpi;
 pub mod operator;
 pub mod preferences;
+pub mod pricing;
 pub mod profiles;
 pub mod quotes;
 pub mod reservations;

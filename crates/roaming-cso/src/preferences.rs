@@ -40,7 +40,7 @@ pub async fn put(
     prefs: ChargingPreferences,
 ) -> Result<ChargingPreferencesResponse, CsoError> {
     let unknown = || CsoError::NotFound(format!("unknown session {id}"));
-    let s = sessions.get(id)?.ok_or_else(unknown)?;
+    let s = sessions.get(store, id)?.ok_or_else(unknown)?;
     if !parties.contains(&s.emsp()) {
         return Err(unknown());
     }

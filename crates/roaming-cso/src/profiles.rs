@@ -18,10 +18,10 @@ use std::time::Duration;
 use http::Method;
 use roaming_peer::client::Call;
 use roaming_peer::core::Core;
-use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::StoreError;
+use roaming_peer::outbox::{Address, Outbox, PushOp};
+use roaming_peer::store::{Keyspace, StoreError};
 use roaming_types::DateTime;
-use roaming_types::ids::{EvseUid, LocationId, PartyRef};
+use roaming_types::ids::{EvseUid, LocationId, PartyRef, SessionId};
 use roaming_types::modules::charging_profiles::{
     ActiveChargingProfile, ActiveChargingProfileResult, ChargingProfile, ChargingProfilePeriod,
     ChargingProfileResponse, ChargingProfileResponseType, ChargingProfileResult, ChargingProfileResultType,
@@ -29,7 +29,6 @@ use roaming_types::modules::charging_profiles::{
 };
 use roaming_types::modules::locations::Capability;
 use roaming_types::modules::sessions::{Session, SessionStatus};
-use roaming_types::modules::types::Role;
 use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use roaming_types::money::Number;
 use rust_decimal::Decimal;
@@ -37,10 +36,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CsoError;
 use crate::gateway::{StationCommand, StationGateway};
+use crate::keyspaces;
 use crate::sessions::Sessions;
 use crate::sites::Sites;
 
-pub use crate::keyspaces::{LIMITS, STATES};
+/// Per session: the CSP's profile and what was last applied (`cso_profile_states`).
+pub const STATES: Keyspace<ProfileState> = Keyspace::of(keyspaces::STATES);
+/// The operator's local limits by location or EVSE (`cso_local_limits`).
+pub const LIMITS: Keyspace<LocalLimit> = Keyspace::of(keyspaces::LIMITS);
 /// The horizon of a pushed ActiveChargingProfile (CP-04: 5–60 minutes).
 const HORIZON_SECS: u32 = 900;
 
@@ -113,6 +116,35 @@ fn limit_key(location: &str, evse: Option<&str>) -> Vec<u8> {
         None => location.to_ascii_lowercase(),
     }
     .into_bytes()
+}
+
+/// What an ActiveChargingProfile push addresses: `PUT {chargingprofiles}/{session_id}` at the CSP's
+/// ChargingProfiles Sender (CP-04); object and group `chargingprofiles/<session>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileAddress {
+    /// The session.
+    pub session_id: SessionId,
+}
+
+impl Address for ProfileAddress {
+    fn object(&self) -> String {
+        format!(
+            "chargingprofiles/{}",
+            self.session_id.as_str().to_ascii_lowercase()
+        )
+    }
+
+    fn module(&self) -> ModuleId {
+        ModuleId::ChargingProfiles
+    }
+
+    fn role(&self) -> InterfaceRole {
+        InterfaceRole::Sender
+    }
+
+    fn path(&self) -> Vec<String> {
+        vec![self.session_id.as_str().to_owned()]
+    }
 }
 
 /// The limit of a profile at `t`, in W (`None` before it starts, after it ends, or without a period).
@@ -203,25 +235,31 @@ impl Profiles {
 
     /// The state of a session.
     pub fn state(&self, session_id: &str) -> Result<Option<ProfileState>, CsoError> {
-        Ok(self.core.store.get_json(STATES, &skey(session_id))?)
+        Ok(STATES.get(&self.core.store, &skey(session_id))?)
     }
 
     /// Every state (operator view).
     pub fn states(&self) -> Result<Vec<ProfileState>, CsoError> {
-        Ok(self.core.store.list_json(STATES, &[])?)
+        Ok(STATES
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, st)| st)
+            .collect())
     }
 
     /// Every local limit.
     pub fn limits(&self) -> Result<Vec<LocalLimit>, CsoError> {
-        Ok(self.core.store.list_json(LIMITS, &[])?)
+        Ok(LIMITS
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect())
     }
 
     fn local_w(&self, location: &str, evse: &str) -> Result<Option<Decimal>, StoreError> {
-        let a: Option<LocalLimit> = self.core.store.get_json(LIMITS, &limit_key(location, None))?;
-        let b: Option<LocalLimit> = self
-            .core
-            .store
-            .get_json(LIMITS, &limit_key(location, Some(evse)))?;
+        let store = &self.core.store;
+        let a = LIMITS.get(store, &limit_key(location, None))?;
+        let b = LIMITS.get(store, &limit_key(location, Some(evse)))?;
         Ok([a, b].into_iter().flatten().map(|l| l.limit_w).min())
     }
 
@@ -279,7 +317,7 @@ impl Profiles {
             result: r,
             timeout: self.timeout,
         };
-        let Some(s) = self.sessions.get(session_id)? else {
+        let Some(s) = self.sessions.get(&self.core.store, session_id)? else {
             return Ok(answer(ChargingProfileResponseType::UnknownSession));
         };
         if !asker.parties.contains(&s.emsp()) {
@@ -335,7 +373,7 @@ impl Profiles {
         if writes {
             self.core
                 .store
-                .transact(|tx| tx.put_json(STATES, skey(session_id), &st).map(|_| ()))?;
+                .transact(|tx| STATES.put(tx, skey(session_id), &st))?;
             self.core.store.durable().await?;
         }
         let this = self.clone();
@@ -388,7 +426,7 @@ impl Profiles {
                     }
                     self.core
                         .store
-                        .transact(|tx| tx.put_json(STATES, skey(s.id.as_str()), &st).map(|_| ()))?;
+                        .transact(|tx| STATES.put(tx, skey(s.id.as_str()), &st))?;
                     self.core.store.durable().await?;
                 }
                 if set {
@@ -492,7 +530,7 @@ impl Profiles {
             {
                 self.core
                     .store
-                    .transact(|tx| tx.put_json(STATES, skey(s.id.as_str()), &st).map(|_| ()))?;
+                    .transact(|tx| STATES.put(tx, skey(s.id.as_str()), &st))?;
             }
             return Ok(false);
         }
@@ -501,38 +539,16 @@ impl Profiles {
         }
         st.applied_w = w;
         let woken = self.core.store.transact(|tx| {
-            tx.put_json(STATES, skey(s.id.as_str()), &st)?;
+            STATES.put(tx, skey(s.id.as_str()), &st)?;
             if !st.csp_has_set {
                 return Ok::<_, CsoError>(Vec::new());
             }
-            let Some(peer) = self.core.peers.hosting(&s.emsp(), &Role::Emsp)? else {
-                return Ok(Vec::new());
-            };
-            if peer
-                .endpoint(&ModuleId::ChargingProfiles, &InterfaceRole::Sender)
-                .is_none()
-            {
-                return Ok(Vec::new());
-            }
             let body = Self::active_profile(w, &site, HORIZON_SECS, now);
-            Outbox::enqueue(
-                tx,
-                &peer.id,
-                Push {
-                    object: format!("chargingprofiles/{}", s.id.as_str().to_ascii_lowercase()),
-                    module: ModuleId::ChargingProfiles,
-                    role: InterfaceRole::Sender,
-                    path: vec![s.id.as_str().to_owned()],
-                    op: PushOp::Put {
-                        body: serde_json::to_value(&body).map_err(CsoError::internal)?,
-                    },
-                    to: Some(s.emsp()),
-                    query: Vec::new(),
-                    group: None,
-                    appended: Vec::new(),
-                },
-            )?;
-            Ok(vec![peer.id.clone()])
+            let op = PushOp::put(&body).map_err(CsoError::internal)?;
+            let address = ProfileAddress {
+                session_id: s.id.clone(),
+            };
+            Ok(Outbox::push_to_owner(&self.core, tx, &s.emsp(), &address, op)?)
         })?;
         self.core.commit(woken).await?;
         tracing::info!(session = %s.id, limit_w = ?w, "effective charging limit changed");
@@ -565,12 +581,8 @@ impl Profiles {
         });
         self.core.store.transact(|tx| {
             match &limit {
-                Some(l) => {
-                    tx.put_json(LIMITS, k.clone(), l)?;
-                }
-                None => {
-                    tx.delete(LIMITS, k.clone());
-                }
+                Some(l) => LIMITS.put(tx, k.clone(), l)?,
+                None => LIMITS.delete(tx, k.clone()),
             }
             Ok::<_, StoreError>(())
         })?;
@@ -603,6 +615,32 @@ mod tests {
 
     fn dt(s: &str) -> DateTime {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn an_active_profile_is_pushed_under_the_object_key_of_before() {
+        use roaming_peer::outbox::{Push, legacy_rules};
+        let a = ProfileAddress {
+            session_id: SessionId::new("S-Abc").unwrap_or_else(|_| unreachable!()),
+        };
+        let p = Push::new(&a, PushOp::Delete);
+        assert_eq!(
+            (p.object.as_str(), p.group()),
+            ("chargingprofiles/s-abc", "chargingprofiles/s-abc")
+        );
+        assert_eq!(
+            p.group(),
+            legacy_rules(&p.object).0,
+            "as entries queued before #13"
+        );
+        assert_eq!(
+            (p.module, p.role, p.path),
+            (
+                ModuleId::ChargingProfiles,
+                InterfaceRole::Sender,
+                vec!["S-Abc".to_owned()]
+            )
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ use roaming_types::modules::tokens::TokenType;
 use roaming_types::money::Number;
 use roaming_types::pricing::{PeriodRules, SessionUsage, quote_current_a, select_tariff};
 
-use crate::cdrs::Seal;
 use crate::error::CsoError;
+use crate::pricing::Seal;
 use crate::sessions::Sessions;
 use crate::sites::{Sites, is_public};
 

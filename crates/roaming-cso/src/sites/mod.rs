@@ -444,6 +444,19 @@ impl Sites {
         Ok(self.change_status(tx, location.as_str(), evse, status, at)?.1)
     }
 
+    /// [`set_evse_status`](Self::set_evse_status) for a caller that has read `location` in this
+    /// transaction already (a session start): the location is not read again.
+    pub fn set_evse_status_of(
+        &self,
+        tx: &mut Tx<'_>,
+        location: &Location,
+        evse: &EvseUid,
+        status: Status,
+        at: DateTime,
+    ) -> Result<Vec<String>, CsoError> {
+        Ok(self.change_status_of(tx, location, evse, status, at)?.1)
+    }
+
     /// [`set_evse_status`](Self::set_evse_status), also giving the location as stored afterwards.
     fn change_status(
         &self,
@@ -454,14 +467,27 @@ impl Sites {
         at: DateTime,
     ) -> Result<(Location, Vec<String>), CsoError> {
         let before = Self::existing_location(tx, location_id)?;
+        self.change_status_of(tx, &before, evse, status, at)
+    }
+
+    /// The status change on a location as read in this transaction.
+    fn change_status_of(
+        &self,
+        tx: &mut Tx<'_>,
+        before: &Location,
+        evse: &EvseUid,
+        status: Status,
+        at: DateTime,
+    ) -> Result<(Location, Vec<String>), CsoError> {
+        let location_id = before.id.as_str();
         let mut loc = before.clone();
         let e = evse_mut(&mut loc, location_id, evse)?;
         if e.status == status {
-            return Ok((before, Vec::new()));
+            return Ok((before.clone(), Vec::new()));
         }
         e.status = status;
         e.last_updated = at;
-        let woken = self.store_child(tx, &before, &mut loc, evse, None, ChildChange::Status)?;
+        let woken = self.store_child(tx, before, &mut loc, evse, None, ChildChange::Status)?;
         Ok((loc, woken.unwrap_or_default()))
     }
 

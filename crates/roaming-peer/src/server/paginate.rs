@@ -139,9 +139,9 @@ pub fn page_response(
 
 /// A page of the objects only the caller's party may pull (sessions, CDRs): the partition of the
 /// routed party, or the caller's first party in `role` (T-53). `url` is the public URL of the endpoint.
-pub fn caller_page(
+pub fn caller_page<T>(
     core: &crate::core::Core,
-    collection: &crate::store::collection::Collection,
+    collection: &crate::store::collection::Collection<T>,
     caller: &crate::server::extract::PeerCaller,
     role: &roaming_types::modules::types::Role,
     params: &PageParams,

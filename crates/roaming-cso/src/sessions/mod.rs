@@ -18,82 +18,44 @@
 //! - The owning CSP gets a PUT when the session is created and when it completes (so its copy is whole
 //!   whatever it missed), and a PATCH with the changed fields and the new periods in between (SES-01,
 //!   SES-03), through the durable outbox. Every change and its push are one atomic write.
-//! - The meter samples are kept with the session for pricing.
+//! - The meter samples are kept with the session for pricing ([`crate::pricing`]); the CDR is issued
+//!   through [`crate::cdrs`] in the transaction that completes the session.
 //!
-//! Keyspaces: `cso_sessions` (collection, partitions `all` and the owning CSP's party key, so that the
-//! Sender GET serves each CSP only its own sessions), `cso_session_runtime` (samples, open period),
-//! `cso_session_txn` (charger transaction → session), `cso_session_evse` (EVSE → its current session).
+//! Layout: this file is the state machine ([`Sessions`]: start, meter readings, stop, reservation
+//! sessions, invalidation, preferences); `store.rs` the keyspaces, keys, typed reads and the one write
+//! of a change ([`SESSIONS`], [`Runtime`], [`SessionView`]); `push.rs` what a change pushes
+//! ([`SessionAddress`]); `terms.rs` what a start takes from its site (seal, currency); `fallback.rs`
+//! the T-94 full PUT ([`fallback_put`]).
+
+mod fallback;
+mod push;
+mod store;
+mod terms;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use roaming_peer::core::Core;
-use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::collection::StoredDoc;
-use roaming_peer::store::{Space, StoreError, Tx, key};
+use roaming_peer::store::Tx;
 use roaming_types::DateTime;
-use roaming_types::ci_string::Text;
-use roaming_types::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, PartyRef, SessionId};
+use roaming_types::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, PartyRef};
 use roaming_types::modules::cdrs::{AuthMethod, CdrToken, ChargingPeriod};
 use roaming_types::modules::locations::Status;
 use roaming_types::modules::sessions::{ChargingPreferences, Session, SessionStatus};
-use roaming_types::modules::types::Role;
-use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use roaming_types::money::Number;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
+
+pub use fallback::fallback_put;
+use push::Change;
+pub use push::SessionAddress;
+pub use store::{ALL, Runtime, SESSIONS, SessionView, new_session_id};
 
 use crate::error::CsoError;
 use crate::gateway::{SessionStart, SessionStop};
+pub use crate::pricing::Sample;
+use crate::pricing::{Ending, Pricing};
 use crate::sites::Sites;
-
-pub use crate::keyspaces::{BY_EVSE, BY_TRANSACTION, LAST_ON_EVSE, RUNTIME, SESSIONS};
-
-/// The operator's partition of every session.
-pub const ALL: &str = "all";
-
-/// One meter reading.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// When.
-    pub at: DateTime,
-    /// Cumulative meter reading, Wh.
-    pub energy_wh: Decimal,
-    /// Instantaneous power, W.
-    pub power_w: Decimal,
-    /// Instantaneous current, A.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current_a: Option<Decimal>,
-    /// Whether the EV drew power.
-    pub charging: bool,
-}
-
-/// What the CSO keeps beside the OCPI Session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Runtime {
-    /// The charger's transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
-    /// The CSP the session belongs to; `None` for a token no connected CSP issued (never pushed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emsp: Option<PartyRef>,
-    /// First meter reading, Wh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meter_start_wh: Option<Decimal>,
-    /// Every meter reading (for pricing).
-    #[serde(default)]
-    pub samples: Vec<Sample>,
-    /// The reservation behind the session, if any (its key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reservation: Option<String>,
-    /// The driver's charging preferences (SES-07).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferences: Option<ChargingPreferences>,
-    /// What the CDR will be built from, fixed at the start (CDR-03).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seal: Option<crate::cdrs::Seal>,
-}
 
 /// How a charge was authorized, for a new session.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,44 +87,10 @@ pub struct NewReservation {
     pub at: DateTime,
 }
 
-/// A session with its runtime, as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionView {
-    /// The OCPI session.
-    pub session: Session,
-    /// The CSP it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emsp: Option<PartyRef>,
-    /// The charger's transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
-    /// Meter readings so far.
-    pub samples: usize,
-    /// Charging preferences.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferences: Option<ChargingPreferences>,
-}
-
-/// What changed in a session, for its push.
-enum Change {
-    /// Send the full object.
-    Full,
-    /// Send these fields (+ `last_updated`).
-    Fields(Map<String, Value>),
-}
-
 /// A `last_updated` strictly after `previous` (a receiver ignores a change that is not newer, T-80),
 /// normally `at`.
 fn later(previous: DateTime, at: DateTime) -> DateTime {
     at.max(previous.plus(chrono::Duration::milliseconds(1)))
-}
-
-fn skey(id: &str) -> Vec<u8> {
-    id.to_ascii_lowercase().into_bytes()
-}
-
-fn evse_key(location: &LocationId, evse: &EvseUid) -> Vec<u8> {
-    key([location.to_key(), evse.to_key()])
 }
 
 /// kWh as reported: the same 4 decimals as the periods and the CDR's `total_energy`.
@@ -170,22 +98,12 @@ fn kwh(wh: Decimal) -> Number {
     Number(roaming_types::pricing::round_quantity(wh / Decimal::from(1000)).normalize())
 }
 
-/// A fresh session id: 20 characters from the CSPRNG (unguessable; fits CiString(36)).
-pub fn new_session_id() -> SessionId {
-    let bytes = roaming_peer::secret::random_bytes();
-    let id: String = bytes[..20]
-        .iter()
-        .map(|b| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[usize::from(*b) % 32]))
-        .collect();
-    SessionId::new(format!("S{id}")).unwrap_or_else(|_| unreachable!("21 ASCII characters"))
-}
-
 /// The CSO's sessions.
 #[derive(Debug, Clone)]
 pub struct Sessions {
     core: Arc<Core>,
     sites: Sites,
-    pricing: crate::cdrs::Pricing,
+    pricing: Pricing,
     currency: String,
 }
 
@@ -197,7 +115,7 @@ impl Sessions {
             .config
             .role_secs("cso.sessions.period_secs", Duration::from_secs(900))?;
         let currency = core.config.role("cso.currency").unwrap_or("EUR").to_owned();
-        let pricing = crate::cdrs::Pricing {
+        let pricing = Pricing {
             free_tariff_id: sites.free_tariff_id().clone(),
             max_period: period,
         };
@@ -210,7 +128,7 @@ impl Sessions {
     }
 
     /// How sessions are priced and cut into periods (shared with their CDRs and with quotes).
-    pub fn pricing(&self) -> &crate::cdrs::Pricing {
+    pub fn pricing(&self) -> &Pricing {
         &self.pricing
     }
 
@@ -219,241 +137,22 @@ impl Sessions {
         &self.sites
     }
 
-    /// A session by id.
-    pub fn get(&self, id: &str) -> Result<Option<Session>, CsoError> {
-        SESSIONS
-            .get(&self.core.store, &skey(id))?
-            .map(|d| serde_json::from_slice(&d.json).map_err(CsoError::internal))
-            .transpose()
-    }
-
-    /// A session inside a transaction.
-    pub fn get_tx(&self, tx: &Tx<'_>, id: &str) -> Result<Option<Session>, CsoError> {
-        SESSIONS
-            .get_tx(tx, &skey(id))?
-            .map(|d| serde_json::from_slice(&d.json).map_err(CsoError::internal))
-            .transpose()
-    }
-
-    /// The runtime of a session.
-    pub fn runtime(&self, id: &str) -> Result<Option<Runtime>, CsoError> {
-        Ok(self.core.store.get_json(RUNTIME, &skey(id))?)
-    }
-
-    /// A session with its runtime.
-    pub fn view(&self, id: &str) -> Result<Option<SessionView>, CsoError> {
-        let Some(session) = self.get(id)? else {
-            return Ok(None);
-        };
-        let rt = self.runtime(id)?.unwrap_or_default();
-        Ok(Some(SessionView {
-            session,
-            emsp: rt.emsp,
-            transaction_id: rt.transaction_id,
-            samples: rt.samples.len(),
-            preferences: rt.preferences,
-        }))
-    }
-
-    /// Every session, newest last, optionally only those of one CSP or in one status.
-    pub fn list(
-        &self,
-        emsp: Option<&PartyRef>,
-        status: Option<&SessionStatus>,
-    ) -> Result<Vec<Session>, CsoError> {
-        let mut out = Vec::new();
-        for (_, d) in SESSIONS.all(&self.core.store, &[])? {
-            let s: Session = serde_json::from_slice(&d.json).map_err(CsoError::internal)?;
-            if emsp.is_some_and(|p| s.emsp() != *p) || status.is_some_and(|st| &s.status != st) {
-                continue;
-            }
-            out.push(s);
-        }
-        out.sort_by_key(|s| s.last_updated);
-        Ok(out)
-    }
-
-    /// The session running on a charger transaction.
-    pub fn by_transaction(&self, tx: &Tx<'_>, transaction_id: &str) -> Result<Option<String>, CsoError> {
-        Ok(tx
-            .get(BY_TRANSACTION, transaction_id.as_bytes())?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
-    }
-
-    /// The current (not final) session of an EVSE.
-    pub fn on_evse(
-        &self,
-        tx: &Tx<'_>,
-        location: &LocationId,
-        evse: &EvseUid,
-    ) -> Result<Option<Session>, CsoError> {
-        let Some(k) = tx.get(BY_EVSE, &evse_key(location, evse))? else {
-            return Ok(None);
-        };
-        self.get_tx(tx, &String::from_utf8_lossy(&k))
-    }
-
-    /// The session whose driver may be at the EVSE: its current session, else the last charging
-    /// session that started there (finished, but its cable may still be in the socket).
-    pub fn at_evse(&self, location: &LocationId, evse: &EvseUid) -> Result<Option<Session>, CsoError> {
-        let k = evse_key(location, evse);
-        let store = &self.core.store;
-        let Some(id) = store.get(BY_EVSE, &k)?.or(store.get(LAST_ON_EVSE, &k)?) else {
-            return Ok(None);
-        };
-        self.get(&String::from_utf8_lossy(&id))
-    }
-
-    /// Sessions that are running at a charger (PENDING or ACTIVE, with a transaction).
-    pub fn running(&self) -> Result<Vec<(Session, Runtime)>, CsoError> {
-        let mut out = Vec::new();
-        for s in self.list(None, None)? {
-            if matches!(s.status, SessionStatus::Pending | SessionStatus::Active) {
-                let rt = self.runtime(s.id.as_str())?.unwrap_or_default();
-                if rt.transaction_id.is_some() {
-                    out.push((s, rt));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Seals the location, EVSE, connector and tariff in force for a session starting at `at`
-    /// (CDR-03); `None` when the site no longer knows the connector.
-    fn seal(
-        &self,
-        tx: &Tx<'_>,
-        location: &LocationId,
-        evse: &EvseUid,
-        connector: &ConnectorId,
-        at: DateTime,
-        reserved_at: Option<DateTime>,
-    ) -> Result<Option<crate::cdrs::Seal>, CsoError> {
-        let Some(loc) = Sites::location(tx, location.as_str())? else {
-            return Ok(None);
-        };
-        let Some(e) = loc.evse(evse) else {
-            return Ok(None);
-        };
-        let Some(c) = e.connector(connector).or_else(|| e.connectors.first()) else {
-            return Ok(None);
-        };
-        let mut tariffs = Vec::new();
-        for t in &c.tariff_ids {
-            if let Some(t) = Sites::tariff(&self.core.store, t.as_str())? {
-                tariffs.push(t);
-            }
-        }
-        // No tariff in force: the session is free of charge, by the tariff every CSP holds.
-        let tariff = match roaming_types::pricing::select_tariff(&tariffs, None, at) {
-            Some(t) => t.clone(),
-            None => self.sites.free_tariff()?,
-        };
-        let tariff = Some(tariff);
-        Ok(Some(crate::cdrs::Seal {
-            location: roaming_types::modules::cdrs::CdrLocation::of(&loc, e, c),
-            tariff,
-            time_zone: loc.time_zone.as_str().to_owned(),
-            reserved_at,
-        }))
-    }
-
-    /// The currency of sessions whose connector has no tariff (`cso.currency`).
-    pub fn default_currency(&self) -> Result<Text<3>, CsoError> {
-        Text::new(self.currency.as_str()).map_err(|e| CsoError::Invalid(format!("cso.currency: {e}")))
-    }
-
-    fn currency_for(
-        &self,
-        tx: &Tx<'_>,
-        location: &LocationId,
-        evse: &EvseUid,
-        connector: &ConnectorId,
-    ) -> Result<Text<3>, CsoError> {
-        let from_tariff = Sites::location(tx, location.as_str())?
-            .and_then(|l| {
-                l.evse(evse)
-                    .and_then(|e| e.connector(connector))
-                    .and_then(|c| c.tariff_ids.first().cloned())
-            })
-            .and_then(|tid| Sites::tariff(&self.core.store, tid.as_str()).ok().flatten())
-            .map(|t| t.currency);
-        match from_tariff {
-            Some(c) => Ok(c),
-            // Priced by the free-of-charge tariff: its currency.
-            None => Ok(self.sites.free_tariff()?.currency),
-        }
-    }
-
-    /// Stores a session and its runtime and queues the push to its CSP. Returns the peers to wake.
-    fn save(
-        &self,
-        tx: &mut Tx<'_>,
-        s: &Session,
-        rt: &Runtime,
-        change: Change,
-    ) -> Result<Vec<String>, CsoError> {
-        let mut partitions = vec![ALL.to_owned()];
-        if let Some(p) = &rt.emsp {
-            partitions.push(p.to_key());
-        }
-        SESSIONS.put(
-            tx,
-            &skey(s.id.as_str()),
-            &StoredDoc {
-                last_updated: s.last_updated,
-                partitions,
-                json: serde_json::to_vec(s).map_err(CsoError::internal)?,
-            },
-        )?;
-        tx.put_json(RUNTIME, skey(s.id.as_str()), rt)?;
-        let Some(emsp) = &rt.emsp else {
-            return Ok(Vec::new());
-        };
-        let Some(peer) = self.core.peers.hosting(emsp, &Role::Emsp)? else {
-            return Ok(Vec::new());
-        };
-        if peer
-            .endpoint(&ModuleId::Sessions, &InterfaceRole::Receiver)
-            .is_none()
-        {
-            return Ok(Vec::new());
-        }
-        let op = match change {
-            Change::Full => PushOp::Put {
-                body: serde_json::to_value(s).map_err(CsoError::internal)?,
-            },
-            Change::Fields(mut body) => {
-                body.insert("last_updated".to_owned(), json!(s.last_updated));
-                PushOp::Patch { body }
-            }
-        };
-        let party = &self.core.config.party;
-        Outbox::enqueue(
-            tx,
-            &peer.id,
-            Push {
-                object: format!("sessions/{}", s.id.to_key()),
-                module: ModuleId::Sessions,
-                role: InterfaceRole::Receiver,
-                path: vec![
-                    party.country_code.to_upper(),
-                    party.party_id.to_upper(),
-                    s.id.as_str().to_owned(),
-                ],
-                op,
-                to: Some(emsp.clone()),
-                query: Vec::new(),
-                group: None,
-                appended: Vec::new(),
-            },
-        )?;
-        Ok(vec![peer.id.clone()])
-    }
-
     /// Makes a transaction's writes durable and wakes the pushes.
     pub async fn commit(&self, woken: Vec<String>) -> Result<(), CsoError> {
         Ok(self.core.commit(woken).await?)
+    }
+
+    /// Sets the status of a session's EVSE (the one way a session changes its EVSE); returns the
+    /// peers to wake.
+    fn evse_status(
+        &self,
+        tx: &mut Tx<'_>,
+        location: &LocationId,
+        evse: &EvseUid,
+        status: Status,
+    ) -> Result<Vec<String>, CsoError> {
+        self.sites
+            .set_evse_status(tx, location, evse, status, roaming_types::DateTime::now())
     }
 
     /// A new reservation session (SES-11): status RESERVATION on the reserved EVSE.
@@ -471,6 +170,8 @@ impl Sessions {
             at,
         } = new;
         let (location, evse, connector) = (&location_id, &evse_uid, &connector_id);
+        let site = Sites::location(tx, location.as_str())?;
+        let terms = self.terms(site.as_ref(), evse, connector, at, Some(at))?;
         let s = Session {
             country_code: self.core.config.party.country_code.clone(),
             party_id: self.core.config.party.party_id.clone(),
@@ -485,7 +186,7 @@ impl Sessions {
             evse_uid: evse.clone(),
             connector_id: connector.clone(),
             meter_id: None,
-            currency: self.currency_for(tx, location, evse, connector)?,
+            currency: terms.currency(&self.sites)?,
             charging_periods: Vec::new(),
             total_cost: None,
             status: SessionStatus::Reservation,
@@ -494,15 +195,12 @@ impl Sessions {
         let rt = Runtime {
             emsp: auth.emsp,
             reservation: Some(reservation_key),
-            seal: self.seal(tx, location, evse, connector, at, Some(at))?,
+            seal: terms.seal,
             ..Runtime::default()
         };
-        tx.put(BY_EVSE, evse_key(location, evse), skey(s.id.as_str()));
+        Self::index_reserved(tx, location, evse, &s.id);
         let mut woken = self.save(tx, &s, &rt, Change::Full)?;
-        woken.extend(
-            self.sites
-                .set_evse_status(tx, location, evse, Status::Reserved, DateTime::now())?,
-        );
+        woken.extend(self.evse_status(tx, location, evse, Status::Reserved)?);
         Ok((s, woken))
     }
 
@@ -515,26 +213,21 @@ impl Sessions {
         at: DateTime,
         expired: bool,
     ) -> Result<Vec<String>, CsoError> {
-        let Some(mut s) = self.get_tx(tx, session_id)? else {
+        let Some(mut s) = self.get(tx, session_id)? else {
             return Ok(Vec::new());
         };
         if s.status != SessionStatus::Reservation {
             return Ok(Vec::new());
         }
-        let rt: Runtime = tx.get_json(RUNTIME, &skey(session_id))?.unwrap_or_default();
+        let rt = self.runtime(tx, session_id)?.unwrap_or_default();
         s.status = SessionStatus::Completed;
         s.end_date_time = Some(at.max(s.start_date_time));
         s.last_updated = later(s.last_updated, at);
         let cdr = match &rt.seal {
             Some(seal) => {
-                let c = self.pricing.build(
-                    &s,
-                    seal,
-                    &[],
-                    None,
-                    at,
-                    crate::cdrs::Ending::ReservationUnused { expired },
-                )?;
+                let c = self
+                    .pricing
+                    .build(&s, seal, &[], None, at, Ending::ReservationUnused { expired })?;
                 c.total_reservation_cost.is_some().then_some(c)
             }
             None => None,
@@ -550,20 +243,12 @@ impl Sessions {
         Ok(woken)
     }
 
+    /// Frees the EVSE of a session that ends, unless it has moved on to another session.
     fn free_evse(&self, tx: &mut Tx<'_>, s: &Session) -> Result<Vec<String>, CsoError> {
-        let ek = evse_key(&s.location_id, &s.evse_uid);
-        let current = tx.get(BY_EVSE, &ek)?;
-        if current.as_deref() != Some(skey(s.id.as_str()).as_slice()) {
+        if !Self::unindex_evse(tx, s)? {
             return Ok(Vec::new());
         }
-        tx.delete(BY_EVSE, ek);
-        self.sites.set_evse_status(
-            tx,
-            &s.location_id,
-            &s.evse_uid,
-            Status::Available,
-            DateTime::now(),
-        )
+        self.evse_status(tx, &s.location_id, &s.evse_uid, Status::Available)
     }
 
     /// A charger began a transaction. `reservation_session` is the RESERVATION session it uses, if
@@ -581,35 +266,38 @@ impl Sessions {
         if let Some(existing) = self.by_transaction(tx, transaction_id)? {
             // A repeated report: nothing new.
             let s = self
-                .get_tx(tx, &existing)?
+                .get(tx, &existing)?
                 .ok_or_else(|| CsoError::internal("transaction index without session"))?;
             return Ok((s, Vec::new()));
         }
-        // The ids as the site spells them (chargers and gateways may not keep the case).
-        let (location, evse) = (&start.location_id, &start.evse_uid);
-        let (location, evse) = match Sites::location(tx, location.as_str())? {
+        // The one read of the location: the ids as the site spells them (chargers and gateways may
+        // not keep the case), and the session's terms.
+        let site = Sites::location(tx, start.location_id.as_str())?;
+        let (location, evse) = match &site {
             Some(l) => {
-                let e = l.evse(evse).map_or_else(|| evse.clone(), |e| e.uid.clone());
+                let e = l
+                    .evse(&start.evse_uid)
+                    .map_or_else(|| start.evse_uid.clone(), |e| e.uid.clone());
                 (l.id.clone(), e)
             }
-            None => (location.clone(), evse.clone()),
+            None => (start.location_id.clone(), start.evse_uid.clone()),
         };
         let (location, evse) = (&location, &evse);
         let reused = match reservation_session {
             Some(id) => self
-                .get_tx(tx, id)?
+                .get(tx, id)?
                 .filter(|s| s.status == SessionStatus::Reservation),
             None => None,
         };
         let (s, rt, change) = match reused {
             Some(mut s) => {
-                let mut rt: Runtime = tx.get_json(RUNTIME, &skey(s.id.as_str()))?.unwrap_or_default();
+                let mut rt = self.runtime(tx, s.id.as_str())?.unwrap_or_default();
                 let booked = rt
                     .seal
                     .as_ref()
                     .and_then(|x| x.reserved_at)
                     .unwrap_or(s.start_date_time);
-                rt.seal = self.seal(tx, location, evse, connector, at, Some(booked))?;
+                rt.seal = self.terms(site.as_ref(), evse, connector, at, Some(booked))?.seal;
                 s.status = SessionStatus::Pending;
                 s.start_date_time = at;
                 s.evse_uid = evse.clone();
@@ -621,22 +309,21 @@ impl Sessions {
                 s.last_updated = later(s.last_updated, at);
                 rt.transaction_id = Some(transaction_id.to_owned());
                 rt.meter_start_wh = Some(meter_start_wh);
-                let mut f = Map::new();
-                for k in [
-                    "status",
-                    "start_date_time",
-                    "evse_uid",
-                    "connector_id",
-                    "auth_method",
-                    "authorization_reference",
-                ] {
-                    if let Some(v) = serde_json::to_value(&s).map_err(CsoError::internal)?.get(k) {
-                        f.insert(k.to_owned(), v.clone());
-                    }
-                }
-                (s, rt, Change::Fields(f))
+                let change = Change::fields(
+                    &s,
+                    &[
+                        "status",
+                        "start_date_time",
+                        "evse_uid",
+                        "connector_id",
+                        "auth_method",
+                        "authorization_reference",
+                    ],
+                )?;
+                (s, rt, change)
             }
             None => {
+                let terms = self.terms(site.as_ref(), evse, connector, at, None)?;
                 let s = Session {
                     country_code: self.core.config.party.country_code.clone(),
                     party_id: self.core.config.party.party_id.clone(),
@@ -651,7 +338,7 @@ impl Sessions {
                     evse_uid: evse.clone(),
                     connector_id: connector.clone(),
                     meter_id: None,
-                    currency: self.currency_for(tx, location, evse, connector)?,
+                    currency: terms.currency(&self.sites)?,
                     charging_periods: Vec::new(),
                     total_cost: None,
                     status: SessionStatus::Pending,
@@ -661,24 +348,25 @@ impl Sessions {
                     transaction_id: Some(transaction_id.to_owned()),
                     emsp: auth.emsp,
                     meter_start_wh: Some(meter_start_wh),
-                    seal: self.seal(tx, location, evse, connector, at, None)?,
+                    seal: terms.seal,
                     ..Runtime::default()
                 };
                 (s, rt, Change::Full)
             }
         };
-        tx.put(
-            BY_TRANSACTION,
-            transaction_id.as_bytes().to_vec(),
-            skey(s.id.as_str()),
-        );
-        tx.put(BY_EVSE, evse_key(location, evse), skey(s.id.as_str()));
-        tx.put(LAST_ON_EVSE, evse_key(location, evse), skey(s.id.as_str()));
+        Self::index_start(tx, transaction_id, location, evse, &s.id);
         let mut woken = self.save(tx, &s, &rt, change)?;
-        woken.extend(
-            self.sites
-                .set_evse_status(tx, location, evse, Status::Charging, DateTime::now())?,
-        );
+        // The location as read above (this transaction has not changed it): not read again.
+        woken.extend(match &site {
+            Some(l) => self.sites.set_evse_status_of(
+                tx,
+                l,
+                evse,
+                Status::Charging,
+                roaming_types::DateTime::now(),
+            )?,
+            None => self.evse_status(tx, location, evse, Status::Charging)?,
+        });
         Ok((s, woken))
     }
 
@@ -694,13 +382,13 @@ impl Sessions {
                 "no session for transaction {transaction_id}"
             )));
         };
-        let Some(mut s) = self.get_tx(tx, &id)? else {
+        let Some(mut s) = self.get(tx, &id)? else {
             return Err(CsoError::NotFound(format!("no session {id}")));
         };
         if s.status.is_final() {
             return Ok((None, Vec::new()));
         }
-        let mut rt: Runtime = tx.get_json(RUNTIME, &skey(&id))?.unwrap_or_default();
+        let mut rt = self.runtime(tx, &id)?.unwrap_or_default();
         if rt.samples.last().is_some_and(|l| sample.at <= l.at) {
             // Out of order or repeated: ignore.
             return Ok((None, Vec::new()));
@@ -747,7 +435,7 @@ impl Sessions {
         }
         if fields.is_empty() {
             // Nothing the CSP sees changed; keep the sample.
-            tx.put_json(RUNTIME, skey(&id), &rt)?;
+            Self::save_runtime(tx, &id, &rt)?;
             return Ok((None, Vec::new()));
         }
         s.last_updated = later(s.last_updated, sample.at);
@@ -767,13 +455,13 @@ impl Sessions {
                 "no session for transaction {transaction_id}"
             )));
         };
-        let Some(mut s) = self.get_tx(tx, &id)? else {
+        let Some(mut s) = self.get(tx, &id)? else {
             return Err(CsoError::NotFound(format!("no session {id}")));
         };
         if s.status.is_final() {
             return Ok((None, Vec::new()));
         }
-        let mut rt: Runtime = tx.get_json(RUNTIME, &skey(&id))?.unwrap_or_default();
+        let mut rt = self.runtime(tx, &id)?.unwrap_or_default();
         let start_wh = *rt.meter_start_wh.get_or_insert(energy_wh);
         if let Some(last) = rt.samples.last() {
             if at > last.at {
@@ -794,14 +482,12 @@ impl Sessions {
         // UC3-5: the CDR, priced from the seal, in the same transaction as the completion; the
         // completed session (a full PUT, SES-03) carries the CDR's periods, so the two agree.
         let cdr = match &rt.seal {
-            Some(seal) => Some(self.pricing.build(
-                &s,
-                seal,
-                &rt.samples,
-                rt.meter_start_wh,
-                end,
-                crate::cdrs::Ending::Charged,
-            )?),
+            Some(seal) => {
+                Some(
+                    self.pricing
+                        .build(&s, seal, &rt.samples, rt.meter_start_wh, end, Ending::Charged)?,
+                )
+            }
             None => None,
         };
         match &cdr {
@@ -828,12 +514,12 @@ impl Sessions {
     pub async fn invalidate(&self, id: &str) -> Result<Session, CsoError> {
         let (s, woken) = self.core.store.transact(|tx| {
             let mut s = self
-                .get_tx(tx, id)?
+                .get(tx, id)?
                 .ok_or_else(|| CsoError::NotFound(format!("no session {id}")))?;
             if s.status == SessionStatus::Invalid {
                 return Ok((s, Vec::new()));
             }
-            let rt: Runtime = tx.get_json(RUNTIME, &skey(id))?.unwrap_or_default();
+            let rt = self.runtime(tx, id)?.unwrap_or_default();
             s.status = SessionStatus::Invalid;
             s.last_updated = later(s.last_updated, DateTime::now());
             let mut f = Map::new();
@@ -853,50 +539,11 @@ impl Sessions {
         id: &str,
         prefs: ChargingPreferences,
     ) -> Result<(), CsoError> {
-        let mut rt: Runtime = tx.get_json(RUNTIME, &skey(id))?.unwrap_or_default();
+        let mut rt = self.runtime(tx, id)?.unwrap_or_default();
         rt.preferences = Some(prefs);
-        tx.put_json(RUNTIME, skey(id), &rt)?;
-        Ok(())
+        Self::save_runtime(tx, id, &rt)
     }
-}
-
-/// T-94 fallback for sessions: the full session to PUT when the CSP does not know one we PATCHed.
-pub fn fallback_put(
-    store: &roaming_peer::store::StoreHandle,
-    push: &Push,
-) -> Result<Option<Push>, StoreError> {
-    let Some(id) = push.path.get(2) else {
-        return Ok(None);
-    };
-    let Some(doc) = SESSIONS.get(store, &skey(id))? else {
-        return Ok(None);
-    };
-    let body: Value = serde_json::from_slice(&doc.json).map_err(|e| StoreError::Corrupt {
-        space: Space("cso_sessions"),
-        message: e.to_string(),
-    })?;
-    Ok(Some(Push {
-        op: PushOp::Put { body },
-        ..push.clone()
-    }))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_are_unique_and_valid() {
-        let a = new_session_id();
-        let b = new_session_id();
-        assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 21);
-    }
-
-    #[test]
-    fn kwh_is_an_exact_decimal_with_the_periods_four_decimals() {
-        assert_eq!(kwh(Decimal::from(12_345)).value(), Decimal::new(12_345, 3));
-        // 0.1 Wh is the resolution of every reported energy (periods, CDR totals, kwh).
-        assert_eq!(kwh(Decimal::new(86_666_667, 4)).value(), Decimal::new(86_667, 4));
-    }
-}
+mod tests;
