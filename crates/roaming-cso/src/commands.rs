@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use http::Method;
 use roaming_peer::core::Core;
+use roaming_peer::client::Call;
 use roaming_peer::store::StoreError;
 use roaming_types::DateTime;
 use roaming_types::StatusCode;

@@ -17,7 +17,8 @@
 use std::sync::Arc;
 
 use http::Method;
-use roaming_peer::endpoint::Core;
+use roaming_peer::client::Call;
+use roaming_peer::core::Core;
 use roaming_peer::store::{Space, StoreError, StoreHandle, Tx};
 use roaming_types::DateTime;
 use roaming_types::ids::{AuthorizationReference, ConnectorId, EvseUid, LocationId, PartyRef};
@@ -461,11 +462,8 @@ impl Reservations {
                     .core
                     .call_peer(
                         &peer,
-                        Method::POST,
-                        &r.response_url,
+                        Call::new(Method::POST, &r.response_url).body(&result),
                         Some(r.emsp.clone()),
-                        Some(&result),
-                        None,
                         None,
                     )
                     .await
