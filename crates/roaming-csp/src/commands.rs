@@ -507,15 +507,15 @@ impl Commands {
                 r.error = Some(e.to_string());
             }
         }
-        // A fast CSO may already have posted the result: keep it.
-        let stored = self.get(&r.id)?;
-        let early = stored
-            .as_ref()
-            .and_then(|s| s.result.clone().map(|res| (res, s.result_at)));
         self.core.store.transact(|tx| {
-            if let Some((res, at)) = &early {
-                r.result = Some(res.clone());
-                r.result_at = *at;
+            // A fast CSO may already have posted the result: keep it (read in the transaction that
+            // writes, so that a result stored meanwhile is not overwritten).
+            let early = COMMANDS
+                .get(tx, r.id.as_bytes())?
+                .and_then(|s| s.result.map(|res| (res, s.result_at)));
+            if let Some((res, at)) = early {
+                r.result = Some(res);
+                r.result_at = at;
                 r.state = CommandState::Completed;
             } else if let (CommandState::Accepted, Some(d)) = (r.state, r.deadline) {
                 WAITING.schedule(tx, d, &r.id);

@@ -267,7 +267,7 @@ impl Plans {
             result_at: None,
             error: None,
         };
-        self.save(&r, None)?;
+        self.save(&r)?;
         self.core.store.durable().await?;
         let url = join_url(&base, &[session]);
         let answer = match kind {
@@ -324,29 +324,28 @@ impl Plans {
                 r.error = Some(e.to_string());
             }
         }
-        // A fast CSO may have posted the result already.
-        if let Some(early) = self.get(&id)?.filter(|x| x.result.is_some()) {
-            r.result = early.result;
-            r.result_at = early.result_at;
-            r.state = CommandState::Completed;
-        }
-        let waiting = (r.state == CommandState::Accepted)
-            .then_some(r.deadline)
-            .flatten();
-        self.save(&r, waiting)?;
+        self.core.store.transact(|tx| {
+            // A fast CSO may have posted the result already: keep it (read in the transaction that
+            // writes, so that a result stored meanwhile is not overwritten).
+            if let Some(early) = REQUESTS.get(tx, id.as_bytes())?.filter(|x| x.result.is_some()) {
+                r.result = early.result;
+                r.result_at = early.result_at;
+                r.state = CommandState::Completed;
+            }
+            if let (CommandState::Accepted, Some(d)) = (r.state, r.deadline) {
+                WAITING.schedule(tx, d, &r.id);
+            }
+            REQUESTS.put(tx, r.id.as_bytes().to_vec(), &r)
+        })?;
         self.core.store.durable().await?;
         self.announce(&r);
         Ok(r)
     }
 
-    fn save(&self, r: &ProfileRequest, waiting: Option<DateTime>) -> Result<(), StoreError> {
-        self.core.store.transact(|tx| {
-            REQUESTS.put(tx, r.id.as_bytes().to_vec(), r)?;
-            if let Some(d) = waiting {
-                WAITING.schedule(tx, d, &r.id);
-            }
-            Ok(())
-        })
+    fn save(&self, r: &ProfileRequest) -> Result<(), StoreError> {
+        self.core
+            .store
+            .transact(|tx| REQUESTS.put(tx, r.id.as_bytes().to_vec(), r))
     }
 
     /// A result POSTed by `peer` to request `id`'s `response_url` (the three results share the
