@@ -57,9 +57,9 @@ async fn refused_then_created(raw: &RawOcpi, url: &str, tok: &str, future: &Valu
 
 /// Rewrites the stored object at `key` of `collection` with every stamp at `t`: what an earlier
 /// version, which accepted any stamp, may have left in the store.
-fn freeze(node: &Node, collection: Collection, key: &[u8], t: &str) {
+fn freeze<T>(node: &Node, collection: Collection<T>, key: &[u8], t: &str) {
     let store = &node.core.store;
-    let doc = collection.get(store, key).unwrap().expect("stored");
+    let doc = collection.get_doc(store, key).unwrap().expect("stored");
     let mut v: Value = serde_json::from_slice(&doc.json).unwrap();
     stamp_all(&mut v, t);
     let frozen = StoredDoc {
@@ -67,7 +67,7 @@ fn freeze(node: &Node, collection: Collection, key: &[u8], t: &str) {
         partitions: doc.partitions,
         json: serde_json::to_vec(&v).unwrap(),
     };
-    store.transact(|tx| collection.put(tx, key, &frozen)).unwrap();
+    store.transact(|tx| collection.put_doc(tx, key, &frozen)).unwrap();
 }
 
 fn nl_for() -> PartyRef {
@@ -88,7 +88,7 @@ async fn uc3_9_a_cdr_stored_by_an_earlier_version_is_a_duplicate_when_delivered_
     // What the earlier version wrote: the same CDR with its stamps as `…:00Z`.
     let store = &csp.core.store;
     let (key, doc) = roaming_csp::cdrs::CDRS
-        .all(store, &[])
+        .all_docs(store, &[])
         .unwrap()
         .into_iter()
         .next()
@@ -100,7 +100,7 @@ async fn uc3_9_a_cdr_stored_by_an_earlier_version_is_a_duplicate_when_delivered_
     );
     store
         .transact(|tx| {
-            roaming_csp::cdrs::CDRS.put(
+            roaming_csp::cdrs::CDRS.put_doc(
                 tx,
                 &key,
                 &StoredDoc {

@@ -9,8 +9,7 @@
 use std::sync::Arc;
 
 use roaming_peer::core::Core;
-use roaming_peer::store::collection::StoredDoc;
-use roaming_peer::store::key;
+use roaming_peer::store::{Read, StoreError, key};
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::cdrs::Cdr;
 
@@ -39,6 +38,11 @@ fn ckey(owner: &PartyRef, id: &str) -> Vec<u8> {
     ])
 }
 
+/// A CDR of a CSO we hold, from the store or inside a transaction.
+pub fn cdr<R: Read + ?Sized>(r: &R, owner: &PartyRef, id: &str) -> Result<Option<Cdr>, StoreError> {
+    CDRS.get(r, &ckey(owner, id))
+}
+
 /// The CSP's CDR book.
 #[derive(Debug, Clone)]
 pub struct Cdrs {
@@ -63,16 +67,19 @@ impl Cdrs {
 
     /// A CDR of a CSO.
     pub fn get(&self, owner: &PartyRef, id: &str) -> Result<Option<Cdr>, CspError> {
-        CDRS.get(&self.core.store, &ckey(owner, id))?
-            .map(|d| serde_json::from_slice(&d.json).map_err(CspError::internal))
-            .transpose()
+        Ok(cdr(&self.core.store, owner, id)?)
+    }
+
+    /// A CDR as received, for the Receiver GET: 404 + 2001 when we hold none.
+    pub fn received(&self, owner: &PartyRef, id: &str) -> Result<Cdr, CspError> {
+        self.get(owner, id)?
+            .ok_or_else(|| CspError::NotFound(format!("unknown CDR {owner}/{id}")))
     }
 
     /// Every CDR, optionally of one contract, oldest first.
     pub fn list(&self, contract_id: Option<&str>) -> Result<Vec<Cdr>, CspError> {
         let mut out = Vec::new();
-        for (_, d) in CDRS.all(&self.core.store, &[])? {
-            let c: Cdr = serde_json::from_slice(&d.json).map_err(CspError::internal)?;
+        for (_, c) in CDRS.all(&self.core.store, &[])? {
             if contract_id.is_some_and(|x| !c.cdr_token.contract_id.as_str().eq_ignore_ascii_case(x)) {
                 continue;
             }
@@ -80,6 +87,13 @@ impl Cdrs {
         }
         out.sort_by_key(|c| c.end_date_time);
         Ok(out)
+    }
+
+    /// A POST of a CDR by its CSO ([`receive`](Self::receive)), durable when this returns.
+    pub async fn post(&self, cdr: &Cdr) -> Result<Received, CspError> {
+        let r = self.receive(cdr)?;
+        self.core.store.durable().await?;
+        Ok(r)
     }
 
     /// Stores a received CDR (not yet durable): created, a duplicate, or refused.
@@ -92,14 +106,12 @@ impl Cdrs {
             )));
         }
         let owner = cdr.party();
-        let json = serde_json::to_vec(cdr).map_err(CspError::internal)?;
         self.core.store.transact(|tx| {
             let k = ckey(&owner, cdr.id.as_str());
-            if let Some(old) = CDRS.get_tx(tx, &k)? {
+            if let Some(old) = CDRS.get(tx, &k)? {
                 // Compared as CDRs, not as JSON text: the same CDR stored by an earlier version
                 // reads `…:00Z` where we now write `…:00.000Z` (#12 item 19), `10` where `10.0`.
-                let same = serde_json::from_slice::<Cdr>(&old.json).ok().as_ref() == Some(cdr);
-                return if same {
+                return if old == *cdr {
                     Ok(Received::Duplicate)
                 } else {
                     Err(CspError::Invalid(format!(
@@ -108,15 +120,7 @@ impl Cdrs {
                     )))
                 };
             }
-            CDRS.put(
-                tx,
-                &k,
-                &StoredDoc {
-                    last_updated: cdr.last_updated,
-                    partitions: vec![ALL.to_owned()],
-                    json: json.clone(),
-                },
-            )?;
+            CDRS.put(tx, &k, cdr, &[ALL])?;
             Ok(Received::Created)
         })
     }

@@ -7,15 +7,14 @@
 use std::sync::Arc;
 
 use roaming_peer::core::Core;
-use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::key;
+use roaming_peer::outbox::{Address, Outbox, PushOp};
+use roaming_peer::store::{Keyspace, Read, key};
 use roaming_types::DateTime;
 use roaming_types::extensions::cdr_checks::{Reason, module_id, reason};
-use roaming_types::ids::PartyRef;
+use roaming_types::ids::{CdrId, PartyRef};
 use roaming_types::modules::cdrs::Cdr;
 use roaming_types::modules::sessions::Session;
-use roaming_types::modules::types::Role;
-use roaming_types::modules::versions::InterfaceRole;
+use roaming_types::modules::versions::ModuleId;
 use roaming_types::money::{Number, Price};
 use roaming_types::pricing::{parse_time_zone, price_session, usage_of_periods};
 use rust_decimal::Decimal;
@@ -24,8 +23,10 @@ use serde::{Deserialize, Serialize};
 pub use roaming_types::extensions::cdr_checks::{CdrCheck, MODULE, Verdict};
 
 use crate::error::CspError;
+use crate::keyspaces;
 
-pub use crate::keyspaces::CHECKS;
+/// Verdicts by CDR: `<cc>\0<pid>\0<cdr id>` → [`CdrCheck`].
+pub const CHECKS: Keyspace<CdrCheck> = Keyspace::of(keyspaces::CHECKS);
 
 /// How far money may differ before it is a dispute (the spec defines no rounding, §9.3 item 9).
 const MONEY_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
@@ -167,6 +168,28 @@ pub fn check(cdr: &Cdr, session: Option<&Session>, tz: Option<chrono_tz::Tz>) ->
     }
 }
 
+/// Where a verdict is pushed: `PUT {x-roaming-cdr-checks}/{cdr_id}` at the CSO that sent the CDR
+/// (object and group `cdr-checks/<cdr id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdrCheckAddress {
+    /// The CDR checked.
+    pub cdr_id: CdrId,
+}
+
+impl Address for CdrCheckAddress {
+    fn object(&self) -> String {
+        format!("cdr-checks/{}", self.cdr_id.as_str().to_ascii_lowercase())
+    }
+
+    fn module(&self) -> ModuleId {
+        module_id()
+    }
+
+    fn path(&self) -> Vec<String> {
+        vec![self.cdr_id.as_str().to_owned()]
+    }
+}
+
 /// Where verdicts are kept and sent from.
 #[derive(Debug, Clone)]
 pub struct Checks {
@@ -181,33 +204,17 @@ impl Checks {
 
     /// Stores a verdict and queues it to the CSO when it offers the extension; durable on return.
     pub async fn record(&self, mut c: CdrCheck) -> Result<CdrCheck, CspError> {
-        let module = module_id();
-        let peer = self.core.peers.hosting(&c.cpo, &Role::Cpo)?;
-        let peer = peer.filter(|p| p.endpoint(&module, &InterfaceRole::Receiver).is_some());
-        c.sent_to_cso = peer.is_some();
+        let address = CdrCheckAddress {
+            cdr_id: c.cdr_id.clone(),
+        };
+        c.sent_to_cso = Outbox::owner_peer(&self.core, &c.cpo, &address)?.is_some();
         let woken = self.core.store.transact(|tx| {
-            tx.put_json(CHECKS, check_key(&c.cpo, c.cdr_id.as_str()), &c)?;
-            let Some(peer) = &peer else {
+            CHECKS.put(tx, check_key(&c.cpo, c.cdr_id.as_str()), &c)?;
+            if !c.sent_to_cso {
                 return Ok::<_, CspError>(Vec::new());
-            };
-            Outbox::enqueue(
-                tx,
-                &peer.id,
-                Push {
-                    object: format!("cdr-checks/{}", c.cdr_id.as_str().to_ascii_lowercase()),
-                    module: module.clone(),
-                    role: InterfaceRole::Receiver,
-                    path: vec![c.cdr_id.as_str().to_owned()],
-                    op: PushOp::Put {
-                        body: serde_json::to_value(&c).map_err(CspError::internal)?,
-                    },
-                    to: Some(c.cpo.clone()),
-                    query: Vec::new(),
-                    group: None,
-                    appended: Vec::new(),
-                },
-            )?;
-            Ok(vec![peer.id.clone()])
+            }
+            let op = PushOp::put(&c).map_err(CspError::internal)?;
+            Ok(Outbox::push_to_owner(&self.core, tx, &c.cpo, &address, op)?)
         })?;
         self.core.commit(woken).await?;
         if c.verdict == Verdict::Disputed {
@@ -218,19 +225,22 @@ impl Checks {
 
     /// The verdict on a CDR.
     pub fn get(&self, owner: &PartyRef, id: &str) -> Result<Option<CdrCheck>, CspError> {
-        Ok(self.core.store.get_json(CHECKS, &check_key(owner, id))?)
+        Ok(CHECKS.get(&self.core.store, &check_key(owner, id))?)
     }
 
     /// Every verdict.
     pub fn list(&self) -> Result<Vec<CdrCheck>, CspError> {
-        Ok(self.core.store.list_json(CHECKS, &[])?)
+        Ok(CHECKS
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
     }
 }
 
 /// The location time zone, if the CSP holds the location.
-pub fn time_zone_of(sites: &crate::sites::Sites, cdr: &Cdr) -> Option<chrono_tz::Tz> {
-    sites
-        .location(&cdr.party(), cdr.cdr_location.id.as_str())
+pub fn time_zone_of(store: &impl Read, cdr: &Cdr) -> Option<chrono_tz::Tz> {
+    crate::sites::location(store, &cdr.party(), cdr.cdr_location.id.as_str())
         .ok()
         .flatten()
         .and_then(|l| parse_time_zone(l.time_zone.as_str()).ok())
@@ -376,6 +386,21 @@ impl Report {
 mod tests {
     use super::*;
 
+    /// A verdict's push keeps the object key of before, and its group is the one the outbox derived.
+    #[test]
+    fn a_verdict_push_keeps_its_object_key() {
+        let push = roaming_peer::outbox::Push::new(
+            &CdrCheckAddress {
+                cdr_id: CdrId::new("CDR-7").unwrap(),
+            },
+            PushOp::Delete,
+        );
+        assert_eq!(push.object, "cdr-checks/cdr-7");
+        assert_eq!(push.group(), roaming_peer::outbox::legacy_rules(&push.object).0);
+        assert_eq!((push.module, push.path), (module_id(), vec!["CDR-7".to_owned()]));
+        assert!(push.query.is_empty() && push.to.is_none());
+    }
+
     /// A check as an earlier version stored it (`csp_cdr_checks`, where the ids and reasons were plain
     /// strings) still reads back, and is written again as it was: the body sent to the CSO is the same.
     #[test]
@@ -389,7 +414,15 @@ mod tests {
             "total_cost": { "excl_vat": 9.99, "incl_vat": 12.09 }, "total_energy": 10,
             "checked_at": "2026-03-02T10:00:07.000Z", "sent_to_cso": true
         });
-        let c: CdrCheck = serde_json::from_slice(&serde_json::to_vec(&stored).unwrap()).unwrap();
+        let store = roaming_peer::store::StoreHandle::memory();
+        let mut batch = roaming_peer::store::Batch::new();
+        batch.put(
+            CHECKS.space(),
+            b"nl\0cso\0cdr-2026-0042".to_vec(),
+            serde_json::to_vec(&stored).unwrap(),
+        );
+        store.apply(batch).unwrap();
+        let c = CHECKS.get(&store, b"nl\0cso\0cdr-2026-0042").unwrap().unwrap();
         assert_eq!(c.verdict, Verdict::Disputed);
         assert_eq!(c.cpo.to_string(), "NL-CSO");
         assert_eq!(serde_json::to_value(&c).unwrap(), stored);

@@ -16,7 +16,7 @@ use roaming_peer::client::{Call, ClientError, join_url};
 use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
-use roaming_peer::store::{Space, StoreError, ts_key};
+use roaming_peer::store::{Keyspace, StoreError};
 use roaming_types::DateTime;
 use roaming_types::ids::{ConnectorId, EvseUid, LocationId, PartyRef};
 use roaming_types::modules::commands::{
@@ -31,12 +31,18 @@ use serde_json::Value;
 
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
+use crate::keyspaces;
 use crate::sessions::Sessions;
 use crate::tokens::{AccountState, Tokens};
 
 /// Path of the Commands module (Sender): the `response_url`s we give are below it.
 pub const PATH: &str = "/ocpi/2.2.1/commands";
-pub use crate::keyspaces::{COMMANDS, COMMANDS_WAITING as WAITING};
+/// Commands by id.
+pub const COMMANDS: Keyspace<CommandRecord> = Keyspace::of(keyspaces::COMMANDS);
+/// The deadlines of the commands waiting for their result (CMD-01).
+pub use crate::keyspaces::COMMANDS_WAITING as WAITING;
+/// How many overdue entries one sweep ends at most.
+const SWEEP_LIMIT: usize = 1000;
 
 /// Where a command is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,34 +208,6 @@ pub struct Commands {
     events: Events,
 }
 
-/// The key of a request in a deadline index (`ts_key(deadline) ++ id`), shared by commands and
-/// charging profile requests.
-pub(crate) fn waiting_key(deadline: DateTime, id: &str) -> Vec<u8> {
-    let mut k = ts_key(deadline.timestamp_millis()).to_vec();
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-/// The entries of a deadline index that are due at `now` (index key, request id), oldest first.
-pub(crate) fn overdue(
-    store: &roaming_peer::store::StoreHandle,
-    index: Space,
-    now: DateTime,
-) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
-    store.transact(|tx| {
-        let mut due = Vec::new();
-        for (k, v) in tx.scan(index, &[], None, 1000)? {
-            match k.get(..8).and_then(roaming_peer::store::ts_from_key) {
-                Some(ms) if ms <= now.timestamp_millis() => {
-                    due.push((k, String::from_utf8_lossy(&v).into_owned()));
-                }
-                _ => break,
-            }
-        }
-        Ok(due)
-    })
-}
-
 impl Commands {
     /// The command book.
     pub fn new(core: Arc<Core>, tokens: Tokens, sessions: Sessions, events: Events) -> Self {
@@ -243,12 +221,16 @@ impl Commands {
 
     /// A command.
     pub fn get(&self, id: &str) -> Result<Option<CommandRecord>, CspError> {
-        Ok(self.core.store.get_json(COMMANDS, id.as_bytes())?)
+        Ok(COMMANDS.get(&self.core.store, id.as_bytes())?)
     }
 
     /// Every command, newest first.
     pub fn list(&self) -> Result<Vec<CommandRecord>, CspError> {
-        let mut all: Vec<CommandRecord> = self.core.store.list_json(COMMANDS, &[])?;
+        let mut all: Vec<CommandRecord> = COMMANDS
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         all.sort_by_key(|c| std::cmp::Reverse(c.sent_at));
         Ok(all)
     }
@@ -431,10 +413,9 @@ impl Commands {
     }
 
     fn save(&self, r: &CommandRecord) -> Result<(), StoreError> {
-        self.core.store.transact(|tx| {
-            tx.put_json(COMMANDS, r.id.as_bytes().to_vec(), r)?;
-            Ok(())
-        })
+        self.core
+            .store
+            .transact(|tx| COMMANDS.put(tx, r.id.as_bytes().to_vec(), r))
     }
 
     fn announce(&self, r: &CommandRecord) {
@@ -526,21 +507,20 @@ impl Commands {
                 r.error = Some(e.to_string());
             }
         }
-        // A fast CSO may already have posted the result: keep it.
-        let stored = self.get(&r.id)?;
-        let early = stored
-            .as_ref()
-            .and_then(|s| s.result.clone().map(|res| (res, s.result_at)));
         self.core.store.transact(|tx| {
-            if let Some((res, at)) = &early {
-                r.result = Some(res.clone());
-                r.result_at = *at;
+            // A fast CSO may already have posted the result: keep it (read in the transaction that
+            // writes, so that a result stored meanwhile is not overwritten).
+            let early = COMMANDS
+                .get(tx, r.id.as_bytes())?
+                .and_then(|s| s.result.map(|res| (res, s.result_at)));
+            if let Some((res, at)) = early {
+                r.result = Some(res);
+                r.result_at = at;
                 r.state = CommandState::Completed;
             } else if let (CommandState::Accepted, Some(d)) = (r.state, r.deadline) {
-                tx.put(WAITING, waiting_key(d, &r.id), r.id.as_bytes().to_vec());
+                WAITING.schedule(tx, d, &r.id);
             }
-            tx.put_json(COMMANDS, r.id.as_bytes().to_vec(), &r)?;
-            Ok::<_, StoreError>(())
+            COMMANDS.put(tx, r.id.as_bytes().to_vec(), &r)
         })?;
         self.core.store.durable().await?;
         tracing::info!(command.id = %r.id, command = %r.command, state = ?r.state, "command sent");
@@ -559,17 +539,17 @@ impl Commands {
     ) -> Result<(), CspError> {
         let unknown = || CspError::NotFound(format!("unknown command {command}/{id}"));
         let r = self.core.store.transact(|tx| {
-            let mut r: CommandRecord = tx.get_json(COMMANDS, id.as_bytes())?.ok_or_else(unknown)?;
+            let mut r = COMMANDS.get(tx, id.as_bytes())?.ok_or_else(unknown)?;
             if !r.peer.eq_ignore_ascii_case(peer) || !r.command.as_str().eq_ignore_ascii_case(command) {
                 return Err(unknown());
             }
             if let Some(d) = r.deadline {
-                tx.delete(WAITING, waiting_key(d, &r.id));
+                WAITING.cancel(tx, d, &r.id);
             }
             r.result = Some(result.clone());
             r.result_at = Some(DateTime::now());
             r.state = CommandState::Completed;
-            tx.put_json(COMMANDS, r.id.as_bytes().to_vec(), &r)?;
+            COMMANDS.put(tx, r.id.as_bytes().to_vec(), &r)?;
             Ok::<_, CspError>(r)
         })?;
         self.core.store.durable().await?;
@@ -578,36 +558,31 @@ impl Commands {
         Ok(())
     }
 
-    /// Marks commands whose result is overdue as TIMEOUT (CMD-01).
+    /// Marks commands whose result is overdue as TIMEOUT (CMD-01), and announces them once durable.
     pub async fn sweep(&self) -> Result<usize, CspError> {
         let now = DateTime::now();
-        let due = overdue(&self.core.store, WAITING, now)?;
-        let mut n = 0;
-        for (k, id) in due {
-            let r = self.core.store.transact(|tx| {
-                tx.delete(WAITING, k.clone());
-                let Some(mut r): Option<CommandRecord> = tx.get_json(COMMANDS, id.as_bytes())? else {
-                    return Ok::<_, StoreError>(None);
-                };
-                if r.state != CommandState::Accepted {
-                    return Ok(None);
-                }
-                r.state = CommandState::TimedOut;
-                r.result = Some(CommandResult::new(CommandResultType::Timeout));
-                r.result_at = Some(now);
-                tx.put_json(COMMANDS, id.as_bytes().to_vec(), &r)?;
-                Ok(Some(r))
-            })?;
-            if let Some(r) = r {
-                tracing::warn!(command.id = %r.id, command = %r.command, "no command result in time: TIMEOUT");
-                self.announce(&r);
-                n += 1;
+        let timed_out = WAITING.sweep(&self.core.store, now, SWEEP_LIMIT, |tx, id| {
+            let Some(mut r) = COMMANDS.get(tx, id.as_bytes())? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if r.state != CommandState::Accepted {
+                return Ok(None);
             }
+            r.state = CommandState::TimedOut;
+            r.result = Some(CommandResult::new(CommandResultType::Timeout));
+            r.result_at = Some(now);
+            COMMANDS.put(tx, id.as_bytes().to_vec(), &r)?;
+            Ok(Some(r))
+        })?;
+        if timed_out.is_empty() {
+            return Ok(0);
         }
-        if n > 0 {
-            self.core.store.durable().await?;
+        self.core.store.durable().await?;
+        for r in &timed_out {
+            tracing::warn!(command.id = %r.id, command = %r.command, "no command result in time: TIMEOUT");
+            self.announce(r);
         }
-        Ok(n)
+        Ok(timed_out.len())
     }
 }
 

@@ -2,22 +2,26 @@
 //! [`roaming_peer::store::spaces`]). The names are part of the on-disk format: never rename one; add
 //! a new keyspace here and to [`ALL`] (the unit test below fails otherwise).
 //!
-//! The table holds names and collections, not the modules' record types, so that it depends on
-//! nothing in this crate: a module binds its record type where it defines it, e.g.
+//! The table holds names, collections and deadline indexes, not the modules' record types, so that
+//! it depends on nothing in this crate: a module binds its record type where it defines it, e.g.
 //! `const COMMANDS: Keyspace<CommandRecord> = Keyspace::of(keyspaces::COMMANDS);`. Collections of
-//! vocabulary objects are typed here (`Collection<Session>`) once their module uses the typed layer;
-//! until then they are untyped (`Collection`, see `roaming_peer::store::collection::Untyped`). A
-//! deadline index is a [`roaming_peer::deadlines::Deadlines`] declared here (the two `…_WAITING`
-//! keyspaces already have its format).
+//! vocabulary objects are typed here (`Collection<Session>`). A deadline index is a
+//! [`Deadlines`] declared here (the two `…_WAITING` keyspaces had its format before it existed).
 
+use roaming_peer::deadlines::Deadlines;
 use roaming_peer::store::Space;
 use roaming_peer::store::collection::Collection;
+use roaming_types::modules::cdrs::Cdr;
+use roaming_types::modules::locations::Location;
+use roaming_types::modules::sessions::Session;
+use roaming_types::modules::tariffs::Tariff;
+use roaming_types::modules::tokens::Token;
 
 // Sites (sites.rs).
 /// Locations received: key `<cc>/<pid>/<id>`.
-pub const LOCATIONS: Collection = Collection::new("csp_locations", "csp_locations_idx");
+pub const LOCATIONS: Collection<Location> = Collection::new("csp_locations", "csp_locations_idx");
 /// Tariffs received: key `<cc>/<pid>/<id>`.
-pub const TARIFFS: Collection = Collection::new("csp_tariffs", "csp_tariffs_idx");
+pub const TARIFFS: Collection<Tariff> = Collection::new("csp_tariffs", "csp_tariffs_idx");
 
 // Sync of pulled modules (sync.rs).
 /// Sync state per peer and module.
@@ -25,7 +29,7 @@ pub const SYNC: Space = Space("csp_sync");
 
 // Tokens (tokens.rs).
 /// The tokens, as served (partition `all`).
-pub const TOKENS: Collection = Collection::new("csp_tokens", "csp_tokens_idx");
+pub const TOKENS: Collection<Token> = Collection::new("csp_tokens", "csp_tokens_idx");
 /// The account behind each token.
 pub const ACCOUNTS: Space = Space("csp_token_accounts");
 /// Real-time authorizations given, by reference.
@@ -33,11 +37,11 @@ pub const AUTHORIZATIONS: Space = Space("csp_authorizations");
 
 // Sessions (sessions.rs).
 /// The sessions (partition `all`).
-pub const SESSIONS: Collection = Collection::new("csp_sessions", "csp_sessions_idx");
+pub const SESSIONS: Collection<Session> = Collection::new("csp_sessions", "csp_sessions_idx");
 
 // CDRs (cdrs.rs).
 /// The CDRs (partition `all`).
-pub const CDRS: Collection = Collection::new("csp_cdrs", "csp_cdrs_idx");
+pub const CDRS: Collection<Cdr> = Collection::new("csp_cdrs", "csp_cdrs_idx");
 
 // CDR checks (checks.rs).
 /// Verdicts by CDR.
@@ -46,14 +50,14 @@ pub const CHECKS: Space = Space("csp_cdr_checks");
 // Commands (commands.rs).
 /// Commands by id.
 pub const COMMANDS: Space = Space("csp_commands");
-/// Commands waiting for their result: `ts_key(deadline) ++ id` → id (`commands::WAITING`).
-pub const COMMANDS_WAITING: Space = Space("csp_commands_waiting");
+/// Commands waiting for their result (`ts_key(deadline) ++ id` → id).
+pub const COMMANDS_WAITING: Deadlines = Deadlines::new("csp_commands_waiting");
 
 // Charging profiles (profiles.rs).
 /// Requests by id.
 pub const REQUESTS: Space = Space("csp_profile_requests");
-/// Requests waiting for their result: `ts_key(deadline) ++ id` → id (`profiles::WAITING`).
-pub const PROFILES_WAITING: Space = Space("csp_profile_waiting");
+/// Profile requests waiting for their result (`ts_key(deadline) ++ id` → id).
+pub const PROFILES_WAITING: Deadlines = Deadlines::new("csp_profile_waiting");
 /// The latest ActiveChargingProfile per session (`cc/pid/session`).
 pub const ACTIVE: Space = Space("csp_active_profiles");
 
@@ -74,9 +78,9 @@ pub const ALL: &[Space] = &[
     CDRS.index(),
     CHECKS,
     COMMANDS,
-    COMMANDS_WAITING,
+    COMMANDS_WAITING.space(),
     REQUESTS,
-    PROFILES_WAITING,
+    PROFILES_WAITING.space(),
     ACTIVE,
 ];
 

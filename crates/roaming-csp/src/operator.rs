@@ -27,7 +27,7 @@ use crate::commands::{
 };
 use crate::events::CspEvent;
 use crate::profiles::{ActivePlan, Kind, PlanChange, ProfileRequest};
-use crate::sites::{Search, SearchResult};
+use crate::sites::{self, Search, SearchResult};
 use crate::state::CspState;
 use crate::sync::{SyncReport, SyncState};
 use crate::tokens::{AuthorizationRecord, TokenChange, TokenIssue, TokenView};
@@ -94,8 +94,7 @@ async fn get_location(
     Path((cc, pid, id)): Path<(String, String, String)>,
 ) -> Answer<Location> {
     let owner = party(&cc, &pid)?;
-    st.sites
-        .location(&owner, &id)?
+    sites::location(&st.core.store, &owner, &id)?
         .map(Json)
         .ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))
 }
@@ -117,9 +116,7 @@ async fn connector_tariffs(
     Path((cc, pid, id, evse, connector)): Path<(String, String, String, String, String)>,
 ) -> Answer<Vec<ConnectorTariff>> {
     let owner = party(&cc, &pid)?;
-    let loc = st
-        .sites
-        .location(&owner, &id)?
+    let loc = sites::location(&st.core.store, &owner, &id)?
         .ok_or_else(|| OperatorError::not_found(format!("no location {owner}/{id}")))?;
     let uid = EvseUid::new(evse.as_str()).map_err(|e| OperatorError::invalid(e.to_string()))?;
     let cid = ConnectorId::new(connector.as_str()).map_err(|e| OperatorError::invalid(e.to_string()))?;
@@ -130,7 +127,7 @@ async fn connector_tariffs(
     let now = DateTime::now();
     let mut out = Vec::new();
     for tid in &c.tariff_ids {
-        let tariff = st.sites.tariff(&owner, tid.as_str())?;
+        let tariff = sites::tariff(&st.core.store, &owner, tid.as_str())?;
         out.push(ConnectorTariff {
             tariff_id: tid.as_str().to_owned(),
             active_now: tariff.as_ref().is_some_and(|t| t.is_valid_at(now)),

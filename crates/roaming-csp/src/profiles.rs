@@ -12,12 +12,12 @@ use http::Method;
 use roaming_peer::client::{Call, ClientError, join_url, with_query};
 use roaming_peer::core::Core;
 use roaming_peer::headers::new_id;
-use roaming_peer::store::{StoreError, key};
+use roaming_peer::store::{Keyspace, StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::charging_profiles::{
-    ActiveChargingProfile, ChargingProfile, ChargingProfilePeriod, ChargingProfileResponse,
-    ChargingProfileResponseType, ChargingRateUnit, SetChargingProfile,
+    ActiveChargingProfile, ActiveChargingProfileResult, ChargingProfile, ChargingProfilePeriod,
+    ChargingProfileResponse, ChargingProfileResponseType, ChargingRateUnit, SetChargingProfile,
 };
 use roaming_types::modules::sessions::{ChargingPreferences, ChargingPreferencesResponse};
 use roaming_types::modules::types::Role;
@@ -27,13 +27,21 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::commands::{CommandState, overdue, waiting_key};
+use crate::commands::CommandState;
 use crate::error::CspError;
 use crate::events::{CspEvent, Events};
+use crate::keyspaces;
 
 /// Path of the ChargingProfiles module (Sender): the `response_url`s we give are below it.
 pub const PATH: &str = "/ocpi/2.2.1/chargingprofiles";
-pub use crate::keyspaces::{ACTIVE, PROFILES_WAITING as WAITING, REQUESTS};
+/// Requests by id.
+pub const REQUESTS: Keyspace<ProfileRequest> = Keyspace::of(keyspaces::REQUESTS);
+/// The latest plan per session (`<cc>\0<pid>\0<session id>`).
+pub const ACTIVE: Keyspace<ActivePlan> = Keyspace::of(keyspaces::ACTIVE);
+/// The deadlines of the requests waiting for their result.
+pub use crate::keyspaces::PROFILES_WAITING as WAITING;
+/// How many overdue entries one sweep ends at most.
+const SWEEP_LIMIT: usize = 1000;
 
 /// SET, GET or CLEAR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,19 +147,23 @@ impl Plans {
 
     /// A request.
     pub fn get(&self, id: &str) -> Result<Option<ProfileRequest>, CspError> {
-        Ok(self.core.store.get_json(REQUESTS, id.as_bytes())?)
+        Ok(REQUESTS.get(&self.core.store, id.as_bytes())?)
     }
 
     /// Every request, newest first.
     pub fn list(&self) -> Result<Vec<ProfileRequest>, CspError> {
-        let mut all: Vec<ProfileRequest> = self.core.store.list_json(REQUESTS, &[])?;
+        let mut all: Vec<ProfileRequest> = REQUESTS
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         all.sort_by_key(|r| std::cmp::Reverse(r.sent_at));
         Ok(all)
     }
 
     /// The latest plan of a session.
     pub fn active(&self, cpo: &PartyRef, session: &str) -> Result<Option<ActivePlan>, CspError> {
-        Ok(self.core.store.get_json(ACTIVE, &active_key(cpo, session))?)
+        Ok(ACTIVE.get(&self.core.store, &active_key(cpo, session))?)
     }
 
     fn peer_of(
@@ -255,7 +267,7 @@ impl Plans {
             result_at: None,
             error: None,
         };
-        self.save(&r, None)?;
+        self.save(&r)?;
         self.core.store.durable().await?;
         let url = join_url(&base, &[session]);
         let answer = match kind {
@@ -312,61 +324,65 @@ impl Plans {
                 r.error = Some(e.to_string());
             }
         }
-        // A fast CSO may have posted the result already.
-        if let Some(early) = self.get(&id)?.filter(|x| x.result.is_some()) {
-            r.result = early.result;
-            r.result_at = early.result_at;
-            r.state = CommandState::Completed;
-        }
-        let waiting = (r.state == CommandState::Accepted)
-            .then_some(r.deadline)
-            .flatten();
-        self.save(&r, waiting)?;
+        self.core.store.transact(|tx| {
+            // A fast CSO may have posted the result already: keep it (read in the transaction that
+            // writes, so that a result stored meanwhile is not overwritten).
+            if let Some(early) = REQUESTS.get(tx, id.as_bytes())?.filter(|x| x.result.is_some()) {
+                r.result = early.result;
+                r.result_at = early.result_at;
+                r.state = CommandState::Completed;
+            }
+            if let (CommandState::Accepted, Some(d)) = (r.state, r.deadline) {
+                WAITING.schedule(tx, d, &r.id);
+            }
+            REQUESTS.put(tx, r.id.as_bytes().to_vec(), &r)
+        })?;
         self.core.store.durable().await?;
         self.announce(&r);
         Ok(r)
     }
 
-    fn save(&self, r: &ProfileRequest, waiting: Option<DateTime>) -> Result<(), StoreError> {
-        self.core.store.transact(|tx| {
-            tx.put_json(REQUESTS, r.id.as_bytes().to_vec(), r)?;
-            if let Some(d) = waiting {
-                tx.put(WAITING, waiting_key(d, &r.id), r.id.as_bytes().to_vec());
-            }
-            Ok(())
-        })
+    fn save(&self, r: &ProfileRequest) -> Result<(), StoreError> {
+        self.core
+            .store
+            .transact(|tx| REQUESTS.put(tx, r.id.as_bytes().to_vec(), r))
     }
 
-    /// A result POSTed by `peer` to request `id`'s `response_url`; durable on return.
-    pub async fn result(&self, peer: &str, id: &str, result: Value) -> Result<(), CspError> {
+    /// A result POSTed by `peer` to request `id`'s `response_url` (the three results share the
+    /// shape of an ActiveChargingProfileResult: `result`, and `profile` after a GET); durable on
+    /// return. A result for a request sent to another CSO, or an unknown one, is
+    /// [`CspError::NotFound`].
+    pub async fn result(
+        &self,
+        peer: &str,
+        id: &str,
+        result: ActiveChargingProfileResult,
+    ) -> Result<(), CspError> {
         let unknown = || CspError::NotFound(format!("unknown charging profile request {id}"));
-        if !result["result"].is_string() {
-            return Err(CspError::Invalid("a result needs `result`".to_owned()));
-        }
+        let profile = result.profile.clone();
+        let result = serde_json::to_value(result).map_err(CspError::internal)?;
         let r = self.core.store.transact(|tx| {
-            let mut r: ProfileRequest = tx.get_json(REQUESTS, id.as_bytes())?.ok_or_else(unknown)?;
+            let mut r = REQUESTS.get(tx, id.as_bytes())?.ok_or_else(unknown)?;
             if !r.peer.eq_ignore_ascii_case(peer) {
                 return Err(unknown());
             }
             if let Some(d) = r.deadline {
-                tx.delete(WAITING, waiting_key(d, &r.id));
+                WAITING.cancel(tx, d, &r.id);
             }
             r.result = Some(result.clone());
             r.result_at = Some(DateTime::now());
             r.state = CommandState::Completed;
-            tx.put_json(REQUESTS, r.id.as_bytes().to_vec(), &r)?;
+            REQUESTS.put(tx, r.id.as_bytes().to_vec(), &r)?;
             // A GET's result is the active plan.
-            if let Some(p) = result.get("profile").cloned() {
-                if let Ok(profile) = serde_json::from_value::<ActiveChargingProfile>(p) {
-                    let plan = ActivePlan {
-                        cpo: r.cpo.clone(),
-                        session_id: r.session_id.clone(),
-                        profile,
-                        received_at: DateTime::now(),
-                        source: "GET".to_owned(),
-                    };
-                    tx.put_json(ACTIVE, active_key(&r.cpo, &r.session_id), &plan)?;
-                }
+            if let Some(profile) = profile {
+                let plan = ActivePlan {
+                    cpo: r.cpo.clone(),
+                    session_id: r.session_id.clone(),
+                    profile,
+                    received_at: DateTime::now(),
+                    source: "GET".to_owned(),
+                };
+                ACTIVE.put(tx, active_key(&r.cpo, &r.session_id), &plan)?;
             }
             Ok::<_, CspError>(r)
         })?;
@@ -375,13 +391,17 @@ impl Plans {
         Ok(())
     }
 
-    /// The CSO's PUT of a new ActiveChargingProfile (UC3-10); durable on return.
+    /// The CSO's PUT of a new ActiveChargingProfile (UC3-10) for a session we hold (404 + 2001
+    /// otherwise); durable on return.
     pub async fn pushed(
         &self,
         cpo: &PartyRef,
         session: &str,
         profile: ActiveChargingProfile,
     ) -> Result<(), CspError> {
+        if crate::sessions::session(&self.core.store, cpo, session)?.is_none() {
+            return Err(CspError::NotFound(format!("unknown session {session}")));
+        }
         let limit = profile.charging_profile.charging_profile_period.first().map(|p| {
             format!(
                 "{} {}",
@@ -398,7 +418,7 @@ impl Plans {
         };
         self.core
             .store
-            .transact(|tx| tx.put_json(ACTIVE, active_key(cpo, session), &plan).map(|_| ()))?;
+            .transact(|tx| ACTIVE.put(tx, active_key(cpo, session), &plan))?;
         self.core.store.durable().await?;
         self.events.send(CspEvent::Profile {
             owner: cpo.to_string(),
@@ -411,35 +431,30 @@ impl Plans {
         Ok(())
     }
 
-    /// Marks overdue requests TIMED_OUT.
+    /// Marks overdue requests TIMED_OUT, and announces them once durable.
     pub async fn sweep(&self) -> Result<usize, CspError> {
         let now = DateTime::now();
-        let due = overdue(&self.core.store, WAITING, now)?;
-        let mut n = 0;
-        for (k, id) in due {
-            let r = self.core.store.transact(|tx| {
-                tx.delete(WAITING, k.clone());
-                let Some(mut r): Option<ProfileRequest> = tx.get_json(REQUESTS, id.as_bytes())? else {
-                    return Ok::<_, StoreError>(None);
-                };
-                if r.state != CommandState::Accepted {
-                    return Ok(None);
-                }
-                r.state = CommandState::TimedOut;
-                r.result = Some(serde_json::json!({ "result": "TIMEOUT" }));
-                r.result_at = Some(now);
-                tx.put_json(REQUESTS, id.as_bytes().to_vec(), &r)?;
-                Ok(Some(r))
-            })?;
-            if let Some(r) = r {
-                self.announce(&r);
-                n += 1;
+        let timed_out = WAITING.sweep(&self.core.store, now, SWEEP_LIMIT, |tx, id| {
+            let Some(mut r) = REQUESTS.get(tx, id.as_bytes())? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if r.state != CommandState::Accepted {
+                return Ok(None);
             }
+            r.state = CommandState::TimedOut;
+            r.result = Some(serde_json::json!({ "result": "TIMEOUT" }));
+            r.result_at = Some(now);
+            REQUESTS.put(tx, id.as_bytes().to_vec(), &r)?;
+            Ok(Some(r))
+        })?;
+        if timed_out.is_empty() {
+            return Ok(0);
         }
-        if n > 0 {
-            self.core.store.durable().await?;
+        self.core.store.durable().await?;
+        for r in &timed_out {
+            self.announce(r);
         }
-        Ok(n)
+        Ok(timed_out.len())
     }
 
     /// Sends the driver's charging preferences for a session (SES-07) and returns the CSO's answer.

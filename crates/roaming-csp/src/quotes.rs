@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::CspError;
+use crate::sites;
 use crate::state::CspState;
 
 /// The module id.
@@ -105,9 +106,7 @@ fn local(st: &CspState, cpo: &PartyRef, request: &serde_json::Map<String, Value>
             "energy_kwh must be ≥ 0, and energy needs charging_minutes > 0".to_owned(),
         ));
     }
-    let loc = st
-        .sites
-        .location(cpo, req.location_id.as_str())?
+    let loc = sites::location(&st.core.store, cpo, req.location_id.as_str())?
         .ok_or_else(|| CspError::NotFound(format!("no location {cpo}/{} is known", req.location_id)))?;
     let evse = loc
         .evse(&req.evse_uid)
@@ -120,7 +119,7 @@ fn local(st: &CspState, cpo: &PartyRef, request: &serde_json::Map<String, Value>
     let start = req.start_date_time.unwrap_or_else(DateTime::now);
     let mut tariffs = Vec::new();
     for id in &connector.tariff_ids {
-        if let Some(t) = st.sites.tariff(cpo, id.as_str())? {
+        if let Some(t) = sites::tariff(&st.core.store, cpo, id.as_str())? {
             tariffs.push(t);
         }
     }

@@ -12,8 +12,7 @@
 use std::sync::Arc;
 
 use roaming_peer::core::Core;
-use roaming_peer::store::collection::StoredDoc;
-use roaming_peer::store::{Write, key};
+use roaming_peer::store::{Read, StoreError, Tx, Write, key};
 use roaming_types::ids::PartyRef;
 use roaming_types::modules::sessions::{Session, SessionPatch, SessionStatus};
 use roaming_types::patch::Patch;
@@ -31,6 +30,15 @@ fn skey(owner: &PartyRef, id: &str) -> Vec<u8> {
     ])
 }
 
+/// A session of a CSO we hold, from the store or inside a transaction.
+pub fn session<R: Read + ?Sized>(r: &R, owner: &PartyRef, id: &str) -> Result<Option<Session>, StoreError> {
+    SESSIONS.get(r, &skey(owner, id))
+}
+
+fn unknown(owner: &PartyRef, id: &str) -> CspError {
+    CspError::NotFound(format!("unknown session {owner}/{id}"))
+}
+
 /// The CSP's session book.
 #[derive(Debug, Clone)]
 pub struct Sessions {
@@ -45,10 +53,12 @@ impl Sessions {
 
     /// A session of a CSO.
     pub fn get(&self, owner: &PartyRef, id: &str) -> Result<Option<Session>, CspError> {
-        SESSIONS
-            .get(&self.core.store, &skey(owner, id))?
-            .map(|d| serde_json::from_slice(&d.json).map_err(CspError::internal))
-            .transpose()
+        Ok(session(&self.core.store, owner, id)?)
+    }
+
+    /// A session as received, for the Receiver GET: 404 + 2001 when we hold none.
+    pub fn received(&self, owner: &PartyRef, id: &str) -> Result<Session, CspError> {
+        self.get(owner, id)?.ok_or_else(|| unknown(owner, id))
     }
 
     /// A session by id alone (ids are unique per CSO; the first match when two CSOs share one).
@@ -66,8 +76,7 @@ impl Sessions {
         status: Option<&SessionStatus>,
     ) -> Result<Vec<Session>, CspError> {
         let mut out = Vec::new();
-        for (_, d) in SESSIONS.all(&self.core.store, &[])? {
-            let s: Session = serde_json::from_slice(&d.json).map_err(CspError::internal)?;
+        for (_, s) in SESSIONS.all(&self.core.store, &[])? {
             if contract_id.is_some_and(|c| !s.cdr_token.contract_id.as_str().eq_ignore_ascii_case(c)) {
                 continue;
             }
@@ -90,17 +99,8 @@ impl Sessions {
         Ok(())
     }
 
-    fn store(tx: &mut roaming_peer::store::Tx<'_>, owner: &PartyRef, s: &Session) -> Result<(), CspError> {
-        SESSIONS.put(
-            tx,
-            &skey(owner, s.id.as_str()),
-            &StoredDoc {
-                last_updated: s.last_updated,
-                partitions: vec![ALL.to_owned()],
-                json: serde_json::to_vec(s).map_err(CspError::internal)?,
-            },
-        )?;
-        Ok(())
+    fn store(tx: &mut Tx<'_>, owner: &PartyRef, s: &Session) -> Result<(), CspError> {
+        Ok(SESSIONS.put(tx, &skey(owner, s.id.as_str()), s, &[ALL])?)
     }
 
     /// Stores a full session (PUT or pulled); not yet durable.
@@ -110,23 +110,35 @@ impl Sessions {
         let owner = s.party();
         let stamps = self.core.stamps();
         self.core.store.transact(|tx| {
-            let k = skey(&owner, s.id.as_str());
-            let old = SESSIONS.get_tx(tx, &k)?;
-            let w = match &old {
-                Some(d) if stamps.held(d.last_updated) > s.last_updated => return Ok(Write::Stale),
+            let w = match session(tx, &owner, s.id.as_str())? {
+                Some(old) if stamps.held(old.last_updated) > s.last_updated => return Ok(Write::Stale),
                 // Compared as sessions, not as JSON text (an earlier version wrote `…:00Z`).
-                Some(d)
-                    if d.last_updated == s.last_updated
-                        && serde_json::from_slice::<Session>(&d.json).ok().as_ref() == Some(s) =>
-                {
-                    return Ok(Write::Unchanged);
-                }
+                Some(old) if old == *s => return Ok(Write::Unchanged),
                 Some(_) => Write::Updated,
                 None => Write::Created,
             };
             Self::store(tx, &owner, s)?;
             Ok(w)
         })
+    }
+
+    /// A PUT of a session by its CSO ([`put`](Self::put)), durable when this returns.
+    pub async fn receive(&self, s: &Session) -> Result<Write, CspError> {
+        let w = self.put(s)?;
+        self.core.store.durable().await?;
+        Ok(w)
+    }
+
+    /// A PATCH of a session by its CSO ([`patch`](Self::patch)), durable when this returns.
+    pub async fn receive_patch(
+        &self,
+        owner: &PartyRef,
+        id: &str,
+        patch: SessionPatch,
+    ) -> Result<(Write, Session), CspError> {
+        let r = self.patch(owner, id, patch)?;
+        self.core.store.durable().await?;
+        Ok(r)
     }
 
     /// Applies a PATCH of a CSO's session; not yet durable. Returns the write and the session.
@@ -137,11 +149,7 @@ impl Sessions {
         mut patch: SessionPatch,
     ) -> Result<(Write, Session), CspError> {
         self.core.store.transact(|tx| {
-            let k = skey(owner, id);
-            let doc = SESSIONS
-                .get_tx(tx, &k)?
-                .ok_or_else(|| CspError::NotFound(format!("unknown session {owner}/{id}")))?;
-            let mut s: Session = serde_json::from_slice(&doc.json).map_err(CspError::internal)?;
+            let mut s = session(tx, owner, id)?.ok_or_else(|| unknown(owner, id))?;
             if patch.last_updated <= self.core.stamps().held(s.last_updated) {
                 return Ok((Write::Stale, s));
             }

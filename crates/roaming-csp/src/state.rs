@@ -49,7 +49,7 @@ impl CspState {
                 .session_id
                 .as_ref()
                 .and_then(|id| st.sessions.get(&cdr.party(), id.as_str()).ok().flatten());
-            let tz = checks::time_zone_of(&st.sites, &cdr);
+            let tz = checks::time_zone_of(&st.core.store, &cdr);
             let verdict = checks::check(&cdr, session.as_ref(), tz);
             match st.checks.record(verdict).await {
                 Ok(c) => st.events.send(events::CspEvent::CdrChecked {

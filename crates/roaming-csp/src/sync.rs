@@ -16,7 +16,7 @@ use roaming_peer::client::pull::Pull;
 use roaming_peer::core::PeerEvent;
 use roaming_peer::headers::new_id;
 use roaming_peer::registration::peers::PeerRecord;
-use roaming_peer::store::{StoreError, key};
+use roaming_peer::store::{Keyspace, StoreError, key};
 use roaming_types::DateTime;
 use roaming_types::decode::{DecodeOptions, decode_value};
 use roaming_types::modules::cdrs::Cdr;
@@ -28,10 +28,12 @@ use roaming_types::modules::versions::{InterfaceRole, ModuleId};
 use serde::{Deserialize, Serialize};
 
 use crate::events::CspEvent;
+use crate::keyspaces;
 use crate::sites::{Write, object_key};
 use crate::state::CspState;
 
-pub use crate::keyspaces::SYNC;
+/// The sync state per peer and module: `<peer>\0<module>` → [`SyncState`].
+pub const SYNC: Keyspace<SyncState> = Keyspace::of(keyspaces::SYNC);
 
 /// The state of pulls from one peer's module.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,7 +79,11 @@ fn state_key(peer: &str, module: &ModuleId) -> Vec<u8> {
 
 /// The sync states of every peer.
 pub fn states(st: &CspState) -> Result<Vec<SyncState>, StoreError> {
-    st.core.store.list_json(SYNC, &[])
+    Ok(SYNC
+        .all(&st.core.store, &[])?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
 }
 
 /// Why a pulled object was not stored.
@@ -108,10 +114,8 @@ async fn pull_module(
     let Some(base) = peer.endpoint(module, &InterfaceRole::Sender) else {
         return Ok(Vec::new());
     };
-    let state: SyncState = st
-        .core
-        .store
-        .get_json(SYNC, &state_key(&peer.id, module))
+    let state: SyncState = SYNC
+        .get(&st.core.store, &state_key(&peer.id, module))
         .ok()
         .flatten()
         .unwrap_or_default();
@@ -241,10 +245,11 @@ async fn pull_module(
         stored,
         skipped,
     };
-    let mut b = roaming_peer::store::Batch::new();
-    if b.put_json(SYNC, state_key(&peer.id, module), &new_state).is_ok() {
-        let _ = st.core.store.apply(b);
-    }
+    // Kept for the operator; a failure to keep it changes nothing of the pull.
+    let _ = st
+        .core
+        .store
+        .transact(|tx| SYNC.put(tx, state_key(&peer.id, module), &new_state));
     result.map(|()| seen)
 }
 

@@ -10,25 +10,29 @@
 use std::sync::Arc;
 
 use roaming_peer::core::Core;
-use roaming_peer::outbox::{Outbox, Push, PushOp};
-use roaming_peer::store::collection::StoredDoc;
-use roaming_peer::store::{StoreError, Tx, key};
+use roaming_peer::outbox::{Address, Outbox, Push, PushOp};
+use roaming_peer::store::{Keyspace, Read, StoreError, Tx, key};
 use roaming_types::DateTime;
 use roaming_types::global_ids::{Emaid, ProviderId};
-use roaming_types::ids::{ContractId, PartyRef, TokenUid};
+use roaming_types::ids::{ContractId, CountryCode, PartyId, PartyRef, TokenUid};
 use roaming_types::modules::sessions::ProfileType;
 use roaming_types::modules::tokens::{
     AllowedType, AuthorizationInfo, LocationReferences, Token, TokenType, WhitelistType,
 };
-use roaming_types::modules::versions::{InterfaceRole, ModuleId};
+use roaming_types::modules::versions::ModuleId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::CspError;
+use crate::keyspaces;
 
-pub use crate::keyspaces::{ACCOUNTS, AUTHORIZATIONS, TOKENS};
+pub use crate::keyspaces::TOKENS;
 /// The one partition of [`TOKENS`].
 pub const ALL: &str = "all";
+/// The account behind each token, under the token's key.
+pub const ACCOUNTS: Keyspace<Account> = Keyspace::of(keyspaces::ACCOUNTS);
+/// Real-time authorizations given, by reference.
+pub const AUTHORIZATIONS: Keyspace<AuthorizationRecord> = Keyspace::of(keyspaces::AUTHORIZATIONS);
 
 /// The state of a driver's account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +177,81 @@ fn token_key(token_type: &TokenType, uid: &str) -> Vec<u8> {
     key([token_type.as_str().to_ascii_lowercase(), uid.to_ascii_lowercase()])
 }
 
+/// A token with its account, from the store or inside a transaction.
+pub fn view<R: Read + ?Sized>(
+    r: &R,
+    token_type: &TokenType,
+    uid: &str,
+) -> Result<Option<TokenView>, StoreError> {
+    let k = token_key(token_type, uid);
+    let Some(token) = TOKENS.get(r, &k)? else {
+        return Ok(None);
+    };
+    let account = ACCOUNTS.get(r, &k)?.unwrap_or_default();
+    Ok(Some(TokenView { token, account }))
+}
+
+/// Where a token is pushed: `PUT/PATCH {tokens}/{country_code}/{party_id}/{uid}?type={type}` at every
+/// CSO with a Tokens Receiver (TOK-11). Object `tokens/<type>/<uid>`; group `tokens/<type>`, so that
+/// all pushes of one token type to a peer go in order, as they did before pushes carried a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAddress {
+    /// The issuing party's country.
+    pub country_code: CountryCode,
+    /// The issuing party.
+    pub party_id: PartyId,
+    /// The token type.
+    pub token_type: TokenType,
+    /// The uid.
+    pub uid: TokenUid,
+}
+
+impl TokenAddress {
+    /// The address of `token`.
+    pub fn of(token: &Token) -> Self {
+        Self {
+            country_code: token.country_code.clone(),
+            party_id: token.party_id.clone(),
+            token_type: token.token_type.clone(),
+            uid: token.uid.clone(),
+        }
+    }
+
+    fn type_key(&self) -> String {
+        self.token_type.as_str().to_ascii_lowercase()
+    }
+}
+
+impl Address for TokenAddress {
+    fn object(&self) -> String {
+        format!(
+            "tokens/{}/{}",
+            self.type_key(),
+            self.uid.as_str().to_ascii_lowercase()
+        )
+    }
+
+    fn group(&self) -> String {
+        format!("tokens/{}", self.type_key())
+    }
+
+    fn module(&self) -> ModuleId {
+        ModuleId::Tokens
+    }
+
+    fn path(&self) -> Vec<String> {
+        vec![
+            self.country_code.as_str().to_owned(),
+            self.party_id.as_str().to_owned(),
+            self.uid.as_str().to_owned(),
+        ]
+    }
+
+    fn query(&self) -> Vec<(String, String)> {
+        vec![("type".to_owned(), self.token_type.as_str().to_owned())]
+    }
+}
+
 fn text<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, CspError>
 where
     T::Err: std::fmt::Display,
@@ -220,24 +299,14 @@ impl Tokens {
 
     /// A token.
     pub fn get(&self, token_type: &TokenType, uid: &str) -> Result<Option<TokenView>, CspError> {
-        let Some(doc) = TOKENS.get(&self.core.store, &token_key(token_type, uid))? else {
-            return Ok(None);
-        };
-        let token: Token = serde_json::from_slice(&doc.json).map_err(CspError::internal)?;
-        let account = self
-            .core
-            .store
-            .get_json(ACCOUNTS, &token_key(token_type, uid))?
-            .unwrap_or_default();
-        Ok(Some(TokenView { token, account }))
+        Ok(view(&self.core.store, token_type, uid)?)
     }
 
     /// Every token with its account.
     pub fn list(&self) -> Result<Vec<TokenView>, CspError> {
         let mut out = Vec::new();
-        for (k, doc) in TOKENS.all(&self.core.store, &[])? {
-            let token: Token = serde_json::from_slice(&doc.json).map_err(CspError::internal)?;
-            let account = self.core.store.get_json(ACCOUNTS, &k)?.unwrap_or_default();
+        for (k, token) in TOKENS.all(&self.core.store, &[])? {
+            let account = ACCOUNTS.get(&self.core.store, &k)?.unwrap_or_default();
             out.push(TokenView { token, account });
         }
         Ok(out)
@@ -303,7 +372,7 @@ impl Tokens {
         token.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
         let k = token_key(&token.token_type, token.uid.as_str());
         let woken = self.core.store.transact(|tx| {
-            if TOKENS.get_tx(tx, &k)?.is_some() {
+            if TOKENS.get_doc(tx, &k)?.is_some() {
                 return Err(CspError::Conflict(format!(
                     "a {} token {} exists already",
                     token.token_type, token.uid
@@ -327,13 +396,13 @@ impl Tokens {
         uid: &str,
         change: TokenChange,
     ) -> Result<TokenView, CspError> {
-        let k = token_key(token_type, uid);
-        let (view, woken) = self.core.store.transact(|tx| {
-            let doc = TOKENS
-                .get_tx(tx, &k)?
+        let (updated, woken) = self.core.store.transact(|tx| {
+            let TokenView {
+                mut token,
+                mut account,
+            } = view(tx, token_type, uid)?
                 .ok_or_else(|| CspError::NotFound(format!("no {token_type} token {uid}")))?;
-            let mut token: Token = serde_json::from_slice(&doc.json).map_err(CspError::internal)?;
-            let mut account: Account = tx.get_json(ACCOUNTS, &k)?.unwrap_or_default();
+            let held_since = token.last_updated;
             let mut fields = Map::new();
             if let Some(s) = change.state {
                 account.state = s;
@@ -372,8 +441,7 @@ impl Tokens {
             if let Some(l) = &change.allowed_locations {
                 account.allowed_locations.clone_from(l);
             }
-            token.last_updated =
-                DateTime::now().max(doc.last_updated.plus(chrono::Duration::milliseconds(1)));
+            token.last_updated = DateTime::now().max(held_since.plus(chrono::Duration::milliseconds(1)));
             token.validate().map_err(|e| CspError::Invalid(e.to_string()))?;
             self.store(tx, &token, &account)?;
             let woken = if fields.is_empty() {
@@ -385,21 +453,13 @@ impl Tokens {
             Ok::<_, CspError>((TokenView { token, account }, woken))
         })?;
         self.core.commit(woken).await?;
-        Ok(view)
+        Ok(updated)
     }
 
     fn store(&self, tx: &mut Tx<'_>, token: &Token, account: &Account) -> Result<(), CspError> {
         let k = token_key(&token.token_type, token.uid.as_str());
-        TOKENS.put(
-            tx,
-            &k,
-            &StoredDoc {
-                last_updated: token.last_updated,
-                partitions: vec![ALL.to_owned()],
-                json: serde_json::to_vec(token).map_err(CspError::internal)?,
-            },
-        )?;
-        tx.put_json(ACCOUNTS, k, account)?;
+        TOKENS.put(tx, &k, token, &[ALL])?;
+        ACCOUNTS.put(tx, k, account)?;
         Ok(())
     }
 
@@ -412,49 +472,15 @@ impl Tokens {
         fields: Option<Map<String, Value>>,
     ) -> Result<Vec<String>, CspError> {
         let op = match fields {
-            None => PushOp::Put {
-                body: serde_json::to_value(token).map_err(CspError::internal)?,
-            },
+            None => PushOp::put(token).map_err(CspError::internal)?,
             Some(body) => PushOp::Patch { body },
         };
-        let mut woken = Vec::new();
-        for peer in self.core.peers.all()?.iter() {
-            if peer
-                .endpoint(&ModuleId::Tokens, &InterfaceRole::Receiver)
-                .is_none()
-            {
-                continue;
-            }
-            Self::queue_to(tx, &peer.id, token, op.clone())?;
-            woken.push(peer.id.clone());
-        }
-        Ok(woken)
-    }
-
-    fn queue_to(tx: &mut Tx<'_>, peer: &str, token: &Token, op: PushOp) -> Result<(), StoreError> {
-        Outbox::enqueue(
+        Ok(Outbox::push_to_receivers(
+            &self.core,
             tx,
-            peer,
-            Push {
-                object: format!(
-                    "tokens/{}/{}",
-                    token.token_type.as_str().to_ascii_lowercase(),
-                    token.uid.as_str().to_ascii_lowercase()
-                ),
-                module: ModuleId::Tokens,
-                role: InterfaceRole::Receiver,
-                path: vec![
-                    token.country_code.as_str().to_owned(),
-                    token.party_id.as_str().to_owned(),
-                    token.uid.as_str().to_owned(),
-                ],
-                op,
-                to: None,
-                query: vec![("type".to_owned(), token.token_type.as_str().to_owned())],
-                group: None,
-                appended: Vec::new(),
-            },
-        )
+            &TokenAddress::of(token),
+            op,
+        )?)
     }
 
     /// Queues every token to a CSO that just connected (it starts with a full copy). Returns how many.
@@ -462,14 +488,13 @@ impl Tokens {
         let tokens: Vec<Token> = TOKENS
             .all(&self.core.store, &[])?
             .into_iter()
-            .map(|(_, d)| serde_json::from_slice(&d.json))
-            .collect::<Result<_, _>>()
-            .map_err(CspError::internal)?;
+            .map(|(_, t)| t)
+            .collect();
         for chunk in tokens.chunks(1000) {
             self.core.store.transact(|tx| {
                 for t in chunk {
-                    let body = serde_json::to_value(t).map_err(CspError::internal)?;
-                    Self::queue_to(tx, peer, t, PushOp::Put { body })?;
+                    let op = PushOp::put(t).map_err(CspError::internal)?;
+                    Outbox::enqueue(tx, peer, Push::new(&TokenAddress::of(t), op))?;
                 }
                 Ok::<_, CspError>(())
             })?;
@@ -539,16 +564,19 @@ impl Tokens {
         };
         // Kept for the operator and the CDR check; not awaited durable: the answer carries no state
         // the CSO could lose, and the latency is the driver's (TOK-07).
-        self.core.store.transact(|tx| {
-            tx.put_json(AUTHORIZATIONS, reference.into_bytes(), &record)
-                .map(|_| ())
-        })?;
+        self.core
+            .store
+            .transact(|tx| AUTHORIZATIONS.put(tx, reference.into_bytes(), &record))?;
         Ok(Some(info))
     }
 
     /// The authorizations given for a token (most recent first).
     pub fn authorizations(&self) -> Result<Vec<AuthorizationRecord>, CspError> {
-        let mut all: Vec<AuthorizationRecord> = self.core.store.list_json(AUTHORIZATIONS, &[])?;
+        let mut all: Vec<AuthorizationRecord> = AUTHORIZATIONS
+            .all(&self.core.store, &[])?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
         all.sort_by_key(|a| std::cmp::Reverse(a.at));
         Ok(all)
     }
@@ -570,6 +598,27 @@ mod tests {
         assert_eq!(a.len(), 24);
         assert!(a.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
         assert_ne!(a, b);
+    }
+
+    /// Token pushes keep the object key of before (it keys pending entries on disk) and the group
+    /// the outbox derived from it, so entries queued before and after an upgrade order together.
+    #[test]
+    fn token_pushes_keep_their_object_key_and_group() {
+        let address = TokenAddress {
+            country_code: CountryCode::new("DE").unwrap(),
+            party_id: PartyId::new("CSP").unwrap(),
+            token_type: TokenType::AppUser,
+            uid: TokenUid::new("Abc123").unwrap(),
+        };
+        let push = Push::new(&address, PushOp::Delete);
+        assert_eq!(push.object, "tokens/app_user/abc123");
+        assert_eq!(push.group(), "tokens/app_user");
+        assert_eq!(push.group(), roaming_peer::outbox::legacy_rules(&push.object).0);
+        assert_eq!(push.module, ModuleId::Tokens);
+        assert_eq!(push.role, roaming_peer::outbox::Address::role(&address));
+        assert_eq!(push.path, ["DE", "CSP", "Abc123"]);
+        assert_eq!(push.query, [("type".to_owned(), "APP_USER".to_owned())]);
+        assert!(push.appended.is_empty());
     }
 
     #[test]

@@ -35,8 +35,7 @@ async fn post_cdr(
     State(st): State<CspState>,
     Posted { body: cdr, .. }: Posted<Cdr>,
 ) -> Result<Response, OcpiError> {
-    let received = st.cdrs.receive(&cdr)?;
-    st.core.store.durable().await?;
+    let received = st.cdrs.post(&cdr).await?;
     let location = st.cdrs.url_of(&cdr.party(), cdr.id.as_str());
     let status = match received {
         Received::Created => {
@@ -49,10 +48,5 @@ async fn post_cdr(
 }
 
 async fn get_cdr(State(st): State<CspState>, o: Owned<Cdr>) -> Result<Response, OcpiError> {
-    let (owner, id) = (&o.owner, &o.key);
-    data(
-        &st.cdrs
-            .get(owner, id)?
-            .ok_or_else(|| OcpiError::unknown_object(format!("unknown CDR {owner}/{id}")))?,
-    )
+    data(&st.cdrs.received(&o.owner, &o.key)?)
 }

@@ -36,7 +36,6 @@ async fn post_result(
     // and bounded like any OCPI object (#12 item 13).
     OcpiJson(result): OcpiJson<ActiveChargingProfileResult>,
 ) -> Result<Response, OcpiError> {
-    let result = serde_json::to_value(result).map_err(|e| OcpiError::Internal(e.to_string()))?;
     st.plans.result(&caller.peer.id, &id, result).await?;
     Ok(ok(StatusCode::OK, None))
 }
@@ -52,9 +51,6 @@ async fn put_active(
             "you call for no CSO party of yours".to_owned(),
         ));
     };
-    if st.sessions.get(&cpo, &session)?.is_none() {
-        return Err(OcpiError::unknown_object(format!("unknown session {session}")));
-    }
     st.plans.pushed(&cpo, &session, profile).await?;
     Ok(ok(StatusCode::OK, None))
 }

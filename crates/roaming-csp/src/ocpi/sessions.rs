@@ -33,17 +33,11 @@ pub fn router(state: CspState) -> Router {
 }
 
 async fn get_session(State(st): State<CspState>, o: Owned<Session>) -> Result<Response, OcpiError> {
-    let (owner, id) = (&o.owner, &o.key);
-    data(
-        &st.sessions
-            .get(owner, id)?
-            .ok_or_else(|| OcpiError::unknown_object(format!("unknown session {owner}/{id}")))?,
-    )
+    data(&st.sessions.received(&o.owner, &o.key)?)
 }
 
 async fn put_session(State(st): State<CspState>, put: OwnedPut<Session>) -> Result<Response, OcpiError> {
-    let w = st.sessions.put(&put.body)?;
-    st.core.store.durable().await?;
+    let w = st.sessions.receive(&put.body).await?;
     if w.changed() {
         st.events.session(&put.body);
     }
@@ -54,8 +48,7 @@ async fn patch_session(
     State(st): State<CspState>,
     p: OwnedBody<Session, SessionPatch>,
 ) -> Result<Response, OcpiError> {
-    let (w, s) = st.sessions.patch(&p.owner, &p.key, p.body)?;
-    st.core.store.durable().await?;
+    let (w, s) = st.sessions.receive_patch(&p.owner, &p.key, p.body).await?;
     if w == Write::Updated {
         st.events.session(&s);
     }
