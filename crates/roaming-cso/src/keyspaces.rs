@@ -5,8 +5,7 @@
 //! The table holds names and collections, not the modules' record types, so that it depends on
 //! nothing in this crate: a module binds its record type where it defines it, e.g.
 //! `const STATES: Keyspace<State> = Keyspace::of(keyspaces::STATES);`. Collections of vocabulary
-//! objects are typed here (`Collection<Location>`) once their module uses the typed layer; until then
-//! they are untyped (`Collection`, see `roaming_peer::store::collection::Untyped`). A deadline index
+//! objects are typed here (`Collection<Location>`). A deadline index
 //! is a [`roaming_peer::deadlines::Deadlines`] declared here.
 
 use roaming_peer::deadlines::Deadlines;

@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Core, Readiness, StartError};
 use crate::error::OcpiError;
+use crate::registration::peers::PEER_RECORDS;
 use crate::registration::peers::{PeerCompat, PeerRecord, PeerView, peer_key, put_peer};
 use crate::registration::{self, HandshakeError, InvitationMessage};
 use crate::secret::OperatorKey;
-use crate::store::{Space, StoreError};
+use crate::store::StoreError;
 
 /// The operator key file in the data directory.
 pub const KEY_FILE: &str = "operator.key";
@@ -444,7 +445,7 @@ async fn set_compat(
 ) -> Result<Json<PeerView>, OperatorError> {
     let Json(change) = body.map_err(|e| OperatorError::invalid(e.body_text()))?;
     let view = core.peers.write(|tx| {
-        let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+        let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(&id))? else {
             return Err(OperatorError::not_found(format!("no peer {id}")));
         };
         let c: &mut PeerCompat = &mut p.compat;

@@ -7,11 +7,12 @@ use roaming_types::DateTime;
 use roaming_types::modules::credentials::Credentials;
 use roaming_types::modules::versions::ModuleId;
 
-use super::peers::{GraceToken, PeerRecord, PeerView, delete_peer, peer_key, put_peer, token_key};
+use super::peers::{GraceToken, PeerView, delete_peer, peer_key, put_peer, token_key};
 use super::{ApiRead, HandshakeError, read_peer_api};
 use crate::client::{Auth, Call};
 use crate::core::Core;
 use crate::headers::new_id;
+use crate::registration::peers::PEER_RECORDS;
 use crate::secret::{TokenHash, generate_token};
 use crate::store::{Space, StoreError};
 
@@ -27,7 +28,7 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
     // The new token must work before the PUT: the peer re-reads our versions with it (CR-21).
     let id = peer.id.clone();
     core.peers.write(|tx| {
-        let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+        let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(&id))? else {
             return Err(HandshakeError::UnknownPeer(id.clone()));
         };
         if let Some(old) = p.pending_token_in.take() {
@@ -94,7 +95,7 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
     let now = DateTime::now();
     let grace = core.rotation_grace_until(now);
     let outcome = core.peers.write(|tx| {
-        let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+        let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(&id))? else {
             return Err(HandshakeError::UnknownPeer(id.clone()));
         };
         match &result {
@@ -119,7 +120,7 @@ pub async fn rotate(core: &Core, peer_id: &str) -> Result<PeerView, HandshakeErr
                 if p.pending_token_in == Some(new_hash) {
                     tx.delete(Space::TOKENS, token_key(new_hash));
                     p.pending_token_in = None;
-                    tx.put_json(Space::PEERS, peer_key(&id), &p)?;
+                    PEER_RECORDS.put(tx, peer_key(&id), &p)?;
                 }
                 Ok(p.view())
             }
@@ -188,7 +189,7 @@ pub async fn disconnect(core: &Core, peer_id: &str, force: bool) -> Result<(), H
     }
     let id = peer.id.clone();
     core.peers.write(|tx| {
-        if let Some(p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? {
+        if let Some(p) = PEER_RECORDS.get(tx, &peer_key(&id))? {
             delete_peer(tx, &p);
         }
         Ok::<_, StoreError>(())

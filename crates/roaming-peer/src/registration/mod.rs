@@ -25,6 +25,7 @@ use crate::core::Core;
 use crate::deviations::{Collector, DeviationSink};
 use crate::error::OcpiError;
 use crate::headers::new_id;
+use crate::registration::peers::{INVITATION_RECORDS, PEER_RECORDS, PENDING_RECORDS, TOKEN_OWNERS};
 use crate::secret::{TokenHash, generate_token};
 use crate::store::{Space, StoreError, key};
 use peers::{
@@ -111,9 +112,9 @@ pub async fn invite(core: &Core) -> Result<InvitationMessage, StoreError> {
         expires_at: now.plus(INVITATION_TTL),
     };
     core.peers.write(|tx| {
-        tx.put_json(INVITATIONS, key([&inv.id]), &inv)?;
-        tx.put_json(
-            Space::TOKENS,
+        INVITATION_RECORDS.put(tx, key([&inv.id]), &inv)?;
+        TOKEN_OWNERS.put(
+            tx,
             token_key(inv.token),
             &TokenOwner::Invitation { id: inv.id.clone() },
         )?;
@@ -317,9 +318,9 @@ pub async fn connect(
         created_at: DateTime::now(),
     };
     core.peers.write(|tx| {
-        tx.put_json(PENDING, key([&pending.id]), &pending)?;
-        tx.put_json(
-            Space::TOKENS,
+        PENDING_RECORDS.put(tx, key([&pending.id]), &pending)?;
+        TOKEN_OWNERS.put(
+            tx,
             token_key(pending.token),
             &TokenOwner::Pending {
                 id: pending.id.clone(),
@@ -489,7 +490,7 @@ pub async fn respond_post(
         unauthorized: None,
     };
     core.peers.write(|tx| {
-        let inv: Option<Invitation> = tx.get_json(INVITATIONS, &key([invitation_id]))?;
+        let inv: Option<Invitation> = INVITATION_RECORDS.get(tx, &key([invitation_id]))?;
         let Some(inv) = inv else {
             return Err(OcpiError::Unauthorized(
                 "the invitation was used or revoked meanwhile".to_owned(),
@@ -550,7 +551,7 @@ pub async fn respond_put(
     let grace = core.rotation_grace_until(now);
     let id = peer.id.clone();
     core.peers.write(|tx| {
-        let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+        let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(&id))? else {
             return Err(OcpiError::RegistrationState("not registered (CR-22)".to_owned()));
         };
         delete_peer(tx, &p);
@@ -578,7 +579,7 @@ pub async fn respond_put(
 pub async fn respond_delete(core: &Core, peer: &PeerRecord) -> Result<(), OcpiError> {
     let id = peer.id.clone();
     core.peers.write(|tx| {
-        if let Some(p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? {
+        if let Some(p) = PEER_RECORDS.get(tx, &peer_key(&id))? {
             delete_peer(tx, &p);
         }
         Ok::<_, OcpiError>(())

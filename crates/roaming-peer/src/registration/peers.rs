@@ -24,9 +24,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::deviations::{Deviation, DeviationKind};
 use crate::secret::TokenHash;
-use crate::store::{Space, StoreError, StoreHandle, Tx, key};
+use crate::store::{Keyspace, Space, StoreError, StoreHandle, Tx, key};
 
 pub use crate::store::spaces::{INVITATIONS, PENDING};
+
+/// The peers, by peer id.
+pub(crate) const PEER_RECORDS: Keyspace<PeerRecord> = Keyspace::of(Space::PEERS);
+/// Token hash → who holds it.
+pub(crate) const TOKEN_OWNERS: Keyspace<TokenOwner> = Keyspace::of(Space::TOKENS);
+/// Invitations, by id.
+pub(crate) const INVITATION_RECORDS: Keyspace<Invitation> = Keyspace::of(INVITATIONS);
+/// Registrations we started, by id.
+pub(crate) const PENDING_RECORDS: Keyspace<PendingRegistration> = Keyspace::of(PENDING);
 
 /// A peer's compatibility switches (T-15, E-19).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,7 +299,7 @@ impl PeerStore {
         {
             return Ok(Some(Arc::clone(p)));
         }
-        let Some(p) = self.store.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+        let Some(p) = PEER_RECORDS.get(&self.store, &peer_key(id))? else {
             return Ok(None);
         };
         let p = Arc::new(p);
@@ -308,7 +317,11 @@ impl PeerStore {
 
     /// Every peer, by id.
     pub fn list(&self) -> Result<Vec<PeerRecord>, StoreError> {
-        self.store.list_json(Space::PEERS, &[])
+        Ok(PEER_RECORDS
+            .all(&self.store, &[])?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect())
     }
 
     /// Every peer, from a cache that every write clears (for the hot path of pushes).
@@ -350,10 +363,7 @@ impl PeerStore {
         now: DateTime,
     ) -> Result<Option<Authenticated>, StoreError> {
         let hash = TokenHash::of(token);
-        let Some(owner) = self
-            .store
-            .get_json::<TokenOwner>(Space::TOKENS, &token_key(hash))?
-        else {
+        let Some(owner) = TOKEN_OWNERS.get(&self.store, &token_key(hash))? else {
             return Ok(None);
         };
         match owner {
@@ -370,13 +380,13 @@ impl PeerStore {
                 }
             }
             TokenOwner::Invitation { id } => {
-                let inv: Option<Invitation> = self.store.get_json(INVITATIONS, &key([&id]))?;
+                let inv: Option<Invitation> = INVITATION_RECORDS.get(&self.store, &key([&id]))?;
                 Ok(inv
                     .filter(|i| i.token == hash && i.expires_at > now)
                     .map(|i| Authenticated::Invitation(i.id)))
             }
             TokenOwner::Pending { id } => {
-                let p: Option<PendingRegistration> = self.store.get_json(PENDING, &key([&id]))?;
+                let p: Option<PendingRegistration> = PENDING_RECORDS.get(&self.store, &key([&id]))?;
                 Ok(p.filter(|p| p.token == hash)
                     .map(|p| Authenticated::Pending(p.id)))
             }
@@ -398,7 +408,7 @@ impl PeerStore {
             }
         }
         let recorded = self.write(|tx| {
-            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+            let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(id))? else {
                 return Ok::<_, StoreError>(None);
             };
             if p.deviations.iter().any(|d| d.kind == kind) {
@@ -406,7 +416,7 @@ impl PeerStore {
             }
             let d = Deviation::now(kind, example);
             p.deviations.push(d.clone());
-            tx.put_json(Space::PEERS, peer_key(id), &p)?;
+            PEER_RECORDS.put(tx, peer_key(id), &p)?;
             Ok(Some(d))
         });
         match recorded {
@@ -440,7 +450,7 @@ impl PeerStore {
             }
         }
         let changed = self.write(|tx| {
-            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(id))? else {
+            let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(id))? else {
                 return Ok::<_, StoreError>(None);
             };
             if unchanged(&p) {
@@ -451,7 +461,7 @@ impl PeerStore {
                 since: was.as_ref().map_or_else(DateTime::now, |w| w.since),
                 last_error: e.to_owned(),
             });
-            tx.put_json(Space::PEERS, peer_key(id), &p)?;
+            PEER_RECORDS.put(tx, peer_key(id), &p)?;
             Ok(Some((was, p.unauthorized)))
         });
         match changed {
@@ -483,13 +493,13 @@ impl PeerStore {
         }
         let id = peer.id.clone();
         self.write(|tx| {
-            let Some(mut p) = tx.get_json::<PeerRecord>(Space::PEERS, &peer_key(&id))? else {
+            let Some(mut p) = PEER_RECORDS.get(tx, &peer_key(&id))? else {
                 return Ok(());
             };
             if p.previous_token_in.map(|g| g.hash) == Some(previous.hash) {
                 p.previous_token_in = None;
                 tx.delete(Space::TOKENS, token_key(previous.hash));
-                tx.put_json(Space::PEERS, peer_key(&id), &p)?;
+                PEER_RECORDS.put(tx, peer_key(&id), &p)?;
             }
             Ok::<_, StoreError>(())
         })
@@ -499,14 +509,14 @@ impl PeerStore {
 /// Adds the writes that store `peer` and index all its inbound tokens.
 pub fn put_peer(tx: &mut Tx<'_>, peer: &PeerRecord) -> Result<(), StoreError> {
     let owner = TokenOwner::Peer { id: peer.id.clone() };
-    tx.put_json(Space::TOKENS, token_key(peer.token_in), &owner)?;
+    TOKEN_OWNERS.put(tx, token_key(peer.token_in), &owner)?;
     if let Some(g) = peer.previous_token_in {
-        tx.put_json(Space::TOKENS, token_key(g.hash), &owner)?;
+        TOKEN_OWNERS.put(tx, token_key(g.hash), &owner)?;
     }
     if let Some(h) = peer.pending_token_in {
-        tx.put_json(Space::TOKENS, token_key(h), &owner)?;
+        TOKEN_OWNERS.put(tx, token_key(h), &owner)?;
     }
-    tx.put_json(Space::PEERS, peer_key(&peer.id), peer)?;
+    PEER_RECORDS.put(tx, peer_key(&peer.id), peer)?;
     Ok(())
 }
 

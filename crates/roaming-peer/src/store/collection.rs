@@ -20,11 +20,6 @@
 //! - the byte level stays for what serves bytes: [`page`](Collection::page) copies stored JSON into a
 //!   page, [`get_doc`](Collection::get_doc) returns the [`StoredDoc`] (its header's `last_updated` and
 //!   partitions with the JSON), [`put_doc`](Collection::put_doc) stores one.
-//!
-//! *Transitional (#13)*: a `Collection` without a type parameter is a `Collection<Untyped>`, whose
-//! `get` / `get_tx` / `put` / `scan` / `all` are the byte-level methods of before. A role module moves
-//! to the typed layer by declaring its collection `Collection<Location>` and dropping its hand decoding;
-//! once none is left, delete [`Untyped`] and its `impl` block.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -137,13 +132,8 @@ pub struct PageResult {
     pub next_cursor: Option<Vec<u8>>,
 }
 
-/// *Transitional (#13)*: the object type of a collection declared without one, whose methods are the
-/// byte-level ones of before the typed layer. Delete once every collection names its object type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Untyped {}
-
 /// A collection of `T`s: an object keyspace and its index.
-pub struct Collection<T = Untyped> {
+pub struct Collection<T> {
     objects: Space,
     index: Space,
     _objects: PhantomData<fn() -> T>,
@@ -390,45 +380,6 @@ impl<T: Serialize + Stamped> Collection<T> {
     }
 }
 
-/// *Transitional (#13)*: the byte-level methods of before the typed layer, for collections declared
-/// without an object type. Delete with [`Untyped`].
-impl Collection<Untyped> {
-    /// Reads an object as stored (typed: [`Collection::get`]; raw: [`Collection::get_doc`]).
-    pub fn get<R: Read + ?Sized>(&self, r: &R, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
-        self.get_doc(r, key)
-    }
-
-    /// Reads an object as stored inside a transaction (now the same as [`get_doc`](Collection::get_doc)).
-    pub fn get_tx(&self, tx: &Tx<'_>, key: &[u8]) -> Result<Option<StoredDoc>, StoreError> {
-        self.get_doc(tx, key)
-    }
-
-    /// Stores an object as bytes (typed: [`Collection::put`]; raw: [`Collection::put_doc`]).
-    pub fn put(&self, tx: &mut Tx<'_>, key: &[u8], doc: &StoredDoc) -> Result<(), StoreError> {
-        self.put_doc(tx, key, doc)
-    }
-
-    /// Objects as stored (typed: [`Collection::scan`]; raw: [`Collection::scan_docs`]).
-    pub fn scan<R: Read + ?Sized>(
-        &self,
-        r: &R,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
-        self.scan_docs(r, prefix, after, limit)
-    }
-
-    /// Every object as stored (typed: [`Collection::all`]; raw: [`Collection::all_docs`]).
-    pub fn all<R: Read + ?Sized>(
-        &self,
-        r: &R,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, StoredDoc)>, StoreError> {
-        self.all_docs(r, prefix)
-    }
-}
-
 // By hand: derives would require `T: Clone` etc. although a collection holds no `T`.
 impl<T> Clone for Collection<T> {
     fn clone(&self) -> Self {
@@ -456,7 +407,7 @@ impl<T> fmt::Debug for Collection<T> {
 mod tests {
     use super::*;
 
-    const C: Collection = Collection::new("test_objs", "test_objs_idx");
+    const C: Collection<serde_json::Value> = Collection::new("test_objs", "test_objs_idx");
 
     fn doc(ts: i64, parts: &[&str], json: &str) -> StoredDoc {
         StoredDoc {
@@ -467,7 +418,7 @@ mod tests {
     }
 
     fn put(store: &StoreHandle, key: &str, d: &StoredDoc) {
-        store.transact(|tx| C.put(tx, key.as_bytes(), d)).unwrap();
+        store.transact(|tx| C.put_doc(tx, key.as_bytes(), d)).unwrap();
     }
 
     fn texts(p: &PageResult) -> Vec<String> {
@@ -662,9 +613,9 @@ mod tests {
         put(&store, "a", &doc(50, &["all"], "new"));
         assert_eq!(C.count(&store, "pub").unwrap(), 0);
         assert_eq!(C.count(&store, "all").unwrap(), 1);
-        assert_eq!(C.get(&store, b"a").unwrap().unwrap().json, b"new");
+        assert_eq!(C.get_doc(&store, b"a").unwrap().unwrap().json, b"new");
         assert!(store.transact(|tx| C.delete(tx, b"a")).unwrap());
         assert_eq!(C.count(&store, "all").unwrap(), 0);
-        assert!(C.get(&store, b"a").unwrap().is_none());
+        assert!(C.get_doc(&store, b"a").unwrap().is_none());
     }
 }

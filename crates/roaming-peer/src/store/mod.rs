@@ -48,6 +48,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::Serialize;
+#[cfg(any(test, feature = "test-support"))]
 use serde::de::DeserializeOwned;
 
 pub use keyspace::Keyspace;
@@ -460,8 +461,8 @@ impl Tx<'_> {
 
     /// Reads and decodes one JSON value.
     ///
-    /// *Transitional (#13)*: use [`Keyspace::get`] (one method for the store and a transaction);
-    /// delete once no caller is left.
+    /// For tests and the conformance suite; the code reads and writes through [`Keyspace`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
         decode_json(space, self.get(space, key)?)
     }
@@ -477,7 +478,8 @@ impl Tx<'_> {
 
     /// Writes a JSON-encoded value.
     ///
-    /// *Transitional (#13)*: use [`Keyspace::put`]; delete once no caller is left.
+    /// For tests and the conformance suite; the code reads and writes through [`Keyspace`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn put_json<T: Serialize>(
         &mut self,
         space: Space,
@@ -508,6 +510,7 @@ impl Tx<'_> {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 fn decode_json<T: DeserializeOwned>(space: Space, bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
     bytes.map(|b| keyspace::decode(space, &b)).transpose()
 }
@@ -580,14 +583,16 @@ impl StoreHandle {
 
     /// Reads and decodes one JSON value.
     ///
-    /// *Transitional (#13)*: use [`Keyspace::get`]; delete once no caller is left.
+    /// For tests and the conformance suite; the code reads and writes through [`Keyspace`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn get_json<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>, StoreError> {
         decode_json(space, self.inner.get(space, key)?)
     }
 
     /// Every value under a prefix, decoded.
     ///
-    /// *Transitional (#13)*: use [`Keyspace::all`]; delete once no caller is left.
+    /// For tests and the conformance suite; the code reads and writes through [`Keyspace`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn list_json<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
         read::scan_all(self, space, prefix)?
             .into_iter()
