@@ -3,6 +3,7 @@
 //! through the use cases with the real flows, and prints a readable transcript of who called whom.
 //! Exits 0 when every step worked, 1 otherwise.
 
+mod support;
 mod transcript;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use roaming_peer::testing::{TestEndpoint, TestTls};
 use serde_json::{Value, json};
+use support::{first, site, until, wait_for};
 use transcript::Transcript;
 
 /// One node of the demo.
@@ -143,43 +145,6 @@ async fn uc1_1(demo: &mut Demo) -> StepResult {
     Ok(())
 }
 
-/// Waits (up to 10 s) until `f` holds, polling every 50 ms.
-async fn until<F, Fut>(what: &str, mut f: F) -> StepResult
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if f().await {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Err(format!("timed out waiting for: {what}"))
-}
-
-fn site(id: &str, name: &str, lat: f64, lon: f64, dc: bool) -> Value {
-    let connector = if dc {
-        json!({ "id": "1", "standard": "IEC_62196_T2_COMBO", "format": "CABLE", "power_type": "DC",
-                "max_voltage": 920, "max_amperage": 200, "max_electric_power": 150000, "tariff_ids": ["DC-FAST"] })
-    } else {
-        json!({ "id": "1", "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": "AC_3_PHASE",
-                "max_voltage": 230, "max_amperage": 32, "tariff_ids": ["AC-STD"] })
-    };
-    json!({
-        "id": id, "publish": true, "name": name, "address": "Stationsplein 1", "city": "Utrecht", "country": "NLD",
-        "coordinates": { "latitude": format!("{lat:.6}"), "longitude": format!("{lon:.6}") },
-        "time_zone": "Europe/Amsterdam",
-        "evses": [
-            { "uid": format!("{id}-1"), "evse_id": format!("NL*CSO*E{id}1").replace('-', ""), "status": "AVAILABLE",
-              "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "CHARGING_PROFILE_CAPABLE"],
-              "connectors": [connector.clone()] },
-            { "uid": format!("{id}-2"), "evse_id": format!("NL*CSO*E{id}2").replace('-', ""), "status": "AVAILABLE",
-              "capabilities": ["RFID_READER", "REMOTE_START_STOP_CAPABLE"], "connectors": [connector] }
-        ]
-    })
-}
-
 async fn uc1_2_to_2_2(demo: &mut Demo) -> StepResult {
     let op = |e: roaming_peer::operator::client::OperatorClientError| e.to_string();
     demo.header("UC2-1 + UC1-2 The CSO loads tariffs and sites; both are pushed to the CSP");
@@ -290,29 +255,6 @@ async fn uc1_2_to_2_2(demo: &mut Demo) -> StepResult {
         );
     }
     Ok(())
-}
-
-/// Waits (up to 10 s) for a value the operator API returns, polling every 50 ms.
-async fn wait_for(
-    client: &roaming_peer::operator::client::OperatorClient,
-    what: &str,
-    path: &str,
-    f: impl Fn(&Value) -> Option<Value>,
-) -> Result<Value, String> {
-    for _ in 0..200 {
-        if let Ok(v) = client.get::<Value>(path).await {
-            if let Some(found) = f(&v) {
-                return Ok(found);
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Err(format!("timed out waiting for: {what}"))
-}
-
-/// The first element of an array answer that satisfies `f`.
-fn first(v: &Value, f: impl Fn(&Value) -> bool) -> Option<Value> {
-    v.as_array().and_then(|a| a.iter().find(|x| f(x)).cloned())
 }
 
 async fn group3(demo: &mut Demo) -> StepResult {
