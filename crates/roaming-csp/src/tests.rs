@@ -1,61 +1,18 @@
 //! A failing store on both faces of the CSP (#13 item 6): a 5xx, never a refusal of the request.
 //! On the OCPI face 500 + 3000; on the operator API 500 with a problem JSON.
 
-use std::sync::Arc;
-
 use http::Method;
 use roaming_peer::client::{Call, ClientError};
-use roaming_peer::core::{Core, StartError};
-use roaming_peer::endpoint::RoleParts;
 use roaming_peer::operator::client::OperatorClientError;
-use roaming_peer::store::{MemoryStore, StoreHandle};
-use roaming_peer::testing::{Faults, FaultyStore, TestEndpoint, defaults};
-use roaming_types::modules::types::Role;
+use roaming_peer::testing::FaultyPair;
 use roaming_types::{DateTime, StatusCode};
 use serde_json::{Value, json};
 
-async fn no_modules(_core: Arc<Core>) -> Result<RoleParts, StartError> {
-    Ok(RoleParts::default())
-}
-
-/// A CSP over a store that fails on demand, and a bare CPO registered with it.
-struct Pair {
-    csp: TestEndpoint,
-    cpo: TestEndpoint,
-    faults: Arc<Faults>,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
+/// The CSP over a store that fails on demand, and a bare CPO registered with it.
+struct Pair(FaultyPair);
 
 async fn pair() -> Pair {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (store, faults) = FaultyStore::new(Arc::new(MemoryStore::new()));
-    let csp = TestEndpoint::start_with_store(
-        &crate::defaults(),
-        a.path().to_path_buf(),
-        &[],
-        None,
-        Some(StoreHandle::new(store)),
-        crate::build,
-    )
-    .await
-    .unwrap();
-    let cpo = TestEndpoint::start(
-        &defaults(Role::Cpo),
-        b.path().to_path_buf(),
-        &[],
-        None,
-        no_modules,
-    )
-    .await
-    .unwrap();
-    let inv = cpo.operator.invite().await.unwrap();
-    csp.operator.connect(&inv.versions_url, &inv.token).await.unwrap();
-    Pair {
-        csp,
-        cpo,
-        faults,
-        _dirs: (a, b),
-    }
+    Pair(FaultyPair::start(&crate::defaults(), crate::build).await)
 }
 
 fn location(id: &str) -> Value {
@@ -78,10 +35,11 @@ fn location(id: &str) -> Value {
 impl Pair {
     /// The CPO PUTs a location to the CSP's Locations Receiver.
     async fn put_location(&self, id: &str) -> Result<(), ClientError> {
-        let peer = self.cpo.core.peers.get("ZZ-CSP").unwrap().unwrap();
-        let url = format!("{}/ocpi/2.2.1/locations/NL/CSO/{id}", self.csp.ocpi_url);
+        let peer = self.0.peer.core.peers.get("ZZ-CSP").unwrap().unwrap();
+        let url = format!("{}/ocpi/2.2.1/locations/NL/CSO/{id}", self.0.node.ocpi_url);
         let body = location(id);
-        self.cpo
+        self.0
+            .peer
             .core
             .call_peer(&peer, Call::new(Method::PUT, &url).body(&body), None, None)
             .await
@@ -93,11 +51,11 @@ impl Pair {
 async fn a_store_failure_on_the_ocpi_face_is_500_with_3000() {
     let p = pair().await;
     p.put_location("LOC-1").await.expect("the store works");
-    p.faults.fail_writes(true);
+    p.0.faults.fail_writes(true);
     let e = p.put_location("LOC-2").await.expect_err("the write fails");
     assert_eq!(e.http_status(), Some(500), "{e}");
     assert_eq!(e.ocpi_status(), Some(StatusCode::ServerError), "{e}");
-    p.faults.fail_writes(false);
+    p.0.faults.fail_writes(false);
     p.put_location("LOC-2").await.expect("works again");
 }
 
@@ -105,19 +63,19 @@ async fn a_store_failure_on_the_ocpi_face_is_500_with_3000() {
 async fn a_store_failure_on_the_operator_api_is_500_not_400() {
     let p = pair().await;
     p.put_location("LOC-1").await.unwrap();
-    let found: Value = p.csp.operator.get("/api/locations").await.unwrap();
+    let found: Value = p.0.node.operator.get("/api/locations").await.unwrap();
     assert_eq!(found["total"], 1, "{found}");
     // The search finds the location in memory and reads it from the store, which fails.
-    p.faults.fail_reads(true);
-    match p.csp.operator.get::<Value>("/api/locations").await {
+    p.0.faults.fail_reads(true);
+    match p.0.node.operator.get::<Value>("/api/locations").await {
         Err(OperatorClientError::Problem { status, error, .. }) => {
             assert_eq!((status, error.as_str()), (500, "internal"));
         }
         other => panic!("a store failure must be a 500 problem: {other:?}"),
     }
     // A search that cannot be understood is still the caller's problem.
-    p.faults.fail_reads(false);
-    match p.csp.operator.get::<Value>("/api/locations?bbox=1,2").await {
+    p.0.faults.fail_reads(false);
+    match p.0.node.operator.get::<Value>("/api/locations?bbox=1,2").await {
         Err(OperatorClientError::Problem { status, .. }) => assert_eq!(status, 400),
         other => panic!("a bad bbox is a 400: {other:?}"),
     }

@@ -448,3 +448,75 @@ impl Store for FaultyStore {
         self.inner.failure()
     }
 }
+
+/// A role's endpoint over a store that fails on demand ([`FaultyStore`]), registered with a bare
+/// endpoint of the counterpart role (no modules): the store-failure drills of both roles.
+#[derive(Debug)]
+pub struct FaultyPair {
+    /// The endpoint under test (its store fails on demand).
+    pub node: TestEndpoint,
+    /// The bare counterpart.
+    pub peer: TestEndpoint,
+    /// The switches of the node's store.
+    pub faults: Arc<Faults>,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl FaultyPair {
+    /// Starts the node with `build` over a failing memory store and the counterpart (a CPO node
+    /// invites the counterpart, an eMSP node is invited by it).
+    pub async fn start<F, Fut>(node: &RoleDefaults, build: F) -> Self
+    where
+        F: FnOnce(Arc<Core>) -> Fut,
+        Fut: std::future::Future<Output = Result<RoleParts, StartError>>,
+    {
+        use roaming_types::modules::types::Role;
+        let (a, b) = (
+            tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
+            tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
+        );
+        let (store, faults) = FaultyStore::new(Arc::new(crate::store::MemoryStore::new()));
+        let started = TestEndpoint::start_with_store(
+            node,
+            a.path().to_path_buf(),
+            &[],
+            None,
+            Some(StoreHandle::new(store)),
+            build,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("node starts: {e}"));
+        let node_is_cpo = node.role == Role::Cpo;
+        let other = if node_is_cpo { Role::Emsp } else { Role::Cpo };
+        let peer = TestEndpoint::start(
+            &defaults(other),
+            b.path().to_path_buf(),
+            &[],
+            None,
+            |_core| async { Ok(RoleParts::default()) },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("counterpart starts: {e}"));
+        let (host, guest) = if node_is_cpo {
+            (&started, &peer)
+        } else {
+            (&peer, &started)
+        };
+        let inv = host
+            .operator
+            .invite()
+            .await
+            .unwrap_or_else(|e| panic!("invite: {e}"));
+        guest
+            .operator
+            .connect(&inv.versions_url, &inv.token)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        Self {
+            node: started,
+            peer,
+            faults,
+            _dirs: (a, b),
+        }
+    }
+}
